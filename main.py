@@ -1,0 +1,20 @@
+"""The manual's spelling: `python main.py sync --dry-run` from the repo root."""
+
+import os
+import sys
+
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parent
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+# The manual runs `python main.py` with whatever python is on PATH; the tool and its plugins live in .venv.
+if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != VENV_PYTHON.parent.parent.resolve():
+    os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
+
+from ecsync_core.cli import main  # noqa: E402 -- only after the interpreter is the project's own
+
+
+if __name__ == "__main__":
+    main()

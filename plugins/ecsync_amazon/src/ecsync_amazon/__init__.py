@@ -1,0 +1,3 @@
+"""
+Amazon FBA (SP-API) as the stock source for ecsync.
+"""

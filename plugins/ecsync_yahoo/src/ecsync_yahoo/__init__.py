@@ -1,0 +1,3 @@
+"""
+Yahoo!ショッピング (store API getStock/setStock) as an ecsync target mall.
+"""

@@ -1,0 +1,4 @@
+from ecsync_core.cli import main
+
+
+main()

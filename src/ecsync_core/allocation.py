@@ -1,0 +1,104 @@
+"""
+The allocation rule: parse a tier table, allocate, and tabulate for `simulate`. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
+
+import attrs
+
+from ecsync_core.domain import AllocationRule, RuleSet, Tier
+from ecsync_core.errors import ConfigError
+
+
+def parse_ratio(text: object, key: str) -> Fraction:
+    """Read "1/5" (or an int 1) as an exact fraction in (0, 1]; floats are refused as inexact."""
+    if isinstance(text, bool) or not isinstance(text, str | int):
+        raise ConfigError(key, f'ratio must be a fraction written as text like "1/5", got {text!r}')
+    try:
+        value = Fraction(str(text).strip())
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(key, f'ratio must be a fraction like "1/5", got {text!r}') from None
+    if "." in str(text):
+        raise ConfigError(key, f'ratio must be an exact fraction like "1/5", not a decimal {text!r}')
+    if not 0 < value <= 1:
+        raise ConfigError(key, f"ratio must be in (0, 1], got {text!r}")
+    return value
+
+
+def _bound(raw: Mapping[str, object], name: str, key: str, *, optional: bool) -> int | None:
+    value = raw.get(name)
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key}.{name}", f"must be a whole number, got {value!r}")
+    return value
+
+
+def parse_rule(raw: object, key: str) -> AllocationRule:
+    """
+    Build a rule from config's tier list and check that it covers 1.. without gaps or overlaps.
+
+    Args:
+        raw: a list of ``{min, max, ratio}`` mappings, ``max`` omitted on the open top tier.
+        key: the config key the list sits under, for the error line.
+    """
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(key, "must be a non-empty list of tiers ({min, max, ratio})")
+    tiers = []
+    for i, item in enumerate(raw):
+        where = f"{key}[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(where, f"must be a mapping with min, max and ratio, got {item!r}")
+        unknown = set(item) - {"min", "max", "ratio"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown key (a tier has min, max, ratio)")
+        low = _bound(item, "min", where, optional=False)
+        high = _bound(item, "max", where, optional=True)
+        assert low is not None
+        if low < 1:
+            raise ConfigError(f"{where}.min", f"must be at least 1 (0 and below always get 0), got {low}")
+        if high is not None and high < low:
+            raise ConfigError(f"{where}.max", f"is below min ({high} < {low})")
+        tiers.append(Tier(low, high, parse_ratio(item.get("ratio"), f"{where}.ratio")))
+    _check_cover(tiers, key)
+    return AllocationRule(tuple(sorted(tiers, key=lambda t: t.low, reverse=True)))
+
+
+def _check_cover(tiers: Sequence[Tier], key: str) -> None:
+    expect = 1
+    ordered = sorted(tiers, key=lambda t: t.low)
+    for n, tier in enumerate(ordered):
+        if tier.low < expect:
+            raise ConfigError(key, f"tiers overlap at quantity {tier.low}")
+        if tier.low > expect:
+            raise ConfigError(key, f"tiers leave a gap: quantities {expect}-{tier.low - 1} are in no tier")
+        if tier.high is None:
+            if n != len(ordered) - 1:
+                raise ConfigError(key, f"tiers overlap: the open tier from {tier.low} is not the last")
+            return
+        expect = tier.high + 1
+    raise ConfigError(key, f"tiers leave a gap: quantities from {expect} up are in no tier (omit max on the top tier)")
+
+
+@attrs.frozen
+class AllocationRow:
+    """One Amazon quantity and what each mall gets for it."""
+
+    amazon_qty: int
+    malls: dict[str, int]
+
+
+def tabulate(rules: RuleSet, malls: Iterable[str], quantities: Iterable[int]) -> list[AllocationRow]:
+    """What each mall would get for each quantity: the `simulate --qty` table."""
+    codes = list(malls)
+    return [AllocationRow(q, {m: rules.for_mall(m).allocate(q) for m in codes}) for q in quantities]
+
+
+def non_monotone_edges(rule: AllocationRule, upto: int) -> list[tuple[int, int, int]]:
+    """Quantities where one more unit on Amazon gives the mall less: (q, alloc(q), alloc(q+1))."""
+    return [
+        (q, rule.allocate(q), rule.allocate(q + 1)) for q in range(1, upto) if rule.allocate(q + 1) < rule.allocate(q)
+    ]

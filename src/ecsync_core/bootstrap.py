@@ -1,0 +1,92 @@
+"""
+The one composition root: config -> plugins -> adapters -> services. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+
+import attrs
+import httpx
+
+from ecsync_core.config import Settings, env_file_for, load_secrets, load_settings, mall_settings
+from ecsync_core.logging import REDACTOR
+from ecsync_core.mall import MallContext, MallPlugin
+from ecsync_core.plugins import PluginHost, get_plugin_host
+from ecsync_core.ports import MallInventory, StockSource
+from ecsync_core.store import Database, DuckDBKeyValue, DuckDBLedger, DuckDBMappings, RunLock
+
+
+@attrs.define
+class App:
+    """
+    Everything a command needs, built from one config.
+
+    Attributes:
+        transports: mall code -> httpx transport to use instead of the network (tests, in-process sandbox).
+    """
+
+    settings: Settings
+    host: PluginHost
+    secrets: Mapping[str, str]
+    transports: Mapping[str, httpx.AsyncBaseTransport] = attrs.field(factory=dict)
+    db: Database = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.db = Database(self.settings.database)
+
+    @property
+    def mappings(self) -> DuckDBMappings:
+        return DuckDBMappings(self.db)
+
+    @property
+    def ledger(self) -> DuckDBLedger:
+        return DuckDBLedger(self.db)
+
+    @property
+    def lock(self) -> RunLock:
+        return RunLock(self.settings.database)
+
+    def context(self, plugin: MallPlugin) -> MallContext:
+        return MallContext(
+            code=plugin.code,
+            settings=mall_settings(self.settings, plugin.code, plugin.settings_type),
+            secrets=self.secrets,
+            store=DuckDBKeyValue(self.db, plugin.code),
+            env_file=env_file_for(self.settings),
+            transport=self.transports.get(plugin.code),
+        )
+
+    def check_mall_settings(self) -> None:
+        """Structure every installed mall's section now, so a bad key fails before any work starts."""
+        for installed in self.host.malls.values():
+            mall_settings(self.settings, installed.plugin.code, installed.plugin.settings_type)
+
+    def source(self) -> StockSource:
+        plugin = self.host.source()
+        adapter: StockSource = plugin.make_adapter(self.context(plugin))
+        return adapter
+
+    def targets(self) -> dict[str, MallInventory]:
+        return {p.code: p.make_adapter(self.context(p)) for p in self.host.targets()}
+
+
+def build_app(
+    config: str | Path | None = None,
+    *,
+    extra_plugins: tuple[ModuleType, ...] = (),
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> App:
+    """Read the config, find the plugins, load the secrets (and teach the redactor them)."""
+    settings = load_settings(config)
+    secrets = load_secrets(settings, environ)
+    REDACTOR.add(v for k, v in secrets.items() if _looks_secret(k))
+    return App(settings, get_plugin_host(extra_plugins), secrets, dict(transports or {}))
+
+
+def _looks_secret(name: str) -> bool:
+    upper = name.upper()
+    return any(w in upper for w in ("SECRET", "TOKEN", "KEY", "PASSWORD", "LICENSE"))

@@ -1,0 +1,376 @@
+"""
+The command line: parse, call a service, render. Errors become exit codes in one place (``main``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import attrs
+import click
+
+from ecsync_core import __version__
+from ecsync_core.bootstrap import App, build_app
+from ecsync_core.errors import EcsyncError, NotYetAvailableError
+from ecsync_core.logging import configure as configure_logging
+
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@attrs.define
+class State:
+    """What the group's options leave for the commands; the App is built on first use."""
+
+    verbose: int = 0
+    config: Path | None = None
+    _app: App | None = None
+
+    def app(self) -> App:
+        if self._app is None:
+            self._app = build_app(self.config)
+            log = self._app.settings.logging
+            configure_logging(self.verbose, self._app.settings.log_file, max_bytes=log.max_bytes, backups=log.backups)
+        return self._app
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout, nothing else.")(f)
+
+
+def emit_json(doc: object) -> None:
+    click.echo(json.dumps(doc, ensure_ascii=False, default=str))
+
+
+def not_yet(command: str, issue: str) -> NoReturn:
+    raise NotYetAvailableError(f"`{command}` is not available yet: it lands with issue {issue}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="Debug detail on the console; -vv adds HTTP traffic.")
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default config/config.yaml, or $ECSYNC_CONFIG).",
+)
+@click.version_option(__version__, prog_name="ecsync")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, config: Path | None) -> None:
+    """ecsync: share Amazon FBA stock with the other malls, never selling one unit twice."""
+    ctx.obj = State(verbose, config)
+    configure_logging(verbose)
+
+
+# -- simulate ----------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--qty", "qty", default=None, help="Quantities to show, e.g. 0-30 or 0-30,50.")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="An FBA inventory report file instead of the current FBA stock.",
+)
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A proposed rule table (YAML) to show beside today's.",
+)
+@json_option
+@pass_state
+def simulate(state: State, qty: str | None, file: Path | None, rules_file: Path | None, as_json: bool) -> None:
+    """Allocation preview: what each mall would get. Changes nothing anywhere."""
+    from ecsync_core.config import load_rules_file
+    from ecsync_core.render import render_simulation
+    from ecsync_core.services.simulate import parse_quantities, simulate_quantities
+
+    app = state.app()
+    proposed = load_rules_file(rules_file) if rules_file else None
+    malls = [p.code for p in app.host.targets()] or ["mall"]
+    if qty is None:
+        not_yet("simulate" + (" --file" if file else " (current FBA stock)"), "04 (the Amazon source)")
+    result = simulate_quantities(app.settings.rules, malls, parse_quantities(qty), proposed)
+    if as_json:
+        emit_json(
+            {
+                "rows": [r.as_dict() for r in result.rows],
+                "rule_fingerprint": result.rule_fingerprint,
+                "edges": result.edges,
+            }
+        )
+    else:
+        render_simulation(result)
+
+
+# -- malls and rules ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@json_option
+@pass_state
+def malls(state: State, as_json: bool) -> None:
+    """Installed mall plugins: code, role, sheet column, distribution, version."""
+    from ecsync_core.render import render_malls
+
+    host = state.app().host
+    rows = [
+        {
+            "code": m.plugin.code,
+            "name": m.plugin.name,
+            "role": m.plugin.role,
+            "sheet_column": m.plugin.sheet_column,
+            "distribution": m.distribution,
+            "version": m.version,
+        }
+        for m in host.malls.values()
+    ]
+    if as_json:
+        emit_json({"malls": rows, "broken": host.broken})
+    else:
+        render_malls(rows, host.broken)
+
+
+@cli.group()
+def rules() -> None:
+    """The allocation rule table and its approvals (a changed table needs a manager's approval)."""
+
+
+@rules.command("show")
+@json_option
+@pass_state
+def rules_show(state: State, as_json: bool) -> None:
+    """The rule table in force and whether it is approved."""
+    from ecsync_core.render import render_rules
+    from ecsync_core.services.governance import rule_status
+
+    status = rule_status(state.app())
+    if as_json:
+        emit_json(status.as_dict())
+    else:
+        render_rules(status)
+
+
+@rules.command("approve")
+@click.option("--by", "by", required=True, help="Who approves (name of the manager).")
+@json_option
+@pass_state
+def rules_approve(state: State, by: str, as_json: bool) -> None:
+    """Approve the rule table in config for live syncs."""
+    from ecsync_core.services.governance import approve
+
+    app = state.app()
+    at = approve(app, by)
+    if as_json:
+        emit_json({"fingerprint": app.settings.rules.fingerprint, "approved_by": by, "approved_at": at.isoformat()})
+    else:
+        click.echo(f"approved rule table {app.settings.rules.fingerprint} by {by}")
+
+
+@rules.command("history")
+@json_option
+@pass_state
+def rules_history(state: State, as_json: bool) -> None:
+    """Every approval, newest first."""
+    from ecsync_core.render import local_time
+
+    app = state.app()
+    rows = app.ledger.approvals()
+    if as_json:
+        emit_json(
+            {
+                "approvals": [
+                    {
+                        "fingerprint": f,
+                        "rules": json.loads(j),
+                        "approved_by": b,
+                        "approved_at": a.isoformat() + "Z",
+                    }
+                    for f, j, b, a in rows
+                ]
+            }
+        )
+        return
+    if not rows:
+        click.echo("no rule table has been approved yet")
+    for f, _j, b, a in rows:
+        click.echo(f"{local_time(a, app.settings.zone)}  {f}  approved by {b}")
+
+
+# -- commands whose issues come later --------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Plan and print; change nothing on any mall.")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Take Amazon stock from an FBA inventory report file (TSV/CSV).",
+)
+@click.option("--full", is_flag=True, help="Send every mapped item, whatever the mall holds.")
+@click.option("--force", is_flag=True, help="Override the safety refusals (recorded on the run).")
+@json_option
+@pass_state
+def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool, as_json: bool) -> None:
+    """The sync: Amazon FBA stock -> each mall's share."""
+    not_yet("sync", "07")
+
+
+@cli.command("import-sku")
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The master sheet (default: master_file from config).",
+)
+@click.option("--replace", is_flag=True, help="The mappings become exactly the sheet (取扱い注意).")
+@click.option("--dry-run", is_flag=True, help="Validate and print the changes; apply nothing.")
+@click.option("--sheet", default=None, help="Sheet name (default: the first sheet).")
+@json_option
+@pass_state
+def import_sku(state: State, file: Path | None, replace: bool, dry_run: bool, sheet: str | None, as_json: bool) -> None:
+    """Load the master sheet into the database: all or nothing."""
+    not_yet("import-sku", "02")
+
+
+@cli.command("export-sku")
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the sheet.",
+)
+@pass_state
+def export_sku(state: State, file: Path) -> None:
+    """Write the mappings out as a master sheet."""
+    not_yet("export-sku", "02")
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="How many runs.")
+@json_option
+@pass_state
+def status(state: State, run_id: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs, newest first (or one run and its items)."""
+    not_yet("status", "07")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show every item it would change; change nothing.")
+@click.option("--run", "run_id", default=None, help="The sync to roll back (default: the latest live sync).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_state
+def rollback(state: State, dry_run: bool, run_id: str | None, yes: bool, as_json: bool) -> None:
+    """Put back what the last sync changed (once, within 24 hours)."""
+    not_yet("rollback", "a later issue (rollback)")
+
+
+@cli.command()
+@click.option("--online", is_flag=True, help="Also ask each mall's API once.")
+@json_option
+@pass_state
+def health(state: State, online: bool, as_json: bool) -> None:
+    """System state; exit 1 when a check FAILs."""
+    not_yet("health", "a later issue (health)")
+
+
+@cli.command()
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Days to keep (default: logging.retention_days).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would go; delete nothing.")
+@json_option
+@pass_state
+def cleanup(state: State, older_than: int | None, dry_run: bool, as_json: bool) -> None:
+    """Delete old runs and logs past retention."""
+    not_yet("cleanup", "a later issue (operations)")
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Where to write config.yaml, .env, master.xlsx and sandbox.json.",
+)
+@click.option("--skus", type=click.IntRange(min=1), default=None, help="Catalogue size (default: the manual's 142).")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Scale every rate limit by this factor.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the demo catalogue.")
+@pass_state
+def sandbox(state: State, directory: Path, skus: int | None, speed: float, seed: int) -> None:
+    """Local emulators of every installed mall, seeded with demo data."""
+    not_yet("sandbox", "03")
+
+
+@cli.command("yahoo-token")
+@pass_state
+def yahoo_token(state: State) -> None:
+    """The Yahoo authorization flow (same as scripts/get_yahoo_token.py)."""
+    not_yet("yahoo-token", "05")
+
+
+# -- the one place errors become exit codes --------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI; every known error is one line on stderr, a traceback only with -v."""
+    args = sys.argv[1:] if argv is None else argv
+    verbose = any(a in {"-v", "--verbose"} or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
+    try:
+        code = cli.main(args=args, prog_name="ecsync", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_FAILED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else EXIT_FAILED)
+    except EcsyncError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if verbose:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
+        sys.exit(EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,33 @@
+"""
+The domain: pure value types, no I/O.
+"""
+
+from ecsync_core.domain.rule import MANUAL_RULE, AllocationRule, RuleSet, Tier
+from ecsync_core.domain.run import Counts, Outcome, Run, RunItem, RunKind
+from ecsync_core.domain.stock import (
+    CredentialStatus,
+    ItemResult,
+    Mapping,
+    PlannedUpdate,
+    SourceSnapshot,
+    StockWrite,
+)
+
+
+__all__ = [
+    "MANUAL_RULE",
+    "AllocationRule",
+    "Counts",
+    "CredentialStatus",
+    "ItemResult",
+    "Mapping",
+    "Outcome",
+    "PlannedUpdate",
+    "RuleSet",
+    "Run",
+    "RunItem",
+    "RunKind",
+    "SourceSnapshot",
+    "StockWrite",
+    "Tier",
+]

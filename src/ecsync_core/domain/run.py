@@ -1,0 +1,75 @@
+"""
+Runs as the ledger keeps them.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from datetime import datetime
+
+import attrs
+
+
+class Outcome(enum.StrEnum):
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    REFUSED = "REFUSED"
+    INTERRUPTED = "INTERRUPTED"
+
+
+class RunKind(enum.StrEnum):
+    SYNC = "sync"
+    DRY_RUN = "dry-run"
+    ROLLBACK = "rollback"
+
+
+@attrs.frozen
+class Counts:
+    found: int = 0
+    mapped: int = 0
+    updates: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Run:
+    id: str
+    kind: RunKind
+    status: Outcome
+    started_at: datetime
+    finished_at: datetime | None
+    counts: Counts
+    pid: int | None = None
+    host: str = ""
+    forced: bool = False
+    rule_fingerprint: str = ""
+    message: str = ""
+    rolled_back_by: str | None = None
+    target_run: str | None = None
+
+
+@attrs.frozen
+class RunItem:
+    """
+    One mall item of a run: before, sent, after, outcome.
+
+    ``outcome`` is "planned" until the write is answered, then "ok" or "failed".
+    """
+
+    run_id: str
+    sku: str
+    mall: str
+    item: str
+    amazon_qty: int | None
+    before: int | None
+    sent: int
+    after: int | None = None
+    outcome: str = "planned"
+    error: str | None = None

@@ -1,0 +1,88 @@
+"""
+Stock, mappings and the plan: what a sync reads, decides and writes.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class Mapping:
+    """One master-sheet cell: an Amazon SKU sold on *mall* as *item*."""
+
+    sku: str
+    mall: str
+    item: str
+    active: bool = True
+
+
+@attrs.frozen
+class SourceSnapshot:
+    """
+    Amazon's fulfillable quantity of every SKU FBA lists.
+
+    Attributes:
+        quantities: SKU -> fulfillable quantity, quantity 0 included.
+        origin: where it came from ("api", or the report file's path).
+    """
+
+    quantities: dict[str, int]
+    origin: str = "api"
+
+
+@attrs.frozen
+class PlannedUpdate:
+    """
+    One mall item in a plan.
+
+    Attributes:
+        before: what the mall holds now; ``None`` when the mall did not return the item.
+        target: what the rule gives it.
+    """
+
+    sku: str
+    mall: str
+    item: str
+    amazon_qty: int
+    before: int | None
+    target: int
+
+    @property
+    def changes(self) -> bool:
+        return self.before != self.target
+
+
+@attrs.frozen
+class StockWrite:
+    """An absolute quantity to set on one mall item."""
+
+    item: str
+    quantity: int
+
+
+@attrs.frozen
+class ItemResult:
+    """
+    What a mall said about one written item. A failure is data, not an exception.
+    """
+
+    item: str
+    ok: bool
+    error: str | None = None
+
+
+@attrs.frozen
+class CredentialStatus:
+    """
+    One credential as health reports it.
+
+    Attributes:
+        name: what it is ("refresh token", "license key").
+        days_left: whole days until it expires, ``None`` when unknown.
+        action: what the operator must do to renew it.
+    """
+
+    name: str
+    days_left: int | None
+    action: str = ""

@@ -1,0 +1,137 @@
+"""
+structlog: readable lines on the console, one JSON event a line in the log file, secrets redacted in both.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+
+from collections.abc import Iterable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+
+REDACTED = "***"
+_SECRET_KEY = re.compile(r"(secret|token|password|license|authorization|api[_-]?key|credential)", re.I)
+
+
+class Redactor:
+    """
+    A processor that removes secrets before any renderer sees the event.
+
+    It blanks values under secret-looking keys and every occurrence of a known secret value in any
+    string, so a token inside a URL or an error message is caught too.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.values: set[str] = set()
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        # Short values ("1", "yes") would blank ordinary words; real secrets are long.
+        self.values.update(s for s in secrets if s and len(s) >= 8)
+
+    def scrub(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+    def __call__(self, _logger: object, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in list(event.items()):
+            if _SECRET_KEY.search(key) and key != "event":
+                event[key] = REDACTED
+            elif isinstance(value, str):
+                event[key] = self.scrub(value)
+        return event
+
+
+REDACTOR = Redactor()
+
+
+class _ScrubStdlib(logging.Filter):
+    """httpx logs request lines through the stdlib; scrub those too (-vv)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = REDACTOR.scrub(record.getMessage())
+        record.args = ()
+        return True
+
+
+def configure(
+    verbosity: int = 0, log_file: Path | None = None, *, max_bytes: int = 10 * 1024 * 1024, backups: int = 14
+) -> None:
+    """
+    Set up logging for one process.
+
+    Console: warnings only by default, debug with ``-v``, HTTP traffic with ``-vv``. File: every INFO event
+    (DEBUG with -v) as a JSON line, rotated by size.
+    """
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        REDACTOR,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(logging.DEBUG)
+
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbosity else logging.WARNING)
+    console.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+        )
+    )
+    console.addFilter(_ScrubStdlib())
+    root.addHandler(console)
+
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+            )
+        except OSError as exc:
+            structlog.get_logger("ecsync").warning("log_file_unwritable", path=str(log_file), error=exc.strerror)
+        else:
+            to_file.setLevel(logging.DEBUG if verbosity else logging.INFO)
+            to_file.setFormatter(
+                structlog.stdlib.ProcessorFormatter(
+                    foreign_pre_chain=shared,
+                    processors=[
+                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        structlog.processors.dict_tracebacks,
+                        structlog.processors.JSONRenderer(ensure_ascii=False),
+                    ],
+                )
+            )
+            to_file.addFilter(_ScrubStdlib())
+            root.addHandler(to_file)
+
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def get_logger(name: str = "ecsync") -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,88 @@
+"""
+The descriptor a mall plugin hands the core, and what the core hands back to build its adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ecsync_core.ports import KeyValueStore
+    from ecsync_core.sandbox.harness import Emulator
+
+
+Role = Literal["source", "target"]
+
+
+def _no_check(_key: str) -> str | None:
+    return None
+
+
+def _same(key: str) -> str:
+    return key
+
+
+@attrs.frozen
+class MallContext:
+    """
+    Everything an adapter factory gets from the core.
+
+    Attributes:
+        code: the mall code (the plugin's own).
+        settings: the plugin's settings object, structured from ``malls.<code>`` in config.
+        secrets: the secrets from ``.env`` and the environment (the plugin picks its own names).
+        store: persistent state for the plugin, namespaced by its code.
+        env_file: the ``.env`` in use, for helpers that renew tokens.
+        transport: an httpx transport to use instead of the network (tests route it into an emulator).
+    """
+
+    code: str
+    settings: Any
+    secrets: Mapping[str, str]
+    store: KeyValueStore
+    env_file: Path | None = None
+    transport: httpx.AsyncBaseTransport | None = None
+
+
+@attrs.frozen
+class MallPlugin:
+    """
+    A mall, as a plugin declares it through the ``ecsync_malls`` hook.
+
+    Attributes:
+        code: short lower-case code (``yahoo``); the config key ``malls.<code>``.
+        name: the mall's name for people.
+        role: ``source`` (the truth, Amazon) or ``target`` (gets a share).
+        sheet_column: the master-sheet column that names this mall's items (targets only).
+        settings_type: an attrs class structured from ``malls.<code>``; unknown keys are refused.
+        make_adapter: builds a ``StockSource`` (source) or ``MallInventory`` (target) from a context.
+        make_emulator: builds the sandbox emulator from seed stock (item key -> quantity).
+        check_item_key: returns what is wrong with an item code from the sheet, or ``None``.
+        normalize_item_key: the canonical spelling of a valid code (Rakuten folds case).
+        sample_item_key: the *n*-th item code the sandbox's demo catalogue uses.
+        secret_names: the ``.env`` names the adapter needs, for health's "credentials present".
+    """
+
+    code: str
+    name: str
+    role: Role
+    settings_type: type[Any]
+    make_adapter: Callable[[MallContext], Any]
+    sheet_column: str | None = None
+    make_emulator: Callable[[Mapping[str, int]], Emulator] | None = None
+    check_item_key: Callable[[str], str | None] = _no_check
+    normalize_item_key: Callable[[str], str] = _same
+    sample_item_key: Callable[[int], str] | None = None
+    secret_names: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if self.role == "target" and not self.sheet_column:
+            msg = f"mall plugin {self.code!r}: a target mall needs a sheet_column"
+            raise ValueError(msg)

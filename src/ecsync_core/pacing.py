@@ -1,0 +1,85 @@
+"""
+Pacing and retries shared by every mall adapter, so none of them is throttled in the first place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+import httpx
+import stamina
+
+from ecsync_core.errors import CredentialError, MallError
+
+
+class TokenBucket:
+    """
+    The published limit as a token bucket: *rate* calls a second, at most *burst* at once.
+
+    ``acquire`` waits for a token (adapters); ``try_take`` answers at once (emulators answering 429).
+    """
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0 or burst < 1:
+            msg = f"a token bucket needs rate > 0 and burst >= 1, got {rate}, {burst}"
+            raise ValueError(msg)
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = burst
+        self._at = clock()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+
+    def try_take(self) -> bool:
+        self._refill()
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while not self.try_take():
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+RETRY_ATTEMPTS = 5
+"""SPEC: a retryable failure is tried again at least 4 times before its items count as failed."""
+
+
+def _backoff(exc: Exception) -> bool | float:
+    if isinstance(exc, CredentialError):
+        return False
+    if isinstance(exc, MallError):
+        if not exc.retryable:
+            return False
+        return exc.retry_after if exc.retry_after is not None else True
+    return isinstance(exc, httpx.TransportError)
+
+
+def retrying(
+    attempts: int = RETRY_ATTEMPTS, timeout: float = 120.0
+) -> AsyncIterator[AbstractAsyncContextManager[None]]:
+    """
+    Retry attempts for one API call: on retryable MallErrors (honouring Retry-After) and transport errors.
+
+    Use as ``async for attempt in retrying(): with attempt: ...``.
+    """
+    return stamina.retry_context(  # type: ignore[return-value]
+        on=_backoff, attempts=attempts, timeout=timeout, wait_initial=0.5, wait_max=10.0
+    )
+
+
+def transport_error(mall: str, exc: httpx.TransportError) -> MallError:
+    """A timeout or dropped connection as a retryable MallError, named for the operator."""
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    return MallError(mall, f"{kind}: {exc.__class__.__name__}", retryable=True)

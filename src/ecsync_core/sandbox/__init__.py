@@ -1,0 +1,3 @@
+"""
+The sandbox: every installed mall's emulator on loopback, seeded with demo data.
+"""

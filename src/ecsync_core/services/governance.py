@@ -1,0 +1,74 @@
+"""
+Rule governance: a rule table that differs from the last approved one does not go live silently.
+"""
+
+from __future__ import annotations
+
+import json
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ecsync_core.domain import RuleSet
+from ecsync_core.errors import RefusedError
+
+
+if TYPE_CHECKING:
+    from ecsync_core.bootstrap import App
+
+
+@attrs.frozen
+class RuleStatus:
+    """
+    The table in force and its approval.
+
+    Attributes:
+        approved: whether the table in force is the last approved one.
+        default_table: no approval was ever recorded and the table is the manual's: it needs none.
+    """
+
+    rules: RuleSet
+    approved: bool
+    default_table: bool
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.rules.fingerprint,
+            "rules": self.rules.as_text(),
+            "approved": self.approved,
+            "default_table": self.default_table,
+            "approved_by": self.approved_by,
+            "approved_at": None if self.approved_at is None else self.approved_at.isoformat() + "Z",
+        }
+
+
+def rule_status(app: App) -> RuleStatus:
+    rules = app.settings.rules
+    approvals = app.ledger.approvals()
+    if not approvals:
+        # The manual's own table is what the managers signed off in the manual itself.
+        default = rules == RuleSet()
+        return RuleStatus(rules, approved=default, default_table=default)
+    fingerprint, _table, by, at = approvals[0]
+    return RuleStatus(rules, fingerprint == rules.fingerprint, False, by, at)
+
+
+def approve(app: App, by: str) -> datetime:
+    if not by.strip():
+        raise RefusedError("rules approve: --by must name the person approving")
+    rules = app.settings.rules
+    return app.ledger.approve_rules(rules.fingerprint, json.loads(json.dumps(rules.as_text())), by.strip())
+
+
+def require_approved(app: App) -> None:
+    """Refuse a live run with an unapproved table; `simulate` and dry runs do not call this."""
+    status = rule_status(app)
+    if not status.approved:
+        raise RefusedError(
+            f"the rule table in config ({status.rules.fingerprint}) is not approved: a manager runs "
+            "`ecsync rules approve --by NAME` (see `ecsync rules show`); dry runs and simulate still work"
+        )

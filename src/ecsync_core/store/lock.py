@@ -1,0 +1,73 @@
+"""
+The run lock: a file beside the database, held with flock, so a killed process releases it by dying.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+
+from pathlib import Path
+from typing import IO, Any
+
+from ecsync_core.errors import RunLockedError
+
+
+class RunLock:
+    """
+    One sync or rollback at a time per database.
+
+    The lock file also says who holds it, so the refusal can name the run and since when.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".lock")
+        self._fh: IO[str] | None = None
+
+    def acquire(self, run_id: str, started_at: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            holder = self.holder() or {}
+            raise RunLockedError(
+                f"another run ({holder.get('run_id', '?')}) is in progress since {holder.get('since', '?')}"
+                f" (pid {holder.get('pid', '?')})"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"run_id": run_id, "since": started_at, "pid": os.getpid()}))
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.seek(0)
+            self._fh.truncate()
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def is_held(self) -> bool:
+        """Whether some process (this one included) holds the lock now."""
+        if self._fh is not None:
+            return True
+        if not self.path.exists():
+            return False
+        with self.path.open("a+", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return False
+
+    def holder(self) -> dict[str, Any] | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            return dict(json.loads(text)) if text.strip() else None
+        except (OSError, ValueError):
+            return None

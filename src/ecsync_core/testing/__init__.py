@@ -1,0 +1,145 @@
+"""
+Public test helpers for ecsync and for mall plugin authors: fakes, an in-process emulator, contract tests.
+
+    from ecsync_core.testing import emulated
+    from ecsync_core.testing.contract import MallInventoryContract
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+import httpx
+
+from ecsync_core.domain import CredentialStatus, ItemResult, StockWrite
+from ecsync_core.mall import MallContext, MallPlugin
+from ecsync_core.ports import StockReading
+from ecsync_core.sandbox.harness import Emulator, build_app
+
+
+__all__ = ["EMULATOR_BASE", "Emulated", "FakeMall", "FakeStockSource", "InMemoryKeyValue", "emulated"]
+
+EMULATOR_BASE = "http://emulator.test"
+"""The base URL in-process emulators answer on (nothing listens there; the transport routes it)."""
+
+
+class InMemoryKeyValue:
+    """A ``KeyValueStore`` in a dict."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self.data[key] = value
+
+
+@attrs.define
+class FakeMall:
+    """
+    A ``MallInventory`` in memory. Like the real malls it accepts unknown items silently on write and reads
+    back only the items it holds.
+
+    Attributes:
+        failing: item -> error; writes of these items fail with that error.
+        writes: every write call's batch, in order (for tests that count calls).
+    """
+
+    stock: dict[str, int] = attrs.field(factory=dict)
+    failing: dict[str, str] = attrs.field(factory=dict)
+    writes: list[list[StockWrite]] = attrs.field(factory=list)
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        return StockReading({i: self.stock[i] for i in items if i in self.stock})
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        self.writes.append(list(writes))
+        results = []
+        for w in writes:
+            if w.item in self.failing:
+                results.append(ItemResult(w.item, ok=False, error=self.failing[w.item]))
+                continue
+            # Like the real malls, an unknown item is accepted silently and stored where no read finds it.
+            if w.item in self.stock:
+                self.stock[w.item] = w.quantity
+            results.append(ItemResult(w.item, ok=True))
+        return results
+
+    async def credentials(self) -> list[CredentialStatus]:
+        return []
+
+    async def ping(self) -> str:
+        return "fake mall"
+
+    async def aclose(self) -> None:
+        return None
+
+
+@attrs.define
+class FakeStockSource:
+    """A ``StockSource`` in memory; *hidden* SKUs are missing from the listing but found by ``lookup``."""
+
+    stock: dict[str, int] = attrs.field(factory=dict)
+    hidden: dict[str, int] = attrs.field(factory=dict)
+
+    async def snapshot(self) -> dict[str, int]:
+        return dict(self.stock)
+
+    async def lookup(self, skus: Sequence[str]) -> dict[str, int]:
+        known = {**self.stock, **self.hidden}
+        return {s: known[s] for s in skus if s in known}
+
+    async def credentials(self) -> list[CredentialStatus]:
+        return []
+
+    async def ping(self) -> str:
+        return "fake source"
+
+    async def aclose(self) -> None:
+        return None
+
+
+@attrs.frozen
+class Emulated:
+    """A plugin's real adapter wired to its own emulator in-process."""
+
+    adapter: object
+    emulator: Emulator
+    transport: httpx.ASGITransport
+    context: MallContext
+
+
+def emulated(
+    plugin: MallPlugin,
+    seed: Mapping[str, int],
+    *,
+    speed: float = 1.0,
+    settings: Mapping[str, object] | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> Emulated:
+    """
+    Build *plugin*'s emulator from *seed* and its adapter talking to it through ``httpx.ASGITransport``.
+
+    Args:
+        settings: extra ``malls.<code>`` keys over the emulator's own sandbox settings.
+        secrets: secrets over the emulator's sandbox secrets (a wrong token, say).
+    """
+    from ecsync_core.config import make_converter
+
+    if plugin.make_emulator is None:
+        msg = f"mall plugin {plugin.code!r} has no emulator"
+        raise ValueError(msg)
+    emulator = plugin.make_emulator(seed)
+    transport = httpx.ASGITransport(app=build_app(emulator, speed=speed))
+    raw = {**emulator.sandbox_settings(EMULATOR_BASE), **(settings or {})}
+    context = MallContext(
+        code=plugin.code,
+        settings=make_converter().structure(raw, plugin.settings_type),
+        secrets={**emulator.sandbox_secrets(), **(secrets or {})},
+        store=InMemoryKeyValue(),
+        transport=transport,
+    )
+    return Emulated(plugin.make_adapter(context), emulator, transport, context)
