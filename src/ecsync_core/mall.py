@@ -68,6 +68,8 @@ class MallPlugin:
         normalize_item_key: the canonical spelling of a valid code (Rakuten folds case).
         sample_item_key: the *n*-th item code the sandbox's demo catalogue uses.
         secret_names: the ``.env`` names the adapter needs, for health's "credentials present".
+        read_stock_file: (sources) reads a stock report file as downloaded (``sync --file``) into
+            SKU -> fulfillable quantity; raises ``InputError`` naming file, row and column.
     """
 
     code: str
@@ -81,6 +83,7 @@ class MallPlugin:
     normalize_item_key: Callable[[str], str] = _same
     sample_item_key: Callable[[int], str] | None = None
     secret_names: tuple[str, ...] = ()
+    read_stock_file: Callable[[Path], dict[str, int]] | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.role == "target" and not self.sheet_column:

@@ -59,8 +59,11 @@ class Emulator(Protocol):
     def failure(self, request: Request, status: int) -> Response:
         """The mall's own answer for an injected 5xx (or 429) fault."""
 
-    def sandbox_settings(self, base_url: str) -> dict[str, object]:
-        """The ``malls.<code>`` config that points the adapter at this emulator at *base_url*."""
+    def sandbox_settings(self, base_url: str, speed: float) -> dict[str, object]:
+        """
+        The ``malls.<code>`` config that points the adapter at this emulator at *base_url*, with the
+        adapter's own pacing scaled by *speed* as the harness scales the emulator's limits.
+        """
 
     def sandbox_secrets(self) -> dict[str, str]:
         """The ``.env`` lines (name -> value) that this emulator accepts as credentials."""

@@ -134,7 +134,7 @@ def emulated(
         raise ValueError(msg)
     emulator = plugin.make_emulator(seed)
     transport = httpx.ASGITransport(app=build_app(emulator, speed=speed))
-    raw = {**emulator.sandbox_settings(EMULATOR_BASE), **(settings or {})}
+    raw = {**emulator.sandbox_settings(EMULATOR_BASE, speed), **(settings or {})}
     context = MallContext(
         code=plugin.code,
         settings=make_converter().structure(raw, plugin.settings_type),
