@@ -1,0 +1,112 @@
+"""The CLI as an operator runs it: three spellings, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from pathlib import Path
+
+import pytest
+
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = ROOT / ".venv" / "bin"
+
+
+def ecsync(*args: str, cwd: Path | None = None, spelling: str = "script") -> subprocess.CompletedProcess[str]:
+    cmd = {
+        "script": [str(VENV / "ecsync")],
+        "module": [sys.executable, "-m", "ecsync_core"],
+        "main": [sys.executable, str(ROOT / "main.py")],
+    }[spelling]
+    return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("spelling", ["script", "module", "main"])
+def test_simulate_prints_the_manual_table(spelling: str) -> None:
+    """`simulate --qty 0-30` prints the manual's numbers under every spelling of the command."""
+    p = ecsync("simulate", "--qty", "0-30", spelling=spelling)
+    assert p.returncode == 0, p.stderr
+    rows = {int(line.split()[0]): line.split()[1:] for line in p.stdout.splitlines() if line.split()[0].isdigit()}
+    assert {q: rows[q] for q in (25, 16, 9, 4, 10)} == {
+        25: ["5", "5"],
+        16: ["4", "4"],
+        9: ["3", "3"],
+        4: ["2", "2"],
+        10: ["2", "2"],
+    }
+    assert "9 -> 3 but 10 -> 2" in p.stdout
+
+
+def test_simulate_json_shape() -> None:
+    """`--json` is one document with a row per quantity and every target mall's number."""
+    p = ecsync("simulate", "--qty", "0-30", "--json")
+    doc = json.loads(p.stdout)
+    assert list(range(31)) == [r["amazon_qty"] for r in doc["rows"]]
+    assert doc["rows"][25] == {"amazon_qty": 25, "malls": {"rakuten": 5, "yahoo": 5}}
+
+
+def test_simulate_proposed_rules(tmp_path: Path) -> None:
+    """`--rules FILE` shows the proposed numbers beside today's and marks the rows that change."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  default:\n    - {min: 1, ratio: '1/4'}\n")
+    doc = json.loads(ecsync("simulate", "--qty", "8-9", "--rules", str(rules), "--json").stdout)
+    assert [r["proposed"] for r in doc["rows"]] == [{"rakuten": 2, "yahoo": 2}, {"rakuten": 2, "yahoo": 2}]
+    assert [r["changed"] for r in doc["rows"]] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("colour: blue\n", "colour"),
+        ("safety:\n  max_zero_ratio: 2\n", "safety.max_zero_ratio"),
+        ("rules:\n  default:\n    - {min: 1, max: 10, ratio: '1/2'}\n    - {min: 5, ratio: '1/5'}\n", "rules.default"),
+    ],
+)
+def test_bad_config_is_one_line_exit_1(tmp_path: Path, text: str, key: str) -> None:
+    """A bad config exits 1 with one line naming the key, and no traceback."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    p = ecsync("-c", str(cfg), "simulate", "--qty", "1")
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert key in lines[0]
+    assert "Traceback" not in p.stderr
+
+
+def test_usage_error_exits_2() -> None:
+    """A misspelt option is a usage error: exit 2."""
+    assert ecsync("simulate", "--qtty", "1").returncode == 2
+
+
+def test_bad_quantity_range_is_one_line() -> None:
+    """A range that runs backwards is refused in one line, exit 1."""
+    p = ecsync("simulate", "--qty", "30-0")
+    assert (p.returncode, len(p.stderr.strip().splitlines())) == (1, 1)
+    assert "backwards" in p.stderr
+
+
+def test_malls_lists_installed_plugins() -> None:
+    """`malls --json` lists each mall with role, sheet column, distribution and version."""
+    doc = json.loads(ecsync("malls", "--json").stdout)
+    by_code = {m["code"]: m for m in doc["malls"]}
+    assert {"role": "target", "sheet_column": "yahoo_item_code", "distribution": "ecsync-yahoo"}.items() <= by_code[
+        "yahoo"
+    ].items()
+    assert by_code["amazon"]["role"] == "source"
+
+
+def test_rules_approval_is_recorded(tmp_path: Path) -> None:
+    """A changed table is shown as not approved until `rules approve --by`, which history then lists."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'x.duckdb'}\nrules:\n  default:\n    - {{min: 1, ratio: '1/3'}}\n")
+    before = json.loads(ecsync("-c", str(cfg), "rules", "show", "--json").stdout)
+    assert before["approved"] is False
+    assert ecsync("-c", str(cfg), "rules", "approve", "--by", "Tanaka").returncode == 0
+    after = json.loads(ecsync("-c", str(cfg), "rules", "show", "--json").stdout)
+    assert (after["approved"], after["approved_by"]) == (True, "Tanaka")
+    history = json.loads(ecsync("-c", str(cfg), "rules", "history", "--json").stdout)
+    assert [before["fingerprint"]] == [a["fingerprint"] for a in history["approvals"]]

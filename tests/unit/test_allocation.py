@@ -1,0 +1,116 @@
+"""The allocation rule: the manual's table, exact arithmetic, and config-written tiers."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecsync_core.allocation import non_monotone_edges, parse_rule, tabulate
+from ecsync_core.domain import MANUAL_RULE, RuleSet
+from ecsync_core.errors import ConfigError
+
+
+MANUAL_TIERS = [
+    {"min": 20, "ratio": "1/5"},
+    {"min": 10, "max": 19, "ratio": "1/4"},
+    {"min": 6, "max": 9, "ratio": "1/3"},
+    {"min": 1, "max": 5, "ratio": "1/2"},
+]
+
+
+def manual(q: int) -> int:
+    """The manual's table, written out independently."""
+    for low, den in ((20, 5), (10, 4), (6, 3), (1, 2)):
+        if q >= low:
+            return q // den
+    return 0
+
+
+@pytest.mark.parametrize(("q", "want"), [(25, 5), (16, 4), (9, 3), (4, 2)])
+def test_manual_examples(q: int, want: int) -> None:
+    """The four examples printed in the manual hold."""
+    assert want == MANUAL_RULE.allocate(q)
+
+
+def test_non_monotone_edges_are_the_business_rule() -> None:
+    """9 gives 3 but 10 gives 2; 19 gives 4 and 20 gives 4; both are reported as edges where less follows more."""
+    assert (MANUAL_RULE.allocate(9), MANUAL_RULE.allocate(10)) == (3, 2)
+    assert (MANUAL_RULE.allocate(19), MANUAL_RULE.allocate(20)) == (4, 4)
+    assert (9, 3, 2) in non_monotone_edges(MANUAL_RULE, 30)
+
+
+@given(st.integers(min_value=-(10**12), max_value=10**12))
+def test_rule_matches_manual_table_everywhere(q: int) -> None:
+    """For any quantity, the default rule is the manual's floor table."""
+    assert manual(q) == MANUAL_RULE.allocate(q)
+
+
+@given(st.integers(min_value=-(10**9), max_value=0))
+def test_nothing_for_nothing(q: int) -> None:
+    """Zero and negative quantities (FBA corrections) give every mall 0."""
+    assert MANUAL_RULE.allocate(q) == 0
+
+
+@given(
+    st.integers(min_value=1, max_value=10**15),
+    st.integers(min_value=1, max_value=97),
+    st.integers(min_value=1, max_value=97),
+)
+def test_floor_of_exact_fraction_never_above_q(q: int, a: int, b: int) -> None:
+    """Any single-tier ratio gives exactly floor(q * ratio), computed without floats, and never more than q."""
+    num, den = min(a, b), max(a, b)
+    rule = parse_rule([{"min": 1, "ratio": f"{num}/{den}"}], "rules.default")
+    got = rule.allocate(q)
+    assert (q * num) // den == got
+    assert 0 <= got <= q
+    assert Fraction(got) <= Fraction(q * num, den) < got + 1
+
+
+def test_config_tiers_equal_default() -> None:
+    """The manual's table written in config is the same rule, with the same fingerprint."""
+    rule = parse_rule(MANUAL_TIERS, "rules.default")
+    assert MANUAL_RULE.tiers == rule.tiers
+    assert RuleSet().fingerprint == RuleSet(rule).fingerprint
+
+
+def test_fingerprint_changes_with_meaning_only() -> None:
+    """Tier order does not change the fingerprint; a different ratio does."""
+    reordered = parse_rule(list(reversed(MANUAL_TIERS)), "rules.default")
+    changed = parse_rule([*MANUAL_TIERS[:3], {"min": 1, "max": 5, "ratio": "1/3"}], "rules.default")
+    assert RuleSet().fingerprint == RuleSet(reordered).fingerprint
+    assert RuleSet().fingerprint != RuleSet(changed).fingerprint
+    assert RuleSet().fingerprint != RuleSet(per_mall={"yahoo": changed}).fingerprint
+
+
+def test_per_mall_table() -> None:
+    """A mall with its own tiers gets its own number; the others keep the default."""
+    rules = RuleSet(per_mall={"rakuten": parse_rule([{"min": 1, "ratio": "1/10"}], "rules.malls.rakuten")})
+    rows = tabulate(rules, ["yahoo", "rakuten"], [25])
+    assert rows[0].malls == {"yahoo": 5, "rakuten": 2}
+
+
+@pytest.mark.parametrize(
+    ("tiers", "key", "fault"),
+    [
+        ([{"min": 1, "ratio": "0.2"}], "rules.default[0].ratio", "decimal"),
+        ([{"min": 1, "ratio": "3/2"}], "rules.default[0].ratio", "(0, 1]"),
+        ([{"min": 1, "ratio": "0/5"}], "rules.default[0].ratio", "(0, 1]"),
+        ([{"min": 1, "ratio": 0.2}], "rules.default[0].ratio", "fraction"),
+        ([{"min": 1, "max": 10, "ratio": "1/2"}, {"min": 10, "ratio": "1/5"}], "rules.default", "overlap"),
+        ([{"min": 1, "max": 5, "ratio": "1/2"}, {"min": 7, "ratio": "1/5"}], "rules.default", "gap"),
+        ([{"min": 2, "ratio": "1/2"}], "rules.default", "gap"),
+        ([{"min": 1, "max": 5, "ratio": "1/2"}], "rules.default", "gap"),
+        ([{"min": 1, "ratio": "1/2", "cap": 3}], "rules.default[0].cap", "unknown"),
+        ([{"min": 0, "ratio": "1/2"}], "rules.default[0].min", "at least 1"),
+    ],
+)
+def test_bad_tiers_name_the_key(tiers: list[dict[str, object]], key: str, fault: str) -> None:
+    """Every fault in a tier table is refused with the key that holds it."""
+    with pytest.raises(ConfigError) as info:
+        parse_rule(tiers, "rules.default")
+    assert key == info.value.key
+    assert fault in info.value.problem

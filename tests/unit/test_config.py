@@ -1,0 +1,101 @@
+"""Config: defaults, strictness, and one located line per error."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from ecsync_core.config import load_secrets, load_settings, mall_settings
+from ecsync_core.domain import RuleSet
+from ecsync_core.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_no_config_means_every_default() -> None:
+    """Without -c and without config/config.yaml, the manual's defaults apply."""
+    s = load_settings()
+    assert (Path("data/ecsync.duckdb"), Path("../commonsettings/master.xlsx")) == (s.database, s.master_file)
+    assert RuleSet() == s.rules
+    assert Fraction(1, 2) == s.safety.min_source_ratio
+
+
+def test_three_paths_alone_are_valid(tmp_path: Path) -> None:
+    """A config holding only database, master_file and log_file is valid."""
+    cfg = write(tmp_path / "c.yaml", "database: db/x.duckdb\nmaster_file: m.xlsx\nlog_file: l/x.log\n")
+    s = load_settings(cfg)
+    assert (Path("db/x.duckdb"), Path("m.xlsx"), Path("l/x.log")) == (s.database, s.master_file, s.log_file)
+
+
+def test_default_location_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config/config.yaml is read by default; ECSYNC_CONFIG points elsewhere."""
+    Path("config").mkdir()
+    write(Path("config/config.yaml"), "database: a.duckdb\n")
+    assert Path("a.duckdb") == load_settings().database
+    monkeypatch.setenv("ECSYNC_CONFIG", str(write(tmp_path / "o.yaml", "database: b.duckdb\n")))
+    assert Path("b.duckdb") == load_settings().database
+
+
+def test_missing_c_file_is_an_error(tmp_path: Path) -> None:
+    """A -c file that does not exist is an error, not a silent fall back to defaults."""
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fault"),
+    [
+        ("databse: x.duckdb\n", "databse", "unknown key"),
+        ("safety:\n  max_zero: 0.2\n", "safety.max_zero", "unknown key"),
+        ("safety:\n  max_zero_ratio: 1.5\n", "safety.max_zero_ratio", "between 0 and 1"),
+        ("safety:\n  max_zero_ratio: lots\n", "safety.max_zero_ratio", "share"),
+        ("logging:\n  backups: many\n", "logging.backups", "whole number"),
+        ("database: 5\n", "database", "path"),
+        ("timezone: Mars/Base\n", "timezone", "unknown time zone"),
+        (
+            "rules:\n  default:\n    - {min: 1, ratio: '1/2'}\n    - {min: 3, ratio: '1/5'}\n",
+            "rules.default",
+            "overlap",
+        ),
+        ("rules:\n  default:\n    - {min: 1, ratio: 'half'}\n", "rules.default[0].ratio", "fraction"),
+        ("rules:\n  defaults: []\n", "rules.defaults", "unknown key"),
+        ("database: [unclosed\n", "line 2", "YAML"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, text: str, key: str, fault: str) -> None:
+    """Each fault is one ConfigError naming the key, the fault and the file."""
+    cfg = write(tmp_path / "c.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    assert key == info.value.key
+    assert fault in info.value.problem
+    assert str(cfg) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_mall_sections_are_structured_strictly(tmp_path: Path) -> None:
+    """A plugin's section is checked against its settings class; unknown keys and plain http are refused."""
+    from ecsync_yahoo.plugin import YahooSettings
+
+    ok = load_settings(write(tmp_path / "a.yaml", "malls:\n  yahoo:\n    endpoint: http://127.0.0.1:9/x\n"))
+    assert mall_settings(ok, "yahoo", YahooSettings).endpoint == "http://127.0.0.1:9/x"
+    bad = load_settings(write(tmp_path / "b.yaml", "malls:\n  yahoo:\n    endpont: https://x\n"))
+    with pytest.raises(ConfigError) as info:
+        mall_settings(bad, "yahoo", YahooSettings)
+    assert info.value.key == "malls.yahoo.endpont"
+    plain = load_settings(write(tmp_path / "c.yaml", "malls:\n  yahoo:\n    endpoint: http://example.com/x\n"))
+    with pytest.raises(ConfigError, match="https"):
+        mall_settings(plain, "yahoo", YahooSettings)
+
+
+def test_secrets_from_env_file_beside_config_env_wins(tmp_path: Path) -> None:
+    """.env beside the config is read; the process environment overrides it."""
+    cfg = write(tmp_path / "c.yaml", "database: x.duckdb\n")
+    write(tmp_path / ".env", "# comment\nYAHOO_CLIENT_ID=from-file\nRAKUTEN_LICENSE_KEY=lk\n")
+    secrets = load_secrets(load_settings(cfg), environ={"YAHOO_CLIENT_ID": "from-env"})
+    assert (secrets["YAHOO_CLIENT_ID"], secrets["RAKUTEN_LICENSE_KEY"]) == ("from-env", "lk")
