@@ -33,9 +33,11 @@ class App:
     secrets: Mapping[str, str]
     transports: Mapping[str, httpx.AsyncBaseTransport] = attrs.field(factory=dict)
     db: Database = attrs.field(init=False)
+    lock: RunLock = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.db = Database(self.settings.database)
+        self.lock = RunLock(self.settings.database)
 
     @property
     def mappings(self) -> DuckDBMappings:
@@ -44,10 +46,6 @@ class App:
     @property
     def ledger(self) -> DuckDBLedger:
         return DuckDBLedger(self.db)
-
-    @property
-    def lock(self) -> RunLock:
-        return RunLock(self.settings.database)
 
     def context(self, plugin: MallPlugin) -> MallContext:
         return MallContext(

@@ -16,11 +16,21 @@ import click
 
 from ecsync_core import __version__
 from ecsync_core.bootstrap import App, build_app
+from ecsync_core.domain import Outcome
 from ecsync_core.errors import EcsyncError, NotYetAvailableError
 from ecsync_core.logging import configure as configure_logging
+from ecsync_core.render import item_json
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_CODES = {
+    Outcome.SUCCESS: EXIT_OK,
+    Outcome.PARTIAL: EXIT_PARTIAL,
+    Outcome.FAILED: EXIT_FAILED,
+    Outcome.REFUSED: EXIT_FAILED,
+    Outcome.INTERRUPTED: EXIT_FAILED,
+    Outcome.RUNNING: EXIT_FAILED,
+}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -230,7 +240,31 @@ def rules_history(state: State, as_json: bool) -> None:
 @pass_state
 def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool, as_json: bool) -> None:
     """The sync: Amazon FBA stock -> each mall's share."""
-    not_yet("sync", "07")
+    from ecsync_core.notify import LoggingNotifier
+    from ecsync_core.render import render_sync
+    from ecsync_core.services.sync import SyncOptions, run_sync
+
+    app = state.app()
+    if not as_json:
+        click.echo("[INFO] Starting Dry Run..." if dry_run else "[INFO] Starting Sync...")
+    report = run_sync(app, SyncOptions(dry_run, file, full, force), LoggingNotifier())
+    if as_json:
+        emit_json(
+            {
+                "run_id": report.run_id,
+                "status": report.status.value,
+                "dry_run": report.dry_run,
+                "forced": report.forced,
+                "counts": report.counts.as_dict(),
+                "unmapped": len(report.plan.unmapped),
+                "mall_errors": dict(report.mall_errors),
+                "message": report.message,
+                "failed_items": [item_json(i) for i in report.failed_items],
+            }
+        )
+    else:
+        render_sync(report, state.verbose)
+    sys.exit(EXIT_CODES[report.status])
 
 
 @cli.command("import-sku")
@@ -274,7 +308,23 @@ def export_sku(state: State, file: Path) -> None:
 @pass_state
 def status(state: State, run_id: str | None, limit: int, as_json: bool) -> None:
     """Recent runs, newest first (or one run and its items)."""
-    not_yet("status", "07")
+    from ecsync_core.render import render_run, render_runs, run_json
+    from ecsync_core.services.runs import recent_runs, run_detail
+
+    app = state.app()
+    zone = app.settings.zone
+    if run_id is not None:
+        detail = run_detail(app, run_id)
+        if as_json:
+            emit_json({"run": run_json(detail.run, zone), "items": [item_json(i) for i in detail.items]})
+        else:
+            render_run(detail.run, detail.items, zone)
+        return
+    runs = recent_runs(app, limit)
+    if as_json:
+        emit_json({"runs": [run_json(r, zone) for r in runs]})
+    else:
+        render_runs(runs, zone)
 
 
 @cli.command()

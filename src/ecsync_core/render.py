@@ -11,10 +11,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from ecsync_core.domain import Run, RunItem
+
 
 if TYPE_CHECKING:
     from ecsync_core.services.governance import RuleStatus
     from ecsync_core.services.simulate import Simulation
+    from ecsync_core.services.sync import SyncReport
 
 
 def local_time(at: datetime | None, zone: ZoneInfo) -> str:
@@ -96,3 +99,120 @@ def render_rules(status: RuleStatus) -> None:
     else:
         state = "NOT approved: live syncs are refused until `ecsync rules approve --by NAME`"
     click.echo(f"fingerprint {rules.fingerprint}: {state}")
+
+
+def iso(at: datetime | None, zone: ZoneInfo) -> str | None:
+    """A stored (naive UTC) time as ISO-8601 with the configured zone's offset."""
+    return None if at is None else at.replace(tzinfo=UTC).astimezone(zone).isoformat(timespec="seconds")
+
+
+def duration(run: Run) -> str:
+    if run.finished_at is None:
+        return "-"
+    seconds = int((run.finished_at - run.started_at).total_seconds())
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def run_json(run: Run, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "kind": run.kind.value,
+        "status": run.status.value,
+        "started_at": iso(run.started_at, zone),
+        "finished_at": iso(run.finished_at, zone),
+        "counts": run.counts.as_dict(),
+        "forced": run.forced,
+        "message": run.message,
+        "rule_fingerprint": run.rule_fingerprint,
+    }
+
+
+def item_json(item: RunItem) -> dict[str, Any]:
+    return {
+        "sku": item.sku,
+        "mall": item.mall,
+        "item": item.item,
+        "amazon_qty": item.amazon_qty,
+        "before": item.before,
+        "sent": item.sent,
+        "after": item.after,
+        "outcome": item.outcome,
+        "error": item.error,
+    }
+
+
+def render_runs(runs: Sequence[Run], zone: ZoneInfo) -> None:
+    if not runs:
+        click.echo("no runs yet")
+        return
+    c = [r.counts for r in runs]
+    table(
+        ["ID", f"started ({zone.key})", "kind", "status", "found", "mapped", "updates", "ok", "failed", "took"],
+        [
+            [
+                r.id,
+                local_time(r.started_at, zone),
+                r.kind.value,
+                r.status.value + (" (forced)" if r.forced else ""),
+                n.found,
+                n.mapped,
+                n.updates,
+                n.succeeded,
+                n.failed,
+                duration(r),
+            ]
+            for r, n in zip(runs, c, strict=True)
+        ],
+    )
+
+
+def render_run(run: Run, items: Sequence[RunItem], zone: ZoneInfo) -> None:
+    n = run.counts
+    click.echo(f"run {run.id}: {run.kind.value} {run.status.value}{' (forced)' if run.forced else ''}")
+    click.echo(f"started {local_time(run.started_at, zone)}, finished {local_time(run.finished_at, zone)} ({zone.key})")
+    click.echo(f"found {n.found}, mapped {n.mapped}, updates {n.updates}, succeeded {n.succeeded}, failed {n.failed}")
+    if run.message:
+        click.echo(f"note: {run.message}")
+    if items:
+        click.echo("")
+        table(
+            ["outcome", "mall", "item", "sku", "q", "before", "sent", "after", "error"],
+            [[i.outcome, i.mall, i.item, i.sku, i.amazon_qty, i.before, i.sent, i.after, i.error or ""] for i in items],
+        )
+
+
+def render_sync(report: SyncReport, verbose: int) -> None:
+    """The manual's lines, in its order, then what happened."""
+    c, plan = report.counts, report.plan
+    click.echo(f"Amazon Inventory: {c.found} items found")
+    click.echo(f"Mapped SKUs: {c.mapped} items")
+    if plan.unmapped:
+        click.echo(f"Unmapped FBA SKUs: {len(plan.unmapped)} items" + ("" if verbose else " (listed with -v)"))
+        if verbose:
+            for sku in plan.unmapped:
+                click.echo(f"  unmapped: {sku}")
+    click.echo(f"Updates to be sent: {c.updates} items")
+    if verbose and plan.updates:
+        table(
+            ["sku", "mall", "item", "q", "now", "target"],
+            [[u.sku, u.mall, u.item, u.amazon_qty, u.before, u.target] for u in plan.updates],
+        )
+    for mall, error in sorted(report.mall_errors.items()):
+        click.echo(f"[WARN] {mall}: {error}", err=True)
+    for (mall, item), problem in sorted(plan.unreadable.items()):
+        click.echo(f"[WARN] {mall} {item}: {problem}", err=True)
+    if report.status.value == "REFUSED":
+        click.echo(f"[REFUSED] {report.message}")
+        click.echo(f"Run {report.run_id}: nothing was sent to any mall.")
+        return
+    if report.dry_run:
+        click.echo("[DRY-RUN] No changes made to API.")
+        return
+    click.echo(f"Succeeded: {c.succeeded} items, Failed: {c.failed} items")
+    failed = report.failed_items
+    for failure in failed[:20]:
+        click.echo(f"  failed: {failure.mall} {failure.item} (sku {failure.sku}, sent {failure.sent}): {failure.error}")
+    if len(failed) > 20:
+        click.echo(f"  ... and {len(failed) - 20} more: `ecsync status {report.run_id}` lists them all")
+    forced = " (forced)" if report.forced else ""
+    click.echo(f"[{report.status.value}] Sync finished{forced}: run {report.run_id}")

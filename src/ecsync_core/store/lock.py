@@ -37,11 +37,16 @@ class RunLock:
                 f"another run ({holder.get('run_id', '?')}) is in progress since {holder.get('since', '?')}"
                 f" (pid {holder.get('pid', '?')})"
             ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps({"run_id": run_id, "since": started_at, "pid": os.getpid()}))
-        fh.flush()
         self._fh = fh
+        self.describe(run_id, started_at)
+
+    def describe(self, run_id: str, started_at: str) -> None:
+        """Say in the lock file which run holds it, for the refusal another process prints."""
+        assert self._fh is not None, "describe() needs the lock held"
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(json.dumps({"run_id": run_id, "since": started_at, "pid": os.getpid()}))
+        self._fh.flush()
 
     def release(self) -> None:
         if self._fh is not None:

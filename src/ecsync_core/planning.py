@@ -1,0 +1,93 @@
+"""
+The plan: allocation, then the diff against what each mall holds now. Pure: a dry run is this, rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingOf
+from collections.abc import Sequence
+
+import attrs
+
+from ecsync_core.domain import Mapping, PlannedUpdate, RuleSet
+from ecsync_core.ports import StockReading
+
+
+@attrs.frozen
+class Plan:
+    """
+    What a sync would do.
+
+    Attributes:
+        found: SKUs FBA lists, quantity 0 included (the listing, plus mapped SKUs a lookup found).
+        mapped: active mapped SKUs among them.
+        items: every active mall item with what the mall holds now and what the rule gives it.
+        unmapped: FBA SKUs with no active mapping (listed with -v).
+        unreadable: (mall, item) -> why the mall could not answer for it (an ambiguous code); never sent.
+        full: every readable item is sent, whatever the mall holds.
+    """
+
+    found: int
+    mapped: int
+    items: tuple[PlannedUpdate, ...]
+    unmapped: tuple[str, ...] = ()
+    unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
+    full: bool = False
+
+    @property
+    def updates(self) -> list[PlannedUpdate]:
+        """
+        The items whose stock changes (every item with ``full``). An unreadable item is among them: it is
+        planned, but fails without being sent.
+        """
+        return [u for u in self.items if self.full or u.changes]
+
+    @property
+    def holding(self) -> int:
+        """Mapped mall items that hold stock now."""
+        return sum(1 for u in self.items if u.before is not None and u.before > 0)
+
+    @property
+    def zeroing(self) -> list[PlannedUpdate]:
+        """Updates that take an item holding stock down to 0."""
+        return [u for u in self.updates if u.target == 0 and u.before is not None and u.before > 0]
+
+
+def make_plan(
+    stock: MappingOf[str, int],
+    mappings: Sequence[Mapping],
+    readings: MappingOf[str, StockReading | None],
+    rules: RuleSet,
+    *,
+    full: bool = False,
+) -> Plan:
+    """
+    Plan every active mapping against the malls' current stock.
+
+    Args:
+        stock: SKU -> fulfillable quantity for every SKU FBA knows (listing plus lookups); an SKU not in it
+            gets 0, as the manual says.
+        readings: mall -> what it holds now, ``None`` when the mall could not be read at all (then every
+            item's ``before`` is unknown and the item is sent: absolute quantities are safe to resend).
+    """
+    items: list[PlannedUpdate] = []
+    unreadable: dict[tuple[str, str], str] = {}
+    active_skus: set[str] = set()
+    for m in sorted(mappings, key=lambda m: (m.mall, m.sku)):
+        if not m.active or m.mall not in readings:
+            continue
+        active_skus.add(m.sku)
+        q = stock.get(m.sku, 0)
+        reading = readings[m.mall]
+        before = None if reading is None else reading.quantities.get(m.item)
+        if reading is not None and m.item in reading.problems:
+            unreadable[(m.mall, m.item)] = reading.problems[m.item]
+        items.append(PlannedUpdate(m.sku, m.mall, m.item, q, before, rules.for_mall(m.mall).allocate(q)))
+    return Plan(
+        found=len(stock),
+        mapped=sum(1 for sku in active_skus if sku in stock),
+        items=tuple(items),
+        unmapped=tuple(sorted(set(stock) - active_skus)),
+        unreadable=unreadable,
+        full=full,
+    )

@@ -1,0 +1,56 @@
+"""
+Runs as the operator sees them: status, and the runs whose process died (INTERRUPTED).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ecsync_core.domain import Run, RunItem
+
+
+if TYPE_CHECKING:
+    from ecsync_core.bootstrap import App
+    from ecsync_core.notify import Notifier
+
+
+def reap_interrupted(app: App, notifier: Notifier | None = None) -> list[str]:
+    """
+    Mark as INTERRUPTED every RUNNING run when no process holds the run lock.
+
+    A live run holds the lock from before it is recorded until after it finishes, and the lock dies with its
+    process, so a RUNNING run with a free lock is one whose process is gone.
+    """
+    if app.lock.is_held():
+        return []
+    stale = [r.id for r in app.ledger.running()]
+    if stale:
+        app.ledger.mark_interrupted(stale)
+        for rid in stale:
+            if notifier is not None:
+                notifier.notify("INTERRUPTED", f"run {rid} died before it finished", run_id=rid)
+    return stale
+
+
+@attrs.frozen
+class RunDetail:
+    run: Run
+    items: list[RunItem]
+
+
+def recent_runs(app: App, limit: int) -> list[Run]:
+    from ecsync_core.notify import LoggingNotifier
+
+    reap_interrupted(app, LoggingNotifier())
+    return app.ledger.recent(limit)
+
+
+def run_detail(app: App, run_id: str) -> RunDetail:
+    from ecsync_core.notify import LoggingNotifier
+
+    reap_interrupted(app, LoggingNotifier())
+    run = app.ledger.get(run_id)
+    return RunDetail(run, app.ledger.items(run.id))
+

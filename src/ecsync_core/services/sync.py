@@ -1,0 +1,317 @@
+"""
+The sync: source snapshot -> active mappings -> every mall read -> pure plan -> (live) write, read back, record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from collections.abc import Mapping as MappingOf
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, StockWrite
+from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
+from ecsync_core.logging import get_logger
+from ecsync_core.planning import Plan, make_plan
+from ecsync_core.ports import MallInventory, StockReading, StockSource
+from ecsync_core.services.governance import require_approved
+from ecsync_core.services.runs import reap_interrupted
+
+
+if TYPE_CHECKING:
+    from ecsync_core.bootstrap import App
+    from ecsync_core.notify import Notifier
+
+log = get_logger("ecsync.sync")
+
+
+@attrs.frozen
+class SyncOptions:
+    dry_run: bool = False
+    file: Path | None = None
+    full: bool = False
+    force: bool = False
+
+
+@attrs.frozen
+class SyncReport:
+    """
+    What a sync did (or, dry, would do).
+
+    Attributes:
+        items: every sent item with its outcome (live run only).
+        mall_errors: mall -> why it failed as a whole (credentials, reading, writing).
+    """
+
+    run_id: str | None
+    status: Outcome
+    dry_run: bool
+    counts: Counts
+    plan: Plan
+    items: tuple[RunItem, ...] = ()
+    mall_errors: MappingOf[str, str] = attrs.field(factory=dict)
+    message: str = ""
+    forced: bool = False
+
+    @property
+    def failed_items(self) -> list[RunItem]:
+        return [i for i in self.items if i.outcome == "failed"]
+
+
+class SyncFailedError(EcsyncError):
+    """Raised when a sync cannot read its source in full; the run is recorded FAILED."""
+
+
+def run_sync(app: App, options: SyncOptions, notifier: Notifier) -> SyncReport:
+    """Run one sync. A live one is refused with an unapproved rule table and holds the run lock throughout."""
+    reap_interrupted(app, notifier)
+    sync = _Sync(app, options, notifier)
+    if options.dry_run:
+        return asyncio.run(sync.run())
+    require_approved(app)
+    lock = app.lock
+    lock.acquire("(starting)", "now")
+    try:
+        return asyncio.run(sync.run())
+    finally:
+        lock.release()
+
+
+def _summary(mall_errors: MappingOf[str, str]) -> str:
+    return "; ".join(f"{m}: {e}" for m, e in sorted(mall_errors.items()))
+
+
+@attrs.define
+class _Sync:
+    app: App
+    options: SyncOptions
+    notifier: Notifier
+    run_id: str | None = None
+    mall_errors: dict[str, str] = attrs.field(factory=dict)
+    plan_unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
+
+    async def run(self) -> SyncReport:
+        app, opts = self.app, self.options
+        app.check_mall_settings()
+        if not app.host.targets():
+            raise PluginError("no target mall plugin is installed: nothing to sync to")
+        if not opts.dry_run:
+            # SPEC: a live run is recorded RUNNING before its first API call, so a death leaves a trace.
+            run = app.ledger.start(RunKind.SYNC, forced=opts.force, rule_fingerprint=app.settings.rules.fingerprint)
+            self.run_id = run.id
+            app.lock.describe(run.id, run.started_at.isoformat(timespec="seconds") + "Z")
+            log.info("sync_started", run_id=run.id, forced=opts.force, full=opts.full)
+        try:
+            return await self._run()
+        except BaseException as exc:
+            if self.run_id is not None:
+                status = Outcome.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else Outcome.FAILED
+                message = exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
+                app.ledger.finish(self.run_id, status, Counts(), message)
+                self.notifier.notify(status.value, message, run_id=self.run_id)
+            raise
+
+    async def _run(self) -> SyncReport:
+        app, opts = self.app, self.options
+        mappings = app.mappings.active()
+        if opts.file is not None:
+            stock = self._read_file(opts.file)
+        else:
+            stock = await self._snapshot(app.source(), mappings)
+        malls = app.targets()
+        try:
+            readings = await self._read_malls(malls, mappings)
+            plan = make_plan(stock, mappings, readings, app.settings.rules, full=opts.full)
+            refusal = self._refusal(plan, len(stock))
+            if refusal is not None:
+                return self._refuse(plan, refusal)
+            if opts.dry_run:
+                return self._finish_dry(plan)
+            return await self._push(plan, malls)
+        finally:
+            await asyncio.gather(*(m.aclose() for m in malls.values()))
+
+    def _read_file(self, path: Path) -> dict[str, int]:
+        plugin = self.app.host.source()
+        if plugin.read_stock_file is None:
+            raise PluginError(f"the source plugin {plugin.code!r} cannot read stock report files")
+        return plugin.read_stock_file(path)
+
+    async def _snapshot(self, source: StockSource, mappings: Sequence[Mapping]) -> dict[str, int]:
+        try:
+            stock = await source.snapshot()
+            # A short page must never read as "sold out": ask for mapped SKUs the listing did not show.
+            missing = sorted({m.sku for m in mappings} - set(stock))
+            if missing and stock:
+                stock.update(await source.lookup(missing))
+        except MallError as exc:
+            raise SyncFailedError(f"the source could not be read in full: {exc.one_line()}") from exc
+        finally:
+            await source.aclose()
+        return stock
+
+    async def _read_malls(
+        self, malls: MappingOf[str, MallInventory], mappings: Sequence[Mapping]
+    ) -> dict[str, StockReading | None]:
+        """
+        Every mall's current stock, in parallel. A mall that cannot be read is ``None`` (its items are sent
+        as planned: absolute quantities are safe); a mall refusing our credentials is left out entirely.
+        """
+
+        async def read(code: str) -> StockReading | None:
+            items = sorted({m.item for m in mappings if m.mall == code})
+            try:
+                return await malls[code].read(items)
+            except CredentialError:
+                raise
+            except MallError as exc:
+                self.mall_errors[code] = f"could not read current stock: {exc.message}"
+                log.warning("mall_read_failed", mall=code, error=exc.message, run_id=self.run_id)
+                return None
+
+        codes = list(malls)
+        results = await asyncio.gather(*(read(c) for c in codes), return_exceptions=True)
+        readings: dict[str, StockReading | None] = {}
+        for code, result in zip(codes, results, strict=True):
+            if isinstance(result, CredentialError):
+                self.mall_errors[code] = result.message
+                self.notifier.notify("CREDENTIALS", result.one_line(), run_id=self.run_id)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                readings[code] = result
+        return readings
+
+    def _refusal(self, plan: Plan, found: int) -> str | None:
+        if self.options.force:
+            return None
+        safety = self.app.settings.safety
+        if not found:
+            return "the source returned no SKUs at all (use --force if FBA really holds nothing)"
+        last = self.app.ledger.last_good()
+        if last is not None and last.counts.found and Fraction(found, last.counts.found) < safety.min_source_ratio:
+            return (
+                f"the source returned {found} SKUs, fewer than {float(safety.min_source_ratio):.0%} of the "
+                f"{last.counts.found} of the last good run {last.id} (use --force if this is real)"
+            )
+        zeroing, holding = len(plan.zeroing), plan.holding
+        if holding and Fraction(zeroing, holding) > safety.max_zero_ratio:
+            return (
+                f"{zeroing} of the {holding} mall items holding stock would drop to 0, more than "
+                f"{float(safety.max_zero_ratio):.0%} (use --force if this is real)"
+            )
+        return None
+
+    def _counts(self, plan: Plan, items: Sequence[RunItem] = ()) -> Counts:
+        return Counts(
+            plan.found,
+            plan.mapped,
+            len(plan.updates),
+            sum(1 for i in items if i.outcome == "ok"),
+            sum(1 for i in items if i.outcome == "failed"),
+        )
+
+    def _refuse(self, plan: Plan, reason: str) -> SyncReport:
+        counts = self._counts(plan)
+        run_id = self.run_id or self.app.ledger.start(RunKind.DRY_RUN).id
+        self.app.ledger.finish(run_id, Outcome.REFUSED, counts, reason)
+        self.notifier.notify("REFUSED", reason, run_id=run_id)
+        log.warning("sync_refused", run_id=run_id, reason=reason)
+        return SyncReport(run_id, Outcome.REFUSED, self.options.dry_run, counts, plan, message=reason)
+
+    def _finish_dry(self, plan: Plan) -> SyncReport:
+        ledger, counts = self.app.ledger, self._counts(plan)
+        run = ledger.start(
+            RunKind.DRY_RUN, forced=self.options.force, rule_fingerprint=self.app.settings.rules.fingerprint
+        )
+        status = Outcome.PARTIAL if self.mall_errors else Outcome.SUCCESS
+        ledger.record_items(_intent(run.id, plan.updates))
+        message = _summary(self.mall_errors)
+        ledger.finish(run.id, status, counts, message)
+        return SyncReport(run.id, status, True, counts, plan, (), dict(self.mall_errors), message, self.options.force)
+
+    async def _push(self, plan: Plan, malls: MappingOf[str, MallInventory]) -> SyncReport:
+        assert self.run_id is not None
+        run_id, ledger = self.run_id, self.app.ledger
+        self.plan_unreadable = plan.unreadable
+        ledger.set_counts(run_id, self._counts(plan))
+        ledger.record_items(_intent(run_id, plan.updates))
+        by_mall: dict[str, list[PlannedUpdate]] = {}
+        for u in plan.updates:
+            by_mall.setdefault(u.mall, []).append(u)
+        names = {p.code: p.name for p in self.app.host.targets()}
+        batches = await asyncio.gather(*(self._push_mall(c, malls[c], ups, names[c]) for c, ups in by_mall.items()))
+        items = [i for batch in batches for i in batch]
+        ledger.record_outcomes(run_id, items)
+        counts = self._counts(plan, items)
+        status = _outcome(counts, self.mall_errors)
+        message = _summary(self.mall_errors)
+        ledger.finish(run_id, status, counts, message)
+        log.info("sync_finished", run_id=run_id, status=status.value, **counts.as_dict())
+        if status is not Outcome.SUCCESS:
+            alert = f"sync {run_id}: {counts.failed} of {counts.updates} items failed. {message}".strip()
+            self.notifier.notify(status.value, alert, run_id=run_id)
+        return SyncReport(
+            run_id, status, False, counts, plan, tuple(items), dict(self.mall_errors), message, self.options.force
+        )
+
+    async def _push_mall(
+        self, code: str, adapter: MallInventory, updates: list[PlannedUpdate], name: str
+    ) -> list[RunItem]:
+        """Write one mall's updates, read them back, and judge each item by what the mall holds after."""
+        assert self.run_id is not None
+        run_id = self.run_id
+        unreadable = self.plan_unreadable
+        blocked = [_item(run_id, u, None, unreadable[(code, u.item)]) for u in updates if (code, u.item) in unreadable]
+        updates = [u for u in updates if (code, u.item) not in unreadable]
+        if not updates:
+            return blocked
+        try:
+            results = await adapter.write([StockWrite(u.item, u.target) for u in updates])
+        except MallError as exc:
+            self.mall_errors[code] = f"write failed: {exc.message}"
+            log.warning("mall_write_failed", mall=code, error=exc.message, run_id=run_id)
+            return blocked + [_item(run_id, u, None, f"{name}: {exc.message}") for u in updates]
+        refused = {r.item: r.error or "refused by the mall" for r in results if not r.ok}
+        # Both malls accept unknown codes without an error: only a read-back tells a write that took hold.
+        try:
+            after = (await adapter.read([u.item for u in updates])).quantities
+        except MallError as exc:
+            self.mall_errors[code] = f"read-back failed: {exc.message}"
+            failed = [_item(run_id, u, None, refused.get(u.item, f"read-back failed: {exc.message}")) for u in updates]
+            return blocked + failed
+        out = blocked
+        for u in updates:
+            got = after.get(u.item)
+            if u.item in refused:
+                error: str | None = refused[u.item]
+            elif got is None:
+                error = f"item code not found on {name}"
+            elif got != u.target:
+                error = f"read back {got}, sent {u.target}"
+            else:
+                error = None
+            out.append(_item(run_id, u, got, error))
+        return out
+
+
+def _intent(run_id: str, updates: Sequence[PlannedUpdate]) -> list[RunItem]:
+    return [RunItem(run_id, u.sku, u.mall, u.item, u.amazon_qty, u.before, u.target) for u in updates]
+
+
+def _item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) -> RunItem:
+    outcome = "failed" if error else "ok"
+    return RunItem(run_id, u.sku, u.mall, u.item, u.amazon_qty, u.before, u.target, after, outcome, error)
+
+
+def _outcome(counts: Counts, mall_errors: MappingOf[str, str]) -> Outcome:
+    if counts.failed == 0 and not mall_errors:
+        return Outcome.SUCCESS
+    if counts.succeeded == 0 and counts.updates > 0:
+        return Outcome.FAILED
+    return Outcome.PARTIAL

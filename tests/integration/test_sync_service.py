@@ -1,0 +1,277 @@
+"""The sync use case over fakes and a real DuckDB file: plan, dry run, push, read-back, outcomes, safety."""
+
+from __future__ import annotations
+
+import types
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from ecsync_core import MallContext, MallPlugin, hookimpl
+from ecsync_core.bootstrap import App, build_app
+from ecsync_core.domain import ItemResult, Mapping, Outcome, RunKind, StockWrite
+from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
+from ecsync_core.ports import StockReading
+from ecsync_core.services.sync import SyncFailedError, SyncOptions, run_sync
+from ecsync_core.testing import FakeMall, FakeStockSource
+
+
+@attrs.frozen
+class _Settings:
+    pass
+
+
+@attrs.define
+class RecordingNotifier:
+    sent: list[tuple[str, str]] = attrs.field(factory=list)
+
+    def notify(self, subject: str, body: str, *, run_id: str | None = None) -> None:
+        self.sent.append((subject, body))
+
+
+@attrs.define
+class DownMall(FakeMall):
+    """A mall whose every call fails as a whole (a 500 that outlived the retries), or refuses credentials."""
+
+    error: MallError = attrs.field(factory=lambda: MallError("down", "HTTP 500 after 5 attempts", retryable=True))
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        raise self.error
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        raise self.error
+
+
+class BrokenSource(FakeStockSource):
+    """A listing that cannot complete."""
+
+    async def snapshot(self) -> dict[str, int]:
+        raise MallError("src", "nextToken expired three times")
+
+
+@attrs.define
+class World:
+    """The fakes the plugins hand out (swap them here) and the app built over them."""
+
+    holder: dict[str, Any]
+    app: App
+    notifier: RecordingNotifier
+
+    @property
+    def source(self) -> FakeStockSource:
+        src: FakeStockSource = self.holder["source"]
+        return src
+
+    @property
+    def malls(self) -> dict[str, FakeMall]:
+        malls: dict[str, FakeMall] = self.holder["malls"]
+        return malls
+
+    def sync(self, **options: Any) -> Any:
+        return run_sync(self.app, SyncOptions(**options), self.notifier)
+
+
+def _plugins(world: dict[str, Any]) -> types.ModuleType:
+    module = types.ModuleType("fake_world")
+
+    @hookimpl
+    def ecsync_malls() -> list[MallPlugin]:
+        def target(code: str) -> MallPlugin:
+            return MallPlugin(
+                code=code,
+                name=f"{code.title()} Mall",
+                role="target",
+                sheet_column=f"{code}_code",
+                settings_type=_Settings,
+                make_adapter=lambda _c: world["malls"][code],
+            )
+
+        def source(_c: MallContext) -> FakeStockSource:
+            src: FakeStockSource = world["source"]
+            return src
+
+        return [
+            MallPlugin(code="src", name="Source", role="source", settings_type=_Settings, make_adapter=source),
+            target("shop"),
+            target("mart"),
+        ]
+
+    module.ecsync_malls = ecsync_malls  # type: ignore[attr-defined]
+    return module
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setenv("ECSYNC_DISABLE_PLUGINS", "amazon,yahoo,rakuten")
+    cfg = tmp_path / "config.yaml"
+    # A small world: a share of 1/2 keeps one planned zero among three stocked items from being refused.
+    cfg.write_text(
+        f"database: {tmp_path / 'e.duckdb'}\nlog_file: {tmp_path / 'log' / 'x.log'}\nsafety:\n  max_zero_ratio: 1/2\n"
+    )
+    holder: dict[str, Any] = {
+        "source": FakeStockSource({"A": 25, "B": 16, "C": 9, "D": 0, "E": 3}),
+        "malls": {
+            "shop": FakeMall({"a": 5, "b": 0, "c": 3, "d": 2}),
+            "mart": FakeMall({"a": 1, "b": 4, "x": 0}),
+        },
+    }
+    app = build_app(cfg, extra_plugins=(_plugins(holder),))
+    app.mappings.apply(
+        [
+            Mapping("A", "shop", "a"),
+            Mapping("B", "shop", "b"),
+            Mapping("C", "shop", "c"),
+            Mapping("D", "shop", "d"),
+            Mapping("A", "mart", "a"),
+            Mapping("B", "mart", "b"),
+            Mapping("X", "mart", "x"),
+            Mapping("E", "shop", "e", active=False),
+        ],
+        replace=True,
+    )
+    return World(holder, app, RecordingNotifier())
+
+
+def test_dry_run_plans_and_writes_nothing(world: World) -> None:
+    """The dry run counts found / mapped / updates, sends nothing and is recorded as a dry-run run."""
+    report = world.sync(dry_run=True)
+    assert (5, 4, 3) == (report.counts.found, report.counts.mapped, report.counts.updates)
+    assert {("shop", "b", 4), ("shop", "d", 0), ("mart", "a", 5)} == {
+        (u.mall, u.item, u.target) for u in report.plan.updates
+    }
+    assert ("E",) == report.plan.unmapped
+    assert [] == world.malls["shop"].writes == world.malls["mart"].writes
+    run = world.app.ledger.get(report.run_id)
+    assert (RunKind.DRY_RUN, Outcome.SUCCESS) == (run.kind, run.status)
+
+
+def test_live_sync_sets_targets_and_rerun_plans_nothing(world: World) -> None:
+    """After a live sync every mall holds the rule's number; the ledger has before/sent/after; a rerun plans 0."""
+    report = world.sync()
+    assert (Outcome.SUCCESS, 3, 0) == (report.status, report.counts.succeeded, report.counts.failed)
+    assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
+    assert {"a": 5, "b": 4, "x": 0} == world.malls["mart"].stock
+    items = {(i.mall, i.item): (i.before, i.sent, i.after, i.outcome) for i in world.app.ledger.items(report.run_id)}
+    assert (1, 5, 5, "ok") == items[("mart", "a")]
+    assert 0 == world.sync(dry_run=True).counts.updates
+
+
+def test_missing_item_fails_on_read_back(world: World) -> None:
+    """A mall that silently accepts an unknown code: the item reads back as absent and counts as failed."""
+    world.app.mappings.apply([Mapping("B", "shop", "nope")], replace=False)
+    report = world.sync()
+    assert Outcome.PARTIAL == report.status
+    [failed] = report.failed_items
+    assert ("nope", "item code not found on Shop Mall") == (failed.item, failed.error)
+
+
+def test_one_mall_down_is_partial_and_the_other_is_updated(world: World) -> None:
+    """A mall failing for the whole run does not stop the other: PARTIAL, and the next run catches up."""
+    healthy = world.malls["mart"]
+    world.malls["mart"] = DownMall(dict(healthy.stock))
+    report = world.sync()
+    assert Outcome.PARTIAL == report.status
+    assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
+    assert "mart" in report.mall_errors
+    assert any(s == "PARTIAL" for s, _ in world.notifier.sent)
+    world.malls["mart"] = healthy
+    again = world.sync()
+    assert (Outcome.SUCCESS, 1) == (again.status, again.counts.updates)
+    assert 5 == healthy.stock["a"]
+
+
+def test_credential_error_fails_that_mall_at_once(world: World) -> None:
+    """A mall refusing credentials is not written; the message with the action reaches the run and an alert."""
+    world.malls["mart"] = DownMall({"a": 1}, error=CredentialError("mart", "token expired: run get_token"))
+    report = world.sync()
+    assert Outcome.PARTIAL == report.status
+    assert "token expired: run get_token" == report.mall_errors["mart"]
+    assert [] == world.malls["mart"].writes
+    assert any(s == "CREDENTIALS" for s, _ in world.notifier.sent)
+
+
+def test_per_item_write_error_stands_alone(world: World) -> None:
+    """One item refused by the mall fails with the mall's words; the others succeed."""
+    world.malls["shop"].failing["b"] = "st-02103 duplicated"
+    report = world.sync()
+    assert (Outcome.PARTIAL, 2, 1) == (report.status, report.counts.succeeded, report.counts.failed)
+    assert "st-02103 duplicated" == report.failed_items[0].error
+
+
+def test_lookup_before_zero(world: World) -> None:
+    """A mapped SKU the listing did not show is asked for by name, not taken as sold out."""
+    world.source.hidden["C"] = world.source.stock.pop("C")
+    report = world.sync(dry_run=True)
+    assert 3 == next(u for u in report.plan.items if u.item == "c").target
+
+
+def test_all_zero_is_refused_and_force_overrides(world: World) -> None:
+    """All FBA quantities at 0: REFUSED and nothing written; --force runs it and says so in the ledger."""
+    world.source.stock.update(dict.fromkeys(world.source.stock, 0))
+    refused = world.sync()
+    assert Outcome.REFUSED == refused.status
+    assert "drop to 0" in refused.message
+    assert [] == world.malls["shop"].writes
+    assert Outcome.REFUSED == world.app.ledger.get(refused.run_id).status
+    forced = world.sync(force=True)
+    assert Outcome.SUCCESS == forced.status
+    assert world.app.ledger.get(forced.run_id).forced
+
+
+def test_empty_and_shrunken_source_are_refused(world: World) -> None:
+    """An empty listing, or one under half of the last good run, is refused."""
+    assert Outcome.SUCCESS == world.sync().status
+    world.source.stock = {"A": 25}
+    assert "fewer than 50%" in world.sync().message
+    world.source.stock = {}
+    assert "no SKUs" in world.sync().message
+
+
+def test_source_failure_fails_the_run(world: World) -> None:
+    """A listing that cannot complete fails the run (recorded FAILED) and nothing is written."""
+
+    world.holder["source"] = BrokenSource(dict(world.source.stock))
+    with pytest.raises(SyncFailedError, match="nextToken expired"):
+        world.sync()
+    assert Outcome.FAILED == world.app.ledger.recent(1)[0].status
+    assert [] == world.malls["shop"].writes
+
+
+def test_second_live_run_is_refused_by_the_lock(world: World) -> None:
+    """While a run holds the lock another live sync is refused, and that refusal is not a run."""
+    lock = world.app.lock
+    lock.acquire("abc12345", "2026-11-29T04:00:00Z")
+    try:
+        with pytest.raises(RunLockedError, match=r"another run \(abc12345\)"):
+            world.sync()
+    finally:
+        lock.release()
+    assert [] == world.app.ledger.recent()
+
+
+def test_dead_run_is_marked_interrupted(world: World) -> None:
+    """A RUNNING run whose process is gone (lock free) is marked INTERRUPTED by the next command."""
+    dead = world.app.ledger.start(RunKind.SYNC)
+    world.sync(dry_run=True)
+    assert Outcome.INTERRUPTED == world.app.ledger.get(dead.id).status
+    assert any(s == "INTERRUPTED" for s, _ in world.notifier.sent)
+
+
+def test_unapproved_rules_refuse_live_only(world: World, tmp_path: Path) -> None:
+    """A rule table never approved blocks a live sync; a dry run still works with it."""
+    cfg = world.app.settings.path
+    assert cfg is not None
+    cfg.write_text(cfg.read_text() + "rules:\n  default:\n    - {min: 1, ratio: '1/3'}\n")
+    world.app.settings = build_app(cfg).settings
+    assert Outcome.SUCCESS == world.sync(dry_run=True).status
+    with pytest.raises(RefusedError, match="not approved"):
+        world.sync()
+
+
+def test_full_sends_every_item(world: World) -> None:
+    """--full sends every mapped item, changed or not."""
+    assert 7 == world.sync(dry_run=True, full=True).counts.updates
