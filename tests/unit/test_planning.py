@@ -1,0 +1,92 @@
+"""The planner, as properties: allocation then the diff against what each mall holds now."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecsync_core.domain import MANUAL_RULE, Mapping, RuleSet
+from ecsync_core.planning import make_plan
+from ecsync_core.ports import StockReading
+
+
+skus = st.sampled_from([f"S{n}" for n in range(12)])
+malls = st.sampled_from(["yahoo", "rakuten"])
+stock_st = st.dictionaries(skus, st.integers(min_value=-3, max_value=60), max_size=12)
+mappings_st = st.lists(
+    st.builds(Mapping, skus, malls, st.sampled_from([f"i{n}" for n in range(20)]), st.booleans()),
+    max_size=20,
+    unique_by=lambda m: (m.sku, m.mall),
+)
+held_st = st.dictionaries(st.sampled_from([f"i{n}" for n in range(20)]), st.integers(min_value=0, max_value=20))
+
+
+def _readings(held: dict[str, int]) -> dict[str, StockReading | None]:
+    return {"yahoo": StockReading(dict(held)), "rakuten": StockReading(dict(held))}
+
+
+@given(stock_st, mappings_st, held_st)
+def test_targets_follow_the_rule_and_updates_are_the_diff(
+    stock: dict[str, int], mappings: list[Mapping], held: dict[str, int]
+) -> None:
+    """Every active item's target is the rule of its SKU's quantity (0 if FBA lacks it); updates are what differs."""
+    plan = make_plan(stock, mappings, _readings(held), RuleSet())
+    active = [m for m in mappings if m.active]
+    assert sorted((m.mall, m.sku) for m in active) == sorted((u.mall, u.sku) for u in plan.items)
+    for u in plan.items:
+        assert MANUAL_RULE.allocate(stock.get(u.sku, 0)) == u.target
+        assert held.get(u.item) == u.before
+    assert [u for u in plan.items if u.before != u.target] == plan.updates
+    assert len(stock) == plan.found
+    assert len({m.sku for m in active if m.sku in stock}) == plan.mapped <= plan.found
+
+
+@given(stock_st, mappings_st, held_st)
+def test_applying_a_plan_leaves_nothing_to_do(
+    stock: dict[str, int], mappings: list[Mapping], held: dict[str, int]
+) -> None:
+    """Once every update is written, the same plan against the new stock has no updates."""
+    unique = {}
+    for m in mappings:
+        unique.setdefault((m.mall, m.item), m)
+    mappings = list(unique.values())
+    readings = {mall: StockReading(dict(held)) for mall in ("yahoo", "rakuten")}
+    plan = make_plan(stock, mappings, readings, RuleSet())
+    for u in plan.updates:
+        readings[u.mall].quantities[u.item] = u.target
+    assert [] == make_plan(stock, mappings, readings, RuleSet()).updates
+
+
+@given(stock_st, mappings_st, held_st)
+def test_full_sends_everything_and_unknown_malls_send_all(
+    stock: dict[str, int], mappings: list[Mapping], held: dict[str, int]
+) -> None:
+    """--full plans every active item; a mall that could not be read has every item planned with 'now' unknown."""
+    full = make_plan(stock, mappings, _readings(held), RuleSet(), full=True)
+    assert list(full.items) == full.updates
+    blind = make_plan(stock, mappings, {"yahoo": None, "rakuten": StockReading(dict(held))}, RuleSet())
+    assert all(u.before is None for u in blind.updates if u.mall == "yahoo")
+    assert {(u.sku, u.mall) for u in blind.items if u.mall == "yahoo"} == {
+        (u.sku, u.mall) for u in blind.updates if u.mall == "yahoo"
+    }
+
+
+@given(stock_st, mappings_st, held_st)
+def test_zeroing_counts_only_stocked_items_going_to_zero(
+    stock: dict[str, int], mappings: list[Mapping], held: dict[str, int]
+) -> None:
+    """The safety share is taken over items holding stock now, and counts those whose target is 0."""
+    plan = make_plan(stock, mappings, _readings(held), RuleSet())
+    assert sum(1 for u in plan.items if (u.before or 0) > 0) == plan.holding
+    assert all(u.target == 0 and (u.before or 0) > 0 for u in plan.zeroing)
+    assert len(plan.zeroing) <= plan.holding
+
+
+def test_unmapped_and_unreadable() -> None:
+    """FBA SKUs without an active mapping are listed; an item a mall could not resolve is planned but flagged."""
+    mappings = [Mapping("A", "rakuten", "p1"), Mapping("B", "rakuten", "p2", active=False)]
+    reading = StockReading({}, {"p1": "p1 has 3 variants: name one in the sheet"})
+    plan = make_plan({"A": 10, "B": 4, "C": 1}, mappings, {"rakuten": reading}, RuleSet())
+    assert ("B", "C") == plan.unmapped
+    assert {("rakuten", "p1"): "p1 has 3 variants: name one in the sheet"} == dict(plan.unreadable)
+    assert ["p1"] == [u.item for u in plan.updates]
