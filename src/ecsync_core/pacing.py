@@ -8,7 +8,6 @@ import asyncio
 import time
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 
 import httpx
 import stamina
@@ -66,17 +65,13 @@ def _backoff(exc: Exception) -> bool | float:
     return isinstance(exc, httpx.TransportError)
 
 
-def retrying(
-    attempts: int = RETRY_ATTEMPTS, timeout: float = 120.0
-) -> AsyncIterator[AbstractAsyncContextManager[None]]:
+def retrying(attempts: int = RETRY_ATTEMPTS, timeout: float = 120.0) -> AsyncIterator[stamina.Attempt]:
     """
     Retry attempts for one API call: on retryable MallErrors (honouring Retry-After) and transport errors.
 
     Use as ``async for attempt in retrying(): with attempt: ...``.
     """
-    return stamina.retry_context(  # type: ignore[return-value]
-        on=_backoff, attempts=attempts, timeout=timeout, wait_initial=0.5, wait_max=10.0
-    )
+    return stamina.retry_context(on=_backoff, attempts=attempts, timeout=timeout, wait_initial=0.5, wait_max=10.0)
 
 
 def transport_error(mall: str, exc: httpx.TransportError) -> MallError:
