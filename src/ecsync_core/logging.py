@@ -58,8 +58,10 @@ class _ScrubStdlib(logging.Filter):
     """httpx logs request lines through the stdlib; scrub those too (-vv)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = REDACTOR.scrub(record.getMessage())
-        record.args = ()
+        # structlog's own records carry the event dict, already redacted by the processor chain.
+        if isinstance(record.msg, str):
+            record.msg = REDACTOR.scrub(record.getMessage())
+            record.args = ()
         return True
 
 

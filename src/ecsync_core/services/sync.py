@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
+import structlog
 
 from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
@@ -104,6 +105,7 @@ class _Sync:
             # SPEC: a live run is recorded RUNNING before its first API call, so a death leaves a trace.
             run = app.ledger.start(RunKind.SYNC, forced=opts.force, rule_fingerprint=app.settings.rules.fingerprint)
             self.run_id = run.id
+            structlog.contextvars.bind_contextvars(run_id=run.id)
             app.lock.describe(run.id, run.started_at.isoformat(timespec="seconds") + "Z")
             log.info("sync_started", run_id=run.id, forced=opts.force, full=opts.full)
         try:

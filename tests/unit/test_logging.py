@@ -1,0 +1,53 @@
+"""Logging: JSON lines in the log file, readable console lines, secrets redacted in both."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from ecsync_core.logging import REDACTOR, configure, get_logger
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    yield
+    structlog.contextvars.clear_contextvars()
+    configure(0)
+
+
+def test_json_lines_with_run_id_and_no_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each event is one JSON line with the bound run id; a known secret and secret-named keys never appear."""
+    log_file = tmp_path / "logs" / "inventory_sync.log"
+    configure(0, log_file)
+    REDACTOR.add(["s3cr3t-refresh-token-value"])
+    structlog.contextvars.bind_contextvars(run_id="ab12cd34")
+    log = get_logger("ecsync.test")
+    log.info("token_refreshed", url="https://x/token?refresh_token=s3cr3t-refresh-token-value", client_secret="zzz")
+    log.warning("mall_down", mall="yahoo")
+    logging.getLogger("httpx").warning("POST https://x body=s3cr3t-refresh-token-value")
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert ["token_refreshed", "mall_down"] == [e["event"] for e in lines[:2]]
+    assert {"ab12cd34"} == {e.get("run_id") for e in lines[:2]}
+    text = log_file.read_text() + capsys.readouterr().err
+    assert "s3cr3t-refresh-token-value" not in text
+    assert "zzz" not in text
+    assert "mall_down" in capsys.readouterr().err or "mall_down" in text
+
+
+def test_console_quiet_by_default_verbose_with_v(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Info events stay off the console unless -v; warnings always show."""
+    configure(0, tmp_path / "a.log")
+    get_logger().info("routine_detail")
+    get_logger().warning("needs_attention")
+    err = capsys.readouterr().err
+    assert "needs_attention" in err
+    assert "routine_detail" not in err
+    configure(1, tmp_path / "a.log")
+    get_logger().debug("debug_detail")
+    assert "debug_detail" in capsys.readouterr().err
