@@ -4,10 +4,11 @@ The command line: parse, call a service, render. Errors become exit codes in one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -60,6 +61,18 @@ def json_option(f: F) -> F:
 
 def emit_json(doc: object) -> None:
     click.echo(json.dumps(doc, ensure_ascii=False, default=str))
+
+
+@contextlib.contextmanager
+def terminal_progress(*, enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner with the current phase on stderr, only when stderr is a terminal (never in cron mail)."""
+    if not (enabled and sys.stderr.isatty()):
+        yield lambda _phase: None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status("starting") as status:
+        yield status.update
 
 
 def not_yet(command: str, issue: str) -> NoReturn:
@@ -247,7 +260,8 @@ def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool
     app = state.app()
     if not as_json:
         click.echo("[INFO] Starting Dry Run..." if dry_run else "[INFO] Starting Sync...")
-    report = run_sync(app, SyncOptions(dry_run, file, full, force), LoggingNotifier())
+    with terminal_progress(enabled=not as_json) as progress:
+        report = run_sync(app, SyncOptions(dry_run, file, full, force), LoggingNotifier(), progress)
     if as_json:
         emit_json(
             {
@@ -383,7 +397,25 @@ def cleanup(state: State, older_than: int | None, dry_run: bool, as_json: bool) 
 @pass_state
 def sandbox(state: State, directory: Path, skus: int | None, speed: float, seed: int) -> None:
     """Local emulators of every installed mall, seeded with demo data."""
-    not_yet("sandbox", "03")
+    from ecsync_core.errors import PluginError
+    from ecsync_core.plugins import get_plugin_host
+    from ecsync_core.sandbox.demo import MANUAL_SKUS, MIN_SKUS
+    from ecsync_core.sandbox.launch import prepare, serve
+
+    if skus is not None and skus < MIN_SKUS:
+        raise click.BadParameter(f"the demo needs at least {MIN_SKUS} SKUs to hold its mix", param_hint="--skus")
+    host = get_plugin_host()
+    for name, why in host.broken.items():
+        click.echo(f"note: plugin {name} could not be loaded ({why}); its mall is not served", err=True)
+    try:
+        prepared = prepare(host, skus=skus or MANUAL_SKUS, seed=seed, speed=speed)
+    except ValueError as exc:
+        raise PluginError(f"cannot build the demo catalogue: {exc}") from None
+    for code in prepared.skipped:
+        click.echo(f"note: mall {code} has no emulator yet; not served, its sheet column left blank", err=True)
+    if not prepared.apps:
+        raise PluginError("no installed mall plugin has an emulator; nothing to serve")
+    serve(prepared, directory, click.echo)
 
 
 @cli.command("yahoo-token")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingOf
-from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,10 +68,21 @@ class SyncFailedError(EcsyncError):
     """Raised when a sync cannot read its source in full; the run is recorded FAILED."""
 
 
-def run_sync(app: App, options: SyncOptions, notifier: Notifier) -> SyncReport:
-    """Run one sync. A live one is refused with an unapproved rule table and holds the run lock throughout."""
+def _quiet(_phase: str) -> None:
+    return None
+
+
+def run_sync(
+    app: App, options: SyncOptions, notifier: Notifier, progress: Callable[[str], None] = _quiet
+) -> SyncReport:
+    """
+    Run one sync. A live one is refused with an unapproved rule table and holds the run lock throughout.
+
+    Args:
+        progress: told each phase as it starts ("reading yahoo: 138 items"), for a display on a terminal.
+    """
     reap_interrupted(app, notifier)
-    sync = _Sync(app, options, notifier)
+    sync = _Sync(app, options, notifier, progress)
     if options.dry_run:
         return asyncio.run(sync.run())
     require_approved(app)
@@ -92,6 +103,7 @@ class _Sync:
     app: App
     options: SyncOptions
     notifier: Notifier
+    progress: Callable[[str], None] = _quiet
     run_id: str | None = None
     mall_errors: dict[str, str] = attrs.field(factory=dict)
     plan_unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
@@ -122,8 +134,10 @@ class _Sync:
         app, opts = self.app, self.options
         mappings = app.mappings.active()
         if opts.file is not None:
+            self.progress(f"reading {opts.file}")
             stock = self._read_file(opts.file)
         else:
+            self.progress("reading FBA stock (every page)")
             stock = await self._snapshot(app.source(), mappings)
         malls = app.targets()
         try:
@@ -167,6 +181,7 @@ class _Sync:
 
         async def read(code: str) -> StockReading | None:
             items = sorted({m.item for m in mappings if m.mall == code})
+            self.progress(f"reading {code}: {len(items)} items")
             try:
                 return await malls[code].read(items)
             except CredentialError:
@@ -247,6 +262,7 @@ class _Sync:
         for u in plan.updates:
             by_mall.setdefault(u.mall, []).append(u)
         names = {p.code: p.name for p in self.app.host.targets()}
+        self.progress(", ".join(f"writing {c}: {len(ups)} items" for c, ups in by_mall.items()) or "nothing to write")
         batches = await asyncio.gather(*(self._push_mall(c, malls[c], ups, names[c]) for c, ups in by_mall.items()))
         items = [i for batch in batches for i in batch]
         ledger.record_outcomes(run_id, items)
