@@ -1,0 +1,160 @@
+"""
+RMS payloads as private attrs classes, and the one converter that reads and writes them.
+
+Field names are snake_case here and camelCase on the wire (``manage_number`` <-> ``manageNumber``). Unknown
+fields in answers are ignored (Inventory API 2.1 adds ``operationLeadTime`` and ``shipFromIds``; Items API
+answers carry far more than we read). No real RMS payloads are recorded in ``shared/recorded``: the shapes
+follow the facts sheet (``shared/malls/yahoo-rakuten.md`` §3.1, §4, §5.1), which copies the RMS docs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+import attrs
+import cattrs
+
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class InventoryRef:
+    """One SKU asked for in ``bulk-get``."""
+
+    manage_number: str
+    variant_id: str
+
+
+@attrs.frozen
+class BulkGetRequest:
+    inventories: list[InventoryRef]
+
+
+@attrs.frozen
+class Inventory:
+    """
+    One SKU's stock as ``bulk-get`` and ``variants.get`` answer it. They also carry ``created`` and ``updated``
+    (ISO-8601, +09:00), which a sync does not need.
+    """
+
+    manage_number: str
+    variant_id: str
+    quantity: int
+
+
+@attrs.frozen
+class BulkGetResponse:
+    inventories: list[Inventory] = attrs.field(factory=list)
+
+
+Mode = Literal["ABSOLUTE", "RELATIVE"]
+
+
+@attrs.frozen
+class InventoryUpsert:
+    """One SKU in a ``bulk-upsert`` body (2.0: no lead-time or ship-from fields, so none are wiped)."""
+
+    manage_number: str
+    variant_id: str
+    quantity: int
+    mode: Mode = "ABSOLUTE"
+
+
+@attrs.frozen
+class BulkUpsertRequest:
+    inventories: list[InventoryUpsert]
+
+
+@attrs.frozen
+class ErrorMetadata:
+    property_path: str | None = None
+
+
+@attrs.frozen
+class ApiError:
+    """One entry of the RMS REST error envelope ``{"errors": [...]}``; ``metadata`` is optional."""
+
+    code: str = ""
+    message: str = ""
+    metadata: ErrorMetadata | None = None
+
+    def describe(self) -> str:
+        where = f" ({self.metadata.property_path})" if self.metadata and self.metadata.property_path else ""
+        return f"{self.code} {self.message}{where}".strip()
+
+
+@attrs.frozen
+class ErrorResponse:
+    errors: list[ApiError] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Item:
+    """The part of an Items API 2.0 ``items.get`` answer we read: the keys of ``variants`` are the SKU ids."""
+
+    manage_number: str
+    variants: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ExpiryDate:
+    """The license-management answer: ``expiryDate`` with no offset, meaning JST."""
+
+    expiry_date: str
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+
+    def renames(cls: type[Any]) -> dict[str, Any]:
+        return {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls) if _camel(a.name) != a.name}
+
+    conv.register_structure_hook_factory(attrs.has, lambda cls: make_dict_structure_fn(cls, conv, **renames(cls)))
+    conv.register_unstructure_hook_factory(
+        attrs.has, lambda cls: make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=False, **renames(cls))
+    )
+    return conv
+
+
+CONVERTER = _make_converter()
+
+
+def structure(data: object, cls: type[T]) -> T:
+    """*data* as *cls*; raises ``cattrs.BaseValidationError`` (see ``describe_structure_error``)."""
+    return CONVERTER.structure(data, cls)
+
+
+def unstructure(value: object) -> Any:
+    return CONVERTER.unstructure(value)
+
+
+def describe_structure_error(exc: Exception) -> str:
+    """The first problem cattrs found, as one line naming the field by its wire (camelCase) path."""
+    if isinstance(exc, cattrs.BaseValidationError):
+        return cattrs.transform_error(exc)[0]
+    return str(exc)
+
+
+__all__ = [
+    "ApiError",
+    "BulkGetRequest",
+    "BulkGetResponse",
+    "BulkUpsertRequest",
+    "ErrorResponse",
+    "ExpiryDate",
+    "Inventory",
+    "InventoryRef",
+    "InventoryUpsert",
+    "Item",
+    "describe_structure_error",
+    "structure",
+    "unstructure",
+]

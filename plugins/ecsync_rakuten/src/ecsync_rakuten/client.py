@@ -1,0 +1,334 @@
+"""
+The Rakuten adapter: RMS Inventory API 2.0 over httpx, as a ``MallInventory``.
+
+Reads go through ``inventories/bulk-get`` (1,000 SKUs, 5/s), writes through ``inventories/bulk-upsert`` of
+**2.0** (400 SKUs, 1/s; 2.1's upsert would delete the lead-time and ship-from fields it is not sent), always
+``ABSOLUTE`` so a retry is harmless. Bare manageNumbers are resolved through Items API 2.0 (identity.py).
+Rakuten stores writes to unknown SKUs silently; the core's read-back after every write turns those into
+failed items, so ``write`` does not read back itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import httpx
+
+from ecsync_core.domain import CredentialStatus, ItemResult, StockWrite
+from ecsync_core.errors import CredentialError, MallError
+from ecsync_core.mall import MallContext
+from ecsync_core.pacing import TokenBucket, retrying, transport_error
+from ecsync_core.ports import KeyValueStore, StockReading
+from ecsync_rakuten import _wire as wire
+from ecsync_rakuten.identity import ProductVariants, VariantResolver
+from ecsync_rakuten.plugin import CODE, SECRET_NAMES, RakutenSettings
+
+
+T = TypeVar("T")
+
+JST = timezone(timedelta(hours=9), "JST")
+
+BULK_GET = "/es/2.0/inventories/bulk-get"
+BULK_UPSERT = "/es/2.0/inventories/bulk-upsert"
+ITEM = "/es/2.0/items/manage-numbers/{}"
+EXPIRY = "/es/1.0/license-management/license-key/expiry-date"
+
+RENEW = (
+    "renew it in RMS (店舗様向け情報・サービス → WEB APIサービス → ライセンスキー) "
+    "and put the new key in RAKUTEN_LICENSE_KEY"
+)
+REFUSED_BATCH = "not applied: the batch was refused (400)"
+
+_INDEX = re.compile(r"inventories\[(\d+)\]")
+
+
+class RakutenRmsClient:
+    """
+    ``MallInventory`` for Rakuten Ichiba through RMS Inventory API 2.0.
+
+    Args:
+        settings: ``malls.rakuten``.
+        secrets: holds ``RAKUTEN_SERVICE_SECRET`` and ``RAKUTEN_LICENSE_KEY``.
+        store: where resolved variants are cached.
+        transport: an httpx transport instead of the network (tests, the in-process sandbox).
+    """
+
+    def __init__(
+        self,
+        settings: RakutenSettings,
+        secrets: Mapping[str, str],
+        store: KeyValueStore,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self._license_key = secrets.get("RAKUTEN_LICENSE_KEY", "")
+        self._missing = [name for name in SECRET_NAMES if not secrets.get(name)]
+        token = base64.b64encode(f"{secrets.get('RAKUTEN_SERVICE_SECRET', '')}:{self._license_key}".encode())
+        self._http = httpx.AsyncClient(
+            base_url=settings.endpoint,
+            transport=transport,
+            timeout=settings.timeout_s,
+            headers={"Authorization": f"ESA {token.decode()}", "Accept": "application/json"},
+        )
+        margin = 1 + settings.pacing_margin
+        # RMS publishes no burst: one token deep. A bucket of depth 1 also drops the time a late wake-up
+        # overslept, so calls are never closer together than 1/rate, which is what the gateway checks.
+        self._get_pace = TokenBucket(settings.bulk_get_rate / margin, 1)
+        self._upsert_pace = TokenBucket(settings.upsert_rate / margin, 1)
+        self._items_pace = TokenBucket(settings.items_rate / margin, 1)
+        self._resolver = VariantResolver(store, self._product, fold_variant_case=settings.fold_variant_case)
+        self._credential_error: CredentialError | None = None
+
+    @classmethod
+    def from_context(cls, context: MallContext) -> RakutenRmsClient:
+        return cls(context.settings, context.secrets, context.store, context.transport)
+
+    # -- MallInventory -------------------------------------------------------------------------------------
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        """
+        Stock of *items*, keyed as given. SKUs Rakuten does not hold are absent; keys that name no single SKU
+        (a product with several variants, or none) are problems, with the reason.
+        """
+        resolution = await self._resolver.resolve(dict.fromkeys(items))
+        wanted = list(dict.fromkeys(resolution.pairs.values()))
+        held: dict[tuple[str, str], int] = {}
+        for answer in await self._bounded([self._bulk_get(b) for b in _chunks(wanted, self.settings.bulk_get_batch)]):
+            held.update(answer)
+        quantities = {key: held[pair] for key, pair in resolution.pairs.items() if pair in held}
+        return StockReading(quantities, problems=dict(resolution.refused))
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        """
+        Set absolute stock, 400 SKUs a call. A 400 names its bad items by ``propertyPath``; as RMS documents
+        no partial success, the whole call is taken as not applied and the other items are sent once more
+        without the bad ones (``ABSOLUTE`` makes that safe). Raises only when no item could be written.
+        """
+        resolution = await self._resolver.resolve(w.item for w in writes)
+        errors: dict[str, str] = {**resolution.refused, **resolution.unknown}
+        # Two sheet keys may name one SKU (``abc`` and ``abc:normal-inventory``): the last write wins, sent once.
+        latest: dict[tuple[str, str], int] = {}
+        for w in writes:
+            if (pair := resolution.pairs.get(w.item)) is not None:
+                latest.pop(pair, None)
+                latest[pair] = w.quantity
+        outcomes = await self._bounded(
+            [self._upsert_or_fail(batch) for batch in _chunks(list(latest.items()), self.settings.upsert_batch)]
+        )
+        pair_errors = {pair: error for failed, _ in outcomes for pair, error in failed.items()}
+        raised = [exc for _, exc in outcomes if exc is not None]
+        if raised and len(raised) == len(outcomes):
+            raise raised[0]
+        for key, pair in resolution.pairs.items():
+            if pair in pair_errors:
+                errors[key] = pair_errors[pair]
+        return [ItemResult(w.item, ok=w.item not in errors, error=errors.get(w.item)) for w in writes]
+
+    async def credentials(self) -> list[CredentialStatus]:
+        """The license key's days left, from the license-management expiry-date API (the one call it makes)."""
+        response = await self._call("GET", EXPIRY, None, params={"licenseKey": self._license_key})
+        if response.status_code != 200:
+            raise self._unexpected("license-key expiry-date", response)
+        expiry = self._parse(response, wire.ExpiryDate, "license-key expiry-date").expiry_date
+        try:
+            # No offset on the wire: the time is JST (facts sheet §4).
+            expires = datetime.fromisoformat(expiry).replace(tzinfo=JST)
+        except ValueError:
+            raise MallError(CODE, f"license-key expiry-date: not a date: {expiry!r}") from None
+        days_left = (expires.date() - datetime.now(JST).date()).days
+        return [
+            CredentialStatus(
+                name="license key",
+                days_left=days_left,
+                action=f"expires {expires:%Y-%m-%d %H:%M} JST; {RENEW}",
+            )
+        ]
+
+    async def ping(self) -> str:
+        """One cheap call: the expiry-date API (it needs no SKU)."""
+        (status,) = await self.credentials()
+        return f"license key valid, {status.days_left} days left"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- calls -----------------------------------------------------------------------------------------------
+
+    async def _bounded(self, calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+        """
+        Run *calls* with at most ``max_in_flight`` under way: the buckets still space the calls out; this only
+        lets one answer be decoded while the next call is on the wire. The first error cancels the rest.
+        """
+        slots = asyncio.Semaphore(self.settings.max_in_flight)
+
+        async def one(call: Coroutine[Any, Any, T]) -> T:
+            async with slots:
+                return await call
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(call)) for call in calls]
+        except BaseExceptionGroup as failed:
+            raise _first(failed) from None
+        return [task.result() for task in tasks]
+
+    async def _bulk_get(self, batch: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        body = wire.unstructure(wire.BulkGetRequest([wire.InventoryRef(m, v) for m, v in batch]))
+        response = await self._call("POST", BULK_GET, self._get_pace, json=body)
+        if response.status_code != 200:
+            raise self._unexpected("bulk-get", response)
+        answer = self._parse(response, wire.BulkGetResponse, "bulk-get")
+        # Rakuten answers the manageNumber folded; the variantId as stored.
+        return {(row.manage_number.lower(), row.variant_id): row.quantity for row in answer.inventories}
+
+    async def _upsert_or_fail(
+        self, batch: list[tuple[tuple[str, str], int]]
+    ) -> tuple[dict[tuple[str, str], str], MallError | None]:
+        """One batch's failed SKUs; when the call fails as a whole, every SKU of it, and the error."""
+        if self._credential_error is not None:  # a refused key stays refused: spare the other batches
+            return {pair: str(self._credential_error) for pair, _ in batch}, self._credential_error
+        try:
+            return await self._upsert(batch), None
+        except MallError as exc:
+            if isinstance(exc, CredentialError):
+                self._credential_error = exc
+            return {pair: exc.message for pair, _ in batch}, exc
+
+    async def _upsert(self, batch: list[tuple[tuple[str, str], int]]) -> dict[tuple[str, str], str]:
+        """Send one batch; return the failed SKUs with their errors (after one resend of the good ones)."""
+        failed: dict[tuple[str, str], str] = {}
+        pending = batch
+        for attempt in range(2):
+            body = wire.unstructure(
+                wire.BulkUpsertRequest([wire.InventoryUpsert(m, v, quantity) for (m, v), quantity in pending])
+            )
+            response = await self._call("POST", BULK_UPSERT, self._upsert_pace, json=body)
+            if response.status_code == 204:
+                return failed
+            if response.status_code != 400:
+                raise self._unexpected("bulk-upsert", response)
+            blamed = _blame(self._errors(response))
+            if not blamed or any(i >= len(pending) for i in blamed):
+                # Errors that name no item of ours: nothing tells the good items from the bad.
+                summary = "; ".join(e.describe() for e in self._errors(response)) or "no detail"
+                failed.update((pair, f"refused by Rakuten (400): {summary}") for pair, _ in pending)
+                return failed
+            for index, messages in blamed.items():
+                failed[pending[index][0]] = f"refused by Rakuten: {'; '.join(messages)}"
+            rest = [entry for i, entry in enumerate(pending) if i not in blamed]
+            if not rest:
+                return failed
+            if attempt == 1:
+                failed.update((pair, REFUSED_BATCH) for pair, _ in rest)
+            pending = rest
+        return failed
+
+    async def _product(self, manage_number: str) -> ProductVariants:
+        """Items API 2.0 ``items.get``: the product's variant ids, or ``None`` for a product Rakuten lacks."""
+        response = await self._call("GET", ITEM.format(manage_number), self._items_pace)
+        if response.status_code == 404:
+            return ProductVariants(manage_number, None)
+        if response.status_code != 200:
+            raise self._unexpected("items.get", response)
+        item = self._parse(response, wire.Item, "items.get")
+        return ProductVariants(manage_number, tuple(item.variants))
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        pace: TokenBucket | None,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """
+        One API call, paced and retried on 429, 5xx and transport errors. Credential refusals raise
+        ``CredentialError`` (never retried); any other answer is returned for the caller to judge.
+        """
+        if self._missing:
+            raise CredentialError(CODE, f"{' and '.join(self._missing)} not set: add it to .env")
+        async for attempt in retrying():
+            with attempt:
+                if pace is not None:
+                    await pace.acquire()
+                try:
+                    response = await self._http.request(method, path, json=json, params=params)
+                except httpx.TransportError as exc:
+                    raise transport_error(CODE, exc) from exc
+                self._check_gateway(response, path)
+                return response
+        raise AssertionError("unreachable: retrying() either returns or raises")  # pragma: no cover
+
+    def _check_gateway(self, response: httpx.Response, path: str) -> None:
+        status = response.status_code
+        if status == 401:
+            codes = {e.code for e in self._errors(response)}
+            if "GA0001" in codes:
+                raise CredentialError(CODE, f"license key expired or revoked: {RENEW}")
+            code = ", ".join(sorted(codes)) or "no code"
+            raise CredentialError(CODE, f"credentials refused (401 {code}): check {' and '.join(SECRET_NAMES)}")
+        if status == 403:
+            raise CredentialError(
+                CODE,
+                f"{path}: access denied (403): enable this API for the key in RMS → WEB APIサービス → 利用機能編集",
+            )
+        if status == 429 or status >= 500:
+            retry_after = _seconds(response.headers.get("Retry-After"))
+            raise MallError(CODE, f"{path}: HTTP {status}", retryable=True, retry_after=retry_after)
+
+    def _errors(self, response: httpx.Response) -> list[wire.ApiError]:
+        try:
+            return wire.structure(response.json(), wire.ErrorResponse).errors
+        except Exception:  # an answer without the RMS envelope (a proxy's HTML page, say) has no codes
+            return []
+
+    def _parse(self, response: httpx.Response, cls: type[T], what: str) -> T:
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise MallError(CODE, f"{what}: answer is not JSON: {exc}") from None
+        try:
+            return wire.structure(data, cls)
+        except Exception as exc:  # cattrs' validation errors, made one line
+            raise MallError(CODE, f"{what}: unexpected answer: {wire.describe_structure_error(exc)}") from None
+
+    def _unexpected(self, what: str, response: httpx.Response) -> MallError:
+        detail = "; ".join(e.describe() for e in self._errors(response)) or response.text[:200]
+        return MallError(CODE, f"{what}: HTTP {response.status_code}: {detail}")
+
+
+def _first(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The first leaf of a task group's failure (a MallError, normally), to raise on its own."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _blame(errors: list[wire.ApiError]) -> dict[int, list[str]]:
+    """Batch index -> its error texts, for the errors whose ``propertyPath`` names an item; {} if one does not."""
+    blamed: dict[int, list[str]] = {}
+    for error in errors:
+        path = error.metadata.property_path if error.metadata else None
+        match = _INDEX.match(path or "")
+        if match is None:
+            return {}
+        blamed.setdefault(int(match[1]), []).append(error.describe())
+    return blamed
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _chunks(values: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
