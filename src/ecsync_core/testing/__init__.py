@@ -15,7 +15,7 @@ import httpx
 from ecsync_core.domain import CredentialStatus, ItemResult, StockWrite
 from ecsync_core.mall import MallContext, MallPlugin
 from ecsync_core.ports import StockReading
-from ecsync_core.sandbox.harness import Emulator, build_app
+from ecsync_core.sandbox.harness import Emulator, SandboxApp, build_app
 
 
 __all__ = ["EMULATOR_BASE", "Emulated", "FakeMall", "FakeStockSource", "InMemoryKeyValue", "emulated"]
@@ -104,12 +104,20 @@ class FakeStockSource:
 
 @attrs.frozen
 class Emulated:
-    """A plugin's real adapter wired to its own emulator in-process."""
+    """
+    A plugin's real adapter wired to its own emulator in-process.
+
+    Attributes:
+        app: the emulator behind the sandbox harness, the same app ``ecsync sandbox`` serves: set faults
+            (``app.set_fault(parse_fault({...}))``) and read the request log (``app.log``) on it directly,
+            or over HTTP at ``EMULATOR_BASE + "/_sandbox/..."`` through *transport*.
+    """
 
     adapter: object
     emulator: Emulator
     transport: httpx.ASGITransport
     context: MallContext
+    app: SandboxApp
 
 
 def emulated(
@@ -123,6 +131,9 @@ def emulated(
     """
     Build *plugin*'s emulator from *seed* and its adapter talking to it through ``httpx.ASGITransport``.
 
+    The emulator sits behind the complete sandbox harness, as ``ecsync sandbox`` serves it: faults, pacing
+    by its limits scaled by *speed*, the request log and the ``/_sandbox/`` routes behave the same here.
+
     Args:
         settings: extra ``malls.<code>`` keys over the emulator's own sandbox settings.
         secrets: secrets over the emulator's sandbox secrets (a wrong token, say).
@@ -133,7 +144,8 @@ def emulated(
         msg = f"mall plugin {plugin.code!r} has no emulator"
         raise ValueError(msg)
     emulator = plugin.make_emulator(seed)
-    transport = httpx.ASGITransport(app=build_app(emulator, speed=speed))
+    app = build_app(emulator, speed=speed)
+    transport = httpx.ASGITransport(app=app)
     raw = {**emulator.sandbox_settings(EMULATOR_BASE, speed), **(settings or {})}
     context = MallContext(
         code=plugin.code,
@@ -142,4 +154,4 @@ def emulated(
         store=InMemoryKeyValue(),
         transport=transport,
     )
-    return Emulated(plugin.make_adapter(context), emulator, transport, context)
+    return Emulated(plugin.make_adapter(context), emulator, transport, context, app)
