@@ -4,28 +4,100 @@ The amazon mall descriptor: the module the ``ecsync`` entry point names. Light: 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
 from ecsync_core import MallContext, MallPlugin, hookimpl
-from ecsync_core.errors import NotYetAvailableError
+
+
+if TYPE_CHECKING:
+    from ecsync_amazon.client import FbaInventoryClient
+    from ecsync_amazon.emulator import AmazonEmulator
 
 
 CODE = "amazon"
 
+PUBLISHED_RATE = 2.0
+"""getInventorySummaries, default usage plan: 2 requests a second, burst 2 (amazon.md §1.4)."""
+
+_positive = attrs.validators.gt(0.0)
+_not_negative = attrs.validators.ge(0.0)
+
 
 @attrs.frozen
 class AmazonSettings:
-    """``malls.amazon`` in config."""
+    """
+    ``malls.amazon`` in config. Every default is the production value.
+
+    Attributes:
+        endpoint: SP-API host; Japan is served by the Far East host.
+        token_url: the Login with Amazon token endpoint (one host for every region).
+        marketplace_id: Amazon.co.jp.
+        source: ``api`` lists FBA inventory page by page (getInventorySummaries); ``report`` asks the
+            Reports API for the FBA inventory report instead (large catalogues: one download, not
+            thousands of pages; its data may be up to ~30 minutes old).
+        rate: getInventorySummaries calls a second the adapter sends. 5% under the published 2/s, and see
+            *burst*: the adapter's bucket and Amazon's run on different clocks with network jitter between
+            them; pacing exactly at the limit lets a request that arrives early land on an empty bucket.
+            Raise it if Amazon grants your account a higher usage plan.
+        burst: the adapter's bucket depth. 1 on purpose although Amazon allows 2: never spending Amazon's
+            burst keeps one whole token (1/rate seconds of jitter) in reserve there from the first call
+            on, while it costs at most one interval over a whole listing.
+        timeout_s: seconds to wait for any one HTTP answer.
+        token_margin_s: refresh the LWA access token this long before it expires.
+        listing_restarts: how many times an expired nextToken restarts the listing before the run fails.
+            UNCERTAIN how often real tokens lapse between back-to-back pages; 2 is a guess, so settable.
+        lookup_batch: SKUs per ``sellerSkus`` lookup (Amazon's maximum is 50).
+        report_type: the FBA inventory report the ``report`` source asks for (``_ALL_`` adds archived SKUs).
+        report_poll_s: seconds between status checks of a report being generated.
+        report_timeout_s: give up waiting for a report after this long (the run fails).
+        report_reuse_minutes: a DONE report younger than this is downloaded instead of asking for a new one:
+            Amazon makes a near-real-time FBA report at most once per 30 minutes and answers FATAL sooner
+            (observed, not documented: UNCERTAIN, hence settable).
+    """
 
     endpoint: str = "https://sellingpartnerapi-fe.amazon.com"
     token_url: str = "https://api.amazon.com/auth/o2/token"
     marketplace_id: str = "A1VC38T7YXB528"
+    source: Literal["api", "report"] = "api"
+    rate: float = attrs.field(default=PUBLISHED_RATE * 0.95, validator=_positive)
+    burst: float = attrs.field(default=1.0, validator=attrs.validators.ge(1.0))
+    timeout_s: float = attrs.field(default=30.0, validator=_positive)
+    token_margin_s: float = attrs.field(default=60.0, validator=_not_negative)
+    listing_restarts: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    lookup_batch: int = attrs.field(default=50, validator=[attrs.validators.ge(1), attrs.validators.le(50)])
+    report_type: Literal["GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA", "GET_FBA_MYI_ALL_INVENTORY_DATA"] = (
+        "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
+    )
+    report_poll_s: float = attrs.field(default=15.0, validator=_not_negative)
+    report_timeout_s: float = attrs.field(default=1800.0, validator=_positive)
+    report_reuse_minutes: float = attrs.field(default=30.0, validator=_not_negative)
 
 
-def make_adapter(context: MallContext) -> Any:
-    raise NotYetAvailableError("the amazon adapter lands with issue 04")
+def make_adapter(context: MallContext) -> FbaInventoryClient:
+    from ecsync_amazon.client import build_client
+
+    return build_client(context)
+
+
+def make_emulator(seed: Mapping[str, int]) -> AmazonEmulator:
+    from ecsync_amazon.emulator import AmazonEmulator
+
+    return AmazonEmulator(seed)
+
+
+def read_stock_file(path: Path) -> dict[str, int]:
+    from ecsync_amazon.report import read_report_file
+
+    return read_report_file(path)
+
+
+def sample_sku(n: int) -> str:
+    """The *n*-th SKU of the sandbox's demo catalogue (zero-padded, so codes must stay text)."""
+    return f"FBA-{n:05d}"
 
 
 @hookimpl
@@ -37,6 +109,9 @@ def ecsync_malls() -> list[MallPlugin]:
             role="source",
             settings_type=AmazonSettings,
             make_adapter=make_adapter,
+            make_emulator=make_emulator,
+            sample_item_key=sample_sku,
             secret_names=("AMAZON_LWA_CLIENT_ID", "AMAZON_LWA_CLIENT_SECRET", "AMAZON_LWA_REFRESH_TOKEN"),
+            read_stock_file=read_stock_file,
         )
     ]

@@ -1,0 +1,149 @@
+"""
+The Amazon adapter: FBA fulfillable stock for Japan from SP-API, all of it or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import httpx
+
+from ecsync_amazon._spapi import CallStats, NextTokenRefusedError, SpApi
+from ecsync_amazon._wire import InventorySummariesResponse, InventorySummary, structure
+from ecsync_amazon.auth import RENEW_CLIENT_SECRET, RENEW_REFRESH_TOKEN, LwaAuth
+from ecsync_amazon.plugin import CODE, AmazonSettings
+from ecsync_amazon.reports_api import FbaReportSource
+from ecsync_core.domain import CredentialStatus
+from ecsync_core.errors import MallError
+from ecsync_core.logging import get_logger
+from ecsync_core.mall import MallContext
+from ecsync_core.pacing import TokenBucket
+
+
+log = get_logger("ecsync.amazon")
+
+SUMMARIES = "/fba/inventory/v1/summaries"
+OP = "getInventorySummaries"
+
+
+def build_client(context: MallContext) -> FbaInventoryClient:
+    """The adapter for *context* (the descriptor's ``make_adapter``)."""
+    settings: AmazonSettings = context.settings
+    http = httpx.AsyncClient(transport=context.transport, timeout=settings.timeout_s)
+    auth = LwaAuth(http, settings.token_url, context.secrets, margin_s=settings.token_margin_s)
+    return FbaInventoryClient(http, auth, settings)
+
+
+class FbaInventoryClient:
+    """
+    ``StockSource`` over SP-API's FBA Inventory API (getInventorySummaries), or its Reports API.
+
+    Attributes:
+        stats: what the calls met (429s, 5xx, token refusals, listing restarts).
+    """
+
+    def __init__(self, http: httpx.AsyncClient, auth: LwaAuth, settings: AmazonSettings) -> None:
+        self._http = http
+        self._auth = auth
+        self._settings = settings
+        self.stats = CallStats()
+        self._api = SpApi(http, auth, settings.endpoint, self.stats)
+        self._bucket = TokenBucket(settings.rate, settings.burst)
+
+    async def snapshot(self) -> dict[str, int]:
+        """Every SKU FBA lists for Japan with its fulfillable quantity; every page, or a MallError."""
+        if self._settings.source == "report":
+            return await FbaReportSource(self._api, self._settings).stock()
+        stock = await self._listing({}, "listing")
+        log.info("amazon_listing", skus=len(stock), requests=self.stats.requests, throttled=self.stats.throttled)
+        return stock
+
+    async def lookup(self, skus: Sequence[str]) -> dict[str, int]:
+        """
+        Ask FBA for *skus* by name, 50 a call; the SKUs FBA does not know are absent from the answer.
+
+        A SKU with a comma goes alone through ``sellerSku``: Amazon cannot tell ``%2C`` from the comma
+        that separates ``sellerSkus``.
+        """
+        wanted = list(dict.fromkeys(skus))
+        plain = [s for s in wanted if "," not in s]
+        size = self._settings.lookup_batch
+        queries = [{"sellerSkus": ",".join(plain[i : i + size])} for i in range(0, len(plain), size)]
+        queries += [{"sellerSku": s} for s in wanted if "," in s]
+        found: dict[str, int] = {}
+        for query in queries:
+            found.update(await self._listing(query, "lookup"))
+        return {s: found[s] for s in wanted if s in found}
+
+    async def credentials(self) -> list[CredentialStatus]:
+        """LWA states no expiry for either credential, so no days are counted; the actions say when to renew."""
+        return [
+            CredentialStatus(
+                "LWA refresh token", None, f"no expiry date; when LWA answers invalid_grant, {RENEW_REFRESH_TOKEN}"
+            ),
+            CredentialStatus("LWA client secret", None, RENEW_CLIENT_SECRET),
+        ]
+
+    async def ping(self) -> str:
+        """One page of the listing: proves the LWA credentials, the role and the marketplace."""
+        page = await self._page(self._query({}))
+        count = len(page.payload.inventorySummaries) if page.payload else 0
+        more = ", more pages follow" if page.pagination and page.pagination.nextToken else ""
+        return f"{OP} answered for marketplace {self._settings.marketplace_id}: {count} SKUs on the first page{more}"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _query(self, selection: Mapping[str, str]) -> dict[str, str]:
+        market = self._settings.marketplace_id
+        base = {"details": "true", "granularityType": "Marketplace", "granularityId": market, "marketplaceIds": market}
+        return {**base, **selection}
+
+    async def _listing(self, selection: Mapping[str, str], what: str) -> dict[str, int]:
+        """All pages of one query; a refused nextToken starts it over, a bounded number of times."""
+        query = self._query(selection)
+        tries = self._settings.listing_restarts + 1
+        for n in range(1, tries + 1):
+            try:
+                return await self._all_pages(query)
+            except NextTokenRefusedError as exc:
+                if n == tries:
+                    raise MallError(
+                        CODE,
+                        f"FBA {what} abandoned: {exc.message}, {tries} times in a row (tokens live 30 s). "
+                        "No partial listing is used; the run stops",
+                    ) from exc
+                self.stats.restarts += 1
+                log.warning("amazon_listing_restarted", what=what, reason=exc.message, attempt=n + 1)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _all_pages(self, query: Mapping[str, str]) -> dict[str, int]:
+        # Pages are fetched back to back (paced, never parked): the nextToken dies 30 s after it is issued.
+        found: dict[str, int] = {}
+        page = await self._page(query)
+        while True:
+            assert page.payload is not None
+            for summary in page.payload.inventorySummaries:
+                sku, quantity = _fulfillable(summary)
+                found[sku] = quantity
+            token = page.pagination.nextToken if page.pagination else None
+            if not token:
+                return found
+            page = await self._page({**query, "nextToken": token})
+
+    async def _page(self, query: Mapping[str, str]) -> InventorySummariesResponse:
+        body = await self._api.call("GET", SUMMARIES, OP, self._bucket, params=query)
+        page = structure(body, InventorySummariesResponse, OP)
+        if page.payload is None:
+            raise MallError(CODE, f"{OP} answered 200 without a payload")
+        return page
+
+
+def _fulfillable(summary: InventorySummary) -> tuple[str, int]:
+    if not summary.sellerSku:
+        raise MallError(CODE, f"{OP} listed an item without a sellerSku (asin {summary.asin})")
+    details = summary.inventoryDetails
+    if details is None or details.fulfillableQuantity is None:
+        # Asked with details=true: a SKU without its number is a hole in the picture, not a zero.
+        raise MallError(CODE, f"{OP} listed SKU {summary.sellerSku!r} without inventoryDetails.fulfillableQuantity")
+    return summary.sellerSku, details.fulfillableQuantity
