@@ -1,19 +1,45 @@
 """
 The master sheet (SKU master): one row per Amazon SKU, one code column per target mall, ``is_active``.
 
-Issue 02 adds the reader and its validation; the writer is shared with the sandbox's demo sheet.
+Operators edit the sheet in Excel, where codes lose leading zeros, rows get duplicated and cells hold
+formulas; the reader is where such mistakes are caught, every one of them at once, before they reach a mall.
+The writer is shared by `export-sku` and the sandbox's demo sheet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+import math
+import os
+import unicodedata
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
+
+from ecsync_core.errors import EcsyncError, InputError, InputProblem
 
 
 SKU_COLUMN = "amazon_sku"
 ACTIVE_COLUMN = "is_active"
+
+# What Excel shows in a cell whose formula failed; as a code or a flag it is always a mistake.
+EXCEL_ERRORS = frozenset(
+    {"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!", "#GETTING_DATA"}
+)
+# Excel keeps 15 significant digits: a longer number typed into a cell has already lost its tail.
+_EXACT_DIGITS = 10**15
+# Not whitespace to str.strip(), yet pasted from web pages and invisible in Excel.
+_INVISIBLE = "\u200b\ufeff"
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+
+
+class SheetWriteError(EcsyncError):
+    """Raised when the master sheet cannot be written (folder missing or not writable, file locked)."""
 
 
 @attrs.frozen
@@ -27,28 +53,507 @@ class SheetRow:
     active: bool = True
 
 
+@attrs.frozen
+class CodeColumn:
+    """
+    A column of codes and the rules its owner (a mall plugin) sets for them.
+
+    Attributes:
+        name: the header, as the plugin names it (``yahoo_item_code``).
+        check: what is wrong with a code, or ``None``.
+        normalize: the canonical spelling of a valid code (two spellings of one item are one item).
+    """
+
+    name: str
+    check: Callable[[str], str | None] = attrs.field(default=lambda _code: None)
+    normalize: Callable[[str], str] = attrs.field(default=lambda code: code)
+
+
+@attrs.frozen
+class MasterSheet:
+    """
+    A sheet that passed every check.
+
+    Attributes:
+        rows: the SKU rows, in sheet order, blank rows left out; codes trimmed and normalized.
+        lines: the sheet row number of each of *rows*.
+        columns: the mall code columns read, in the order they were asked for.
+        warnings: problems that do not refuse the import (a numeric code cell).
+    """
+
+    file: str
+    rows: list[SheetRow]
+    lines: list[int]
+    columns: tuple[str, ...]
+    warnings: list[InputProblem] = attrs.field(factory=list)
+
+
+# -- cells -------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Cell:
+    """What one cell holds once read: text (possibly blank), or why it cannot be read, and a warning."""
+
+    text: str = ""
+    problem: str | None = None
+    warning: str | None = None
+
+
+@attrs.frozen
+class UncachedFormula:
+    """A formula cell the file keeps no computed value for (written by a program, never opened in Excel)."""
+
+    formula: str
+
+
+def trim(text: str) -> str:
+    """Strip surrounding whitespace, full-width (U+3000) and invisible characters included."""
+    previous = None
+    while previous != text:
+        previous = text
+        text = text.strip().strip(_INVISIBLE)
+    return text
+
+
+def header_key(value: object) -> str:
+    """How headers are matched: trimmed, width-folded (NFKC) and case-insensitive."""
+    return "" if value is None else trim(unicodedata.normalize("NFKC", str(value))).casefold()
+
+
+def code_cell(value: object) -> Cell:
+    """
+    Read a code cell as text: a number ``1234`` is ``"1234"`` (with a warning), never ``"1234.0"``.
+    """
+    if value is None:
+        return Cell()
+    if isinstance(value, str):
+        text = trim(value)
+        return Cell(problem=f"the cell shows the Excel error {text}") if text in EXCEL_ERRORS else Cell(text)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _numeric_code(value)
+    return Cell(problem=_not_a_code(value))
+
+
+def _numeric_code(value: float) -> Cell:
+    warning = "a numeric cell: Excel may have dropped leading zeros; format the column as text"
+    if isinstance(value, int):
+        return Cell(str(value), warning=warning)
+    if not math.isfinite(value) or not value.is_integer():
+        return Cell(problem="a number with a fractional part is not a code: format the column as text")
+    if abs(value) >= _EXACT_DIGITS:
+        return Cell(problem="a number longer than Excel keeps exactly (15 digits): format as text and retype it")
+    return Cell(str(int(value)), warning=warning)
+
+
+def _not_a_code(value: object) -> str:
+    if isinstance(value, UncachedFormula):
+        return _uncached(value)
+    if isinstance(value, bool):
+        return "TRUE/FALSE is not a code"
+    if isinstance(value, date | time | timedelta):
+        return "Excel turned this code into a date or time: format the column as text and retype it"
+    return f"unreadable cell content ({type(value).__name__})"
+
+
+def active_cell(value: object) -> bool | str:
+    """
+    Read ``is_active``: Excel booleans, 1 and 0, and TRUE/FALSE/1/0 as text in any case or width.
+
+    Returns the flag, or what is wrong.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in {0, 1}:
+        return bool(value)
+    text = trim(unicodedata.normalize("NFKC", value)).casefold() if isinstance(value, str) else None
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    return _not_a_flag(value, text)
+
+
+def _not_a_flag(value: object, text: str | None) -> str:
+    if isinstance(value, UncachedFormula):
+        return _uncached(value)
+    if value is None or text == "":
+        return "is_active is blank: write TRUE or FALSE"
+    if isinstance(value, str) and trim(value) in EXCEL_ERRORS:
+        return f"the cell shows the Excel error {trim(value)}: is_active must be TRUE, FALSE, 1 or 0"
+    return "is_active must be TRUE, FALSE, 1 or 0"
+
+
+def _uncached(value: UncachedFormula) -> str:
+    return (
+        f"the formula {value.formula} has no saved value (the file was written by a program): "
+        "open and save it in Excel, or paste the values"
+    )
+
+
+# -- reading -----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Column:
+    name: str
+    index: int  # 0-based position in the sheet
+
+    @property
+    def label(self) -> str:
+        from openpyxl.utils import get_column_letter
+
+        return f"{self.name} ({get_column_letter(self.index + 1)})"
+
+
+@attrs.define
+class _RawSheet:
+    """The cells of the wanted columns, before any rule: (sheet row number, values in *columns* order)."""
+
+    columns: list[_Column | None]
+    rows: list[tuple[int, tuple[Any, ...]]]
+    problems: list[InputProblem]
+
+
+def read_sheet(
+    path: Path,
+    columns: Sequence[CodeColumn],
+    *,
+    sheet: str | None = None,
+    sku: CodeColumn | None = None,
+    file: str | None = None,
+) -> MasterSheet:
+    """
+    Read and check a master sheet: all of it, every problem at once.
+
+    Args:
+        columns: the mall code columns; each must be in the sheet.
+        sheet: the sheet's name (default: the first sheet).
+        sku: rules for ``amazon_sku`` (the source plugin's); the header is always ``amazon_sku``.
+        file: how problems name the file (default: *path* as given).
+
+    Raises:
+        InputError: with every problem of the sheet: file, row, column, value and what is wrong.
+    """
+    name = str(path) if file is None else file
+    sku = attrs.evolve(sku, name=SKU_COLUMN) if sku else CodeColumn(SKU_COLUMN)
+    wanted = [sku, *columns, CodeColumn(ACTIVE_COLUMN)]
+    raw = _read_raw(path, name, [c.name for c in wanted], sheet)
+    sheet_rows, lines, problems, warnings = _check_rows(name, wanted, raw)
+    problems = raw.problems + problems
+    if problems:
+        raise InputError(problems)
+    return MasterSheet(name, sheet_rows, lines, tuple(c.name for c in columns), warnings)
+
+
+def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _RawSheet:
+    """
+    Read the wanted columns' values with openpyxl in read-only mode (defusedxml guards the XML).
+
+    The file is read with formulas as written, so a formula cell is known as one; only when there are
+    formulas is it read a second time for the values Excel saved with them.
+    """
+    with _workbook(path, file, data_only=False) as wb:
+        ws = _worksheet(wb, file, sheet)
+        # The <dimension> a program wrote may be wrong (some write "A1"); trusting it would drop rows silently.
+        ws.reset_dimensions()
+        index = wb.worksheets.index(ws)
+        with _guard(file), contextlib.closing(ws.iter_rows(values_only=True)) as it:
+            header = next(it, None) or ()
+            columns, problems = _match_header(file, header, names)
+            present = [(n, c.index) for n, c in enumerate(columns) if c is not None]
+            rows: list[tuple[int, tuple[Any, ...]]] = []
+            formulas: dict[int, list[int]] = {}  # row number -> positions in the row tuple
+            blank = (None,) * len(columns)
+            for line, values in enumerate(it, start=2):
+                width = len(values)
+                cells = [None] * len(columns)
+                for n, i in present:
+                    if i < width:
+                        cells[n] = values[i]
+                picked = tuple(cells)
+                if picked == blank:
+                    continue
+                for n, v in enumerate(picked):
+                    if _is_formula(v):
+                        formulas.setdefault(line, []).append(n)
+                rows.append((line, picked))
+    if formulas:
+        rows = _with_saved_values(path, file, index, columns, rows, formulas)
+    return _RawSheet(columns, rows, problems)
+
+
+def _is_formula(value: object) -> bool:
+    # Read with formulas, a formula cell is its text ("=A1&B1") or an ArrayFormula / DataTableFormula.
+    if isinstance(value, str):
+        return value.startswith("=")
+    return value is not None and not isinstance(value, int | float | bool | date | time | timedelta)
+
+
+def _with_saved_values(
+    path: Path,
+    file: str,
+    index: int,
+    columns: list[_Column | None],
+    rows: list[tuple[int, tuple[Any, ...]]],
+    formulas: dict[int, list[int]],
+) -> list[tuple[int, tuple[Any, ...]]]:
+    """Put in place of each formula the value Excel saved with it, or an ``UncachedFormula``."""
+    saved: dict[tuple[int, int], object] = {}
+    with _workbook(path, file, data_only=True) as wb:
+        ws = wb.worksheets[index]
+        ws.reset_dimensions()
+        first, last = min(formulas), max(formulas)
+        with _guard(file), contextlib.closing(ws.iter_rows(min_row=first, max_row=last)) as it:
+            for line, cells in enumerate(it, start=first):
+                for n in formulas.get(line, ()):
+                    column = columns[n]
+                    assert column is not None  # only read columns hold values
+                    cell = cells[column.index] if column.index < len(cells) else None
+                    value = None if cell is None else cell.value
+                    # An empty text result is saved as t="str" with no value; no saved value at all reads as
+                    # a blank number cell.
+                    if value is None and getattr(cell, "data_type", "n") == "str":
+                        value = ""
+                    saved[line, n] = value
+    patched = []
+    for line, values in rows:
+        cells = list(values)
+        for n in formulas.get(line, ()):
+            value = saved.get((line, n))
+            cells[n] = UncachedFormula(str(values[n])) if value is None else value
+        patched.append((line, tuple(cells)))
+    return patched
+
+
+@contextlib.contextmanager
+def _workbook(path: Path, file: str, *, data_only: bool) -> Iterator[Any]:
+    import openpyxl
+
+    if not path.is_file():
+        raise InputError([InputProblem(file, "no such file" if not path.exists() else "not a file")])
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise InputError([InputProblem(file, f"cannot open: {exc.strerror or exc}")]) from None
+    # openpyxl leaves a file it opened itself open when it fails; this one is always closed here.
+    with fh:
+        try:
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=data_only)
+        # Whatever fails to open (not a zip, the old .xls, a part missing) is a bad input file, in one line.
+        except Exception as exc:
+            raise InputError([InputProblem(file, _unreadable(exc))]) from None
+        try:
+            yield wb
+        finally:
+            wb.close()
+
+
+@contextlib.contextmanager
+def _guard(file: str) -> Iterator[None]:
+    """A sheet whose XML is broken or hostile (entity expansion) is a bad input, not a crash."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+
+    try:
+        yield
+    except DefusedXmlException as exc:
+        raise InputError([InputProblem(file, _unreadable(exc))]) from None
+    except (ParseError, KeyError, ValueError) as exc:
+        raise InputError([InputProblem(file, f"cannot read the sheet: {_why(exc)}")]) from None
+
+
+def _unreadable(exc: BaseException) -> str:
+    from defusedxml import DefusedXmlException
+
+    cause: BaseException | None = exc
+    while cause is not None:  # openpyxl wraps what the XML parser raised
+        if isinstance(cause, DefusedXmlException):
+            return f"refused: the workbook's XML is unsafe ({_why(cause)})"
+        cause = cause.__cause__ or cause.__context__
+    return f"cannot read as an Excel .xlsx workbook: {_why(exc)}"
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _worksheet(wb: Any, file: str, sheet: str | None) -> Any:
+    if sheet is None:
+        if not wb.worksheets:
+            raise InputError([InputProblem(file, "the workbook has no worksheet")])
+        return wb.worksheets[0]
+    if sheet not in wb.sheetnames:
+        have = ", ".join(repr(s) for s in wb.sheetnames)
+        raise InputError([InputProblem(file, f"no sheet named {sheet!r} (sheets: {have})")])
+    return wb[sheet]
+
+
+def _match_header(
+    file: str, header: Sequence[object], names: list[str]
+) -> tuple[list[_Column | None], list[InputProblem]]:
+    where: dict[str, list[int]] = {}
+    for i, value in enumerate(header):
+        where.setdefault(header_key(value), []).append(i)
+    columns: list[_Column | None] = []
+    problems = []
+    for name in names:
+        found = where.get(name.casefold(), [])
+        if not found:
+            problems.append(InputProblem(file, f"missing column {name!r}", row=1))
+            columns.append(None)
+            continue
+        if len(found) > 1:
+            from openpyxl.utils import get_column_letter
+
+            letters = " and ".join(get_column_letter(i + 1) for i in found)
+            problems.append(InputProblem(file, f"column {name!r} appears twice ({letters})", row=1))
+        columns.append(_Column(name, found[0]))
+    return columns, problems
+
+
+# -- checking ----------------------------------------------------------------------------------------------
+
+
+def _check_rows(
+    file: str, wanted: list[CodeColumn], raw: _RawSheet
+) -> tuple[list[SheetRow], list[int], list[InputProblem], list[InputProblem]]:
+    """Every rule on every row, then the rules on the whole sheet (duplicates); problems in sheet order."""
+    checker = _Checker(file, wanted, raw.columns)
+    for line, values in raw.rows:
+        # Blank also when the cells hold only spaces, or formulas whose saved value is empty text.
+        if not all(v is None or (isinstance(v, str) and not trim(v)) for v in values):
+            checker.row(line, values)
+    checker.found.sort(key=lambda f: (f[0], f[1]))
+    return checker.rows, checker.lines, [p for _, _, p in checker.found], checker.warnings
+
+
+@attrs.define
+class _Checker:
+    """The rules, row by row; what it has seen so far catches duplicates across the sheet."""
+
+    file: str
+    wanted: list[CodeColumn]
+    columns: list[_Column | None]
+    found: list[tuple[int, int, InputProblem]] = attrs.Factory(list)  # (row, column position, problem)
+    warnings: list[InputProblem] = attrs.Factory(list)
+    rows: list[SheetRow] = attrs.Factory(list)
+    lines: list[int] = attrs.Factory(list)
+    first_sku: dict[str, int] = attrs.Factory(dict)
+    claimed: dict[str, dict[str, tuple[int, str]]] = attrs.Factory(dict)  # column -> code -> (row, SKU)
+
+    def bad(self, line: int, column: _Column, problem: str, value: object) -> None:
+        self.found.append(
+            (line, column.index, InputProblem(self.file, problem, row=line, column=column.label, value=value))
+        )
+
+    def row(self, line: int, values: tuple[Any, ...]) -> None:
+        before = len(self.found)
+        sku, *codes = (self.code(line, rule, column, value) for rule, column, value in self._cells(values))
+        sku_col, active_col = self.columns[0], self.columns[-1]
+        if sku_col is not None and sku is not None:
+            self.unique_sku(line, sku_col, sku)
+        active = self.active(line, active_col, values[-1])
+        for rule, column, code in zip(self.wanted[1:-1], self.columns[1:-1], codes, strict=True):
+            if code and column is not None and sku:
+                self.unique_code(line, rule.name, column, code, sku)
+        if len(self.found) == before and sku is not None:
+            self.rows.append(
+                SheetRow(sku, {r.name: c for r, c in zip(self.wanted[1:-1], codes, strict=True) if c}, active)
+            )
+            self.lines.append(line)
+
+    def _cells(self, values: tuple[Any, ...]) -> Iterator[tuple[CodeColumn, _Column | None, object]]:
+        return zip(self.wanted[:-1], self.columns[:-1], values[:-1], strict=True)
+
+    def code(self, line: int, rule: CodeColumn, column: _Column | None, value: object) -> str | None:
+        """The cell's normalized code ("" when blank), or ``None`` when it is wrong."""
+        if column is None:
+            return ""
+        cell = code_cell(value)
+        if cell.warning:
+            self.warnings.append(InputProblem(self.file, cell.warning, row=line, column=column.label, value=value))
+        problem = cell.problem or (rule.check(cell.text) if cell.text else None)
+        if problem:
+            self.bad(line, column, problem, cell.text or _shown(value))
+            return None
+        if rule.name == SKU_COLUMN and not cell.text:
+            self.bad(line, column, "amazon_sku is blank", None)
+            return None
+        return rule.normalize(cell.text) if cell.text else ""
+
+    def active(self, line: int, column: _Column | None, value: object) -> bool:
+        if column is None:
+            return True
+        flag = active_cell(value)
+        if isinstance(flag, str):
+            self.bad(line, column, flag, _shown(value))
+            return True
+        return flag
+
+    def unique_sku(self, line: int, column: _Column, sku: str) -> None:
+        first = self.first_sku.setdefault(sku, line)
+        if first != line:
+            self.bad(line, column, f"duplicate amazon_sku: already on row {first}", sku)
+
+    def unique_code(self, line: int, name: str, column: _Column, code: str, sku: str) -> None:
+        other = self.claimed.setdefault(name, {}).setdefault(code, (line, sku))
+        if other[1] != sku:
+            self.bad(line, column, f"also claimed by amazon_sku {other[1]!r} on row {other[0]}", code)
+
+
+def _shown(value: object) -> object:
+    """A cell's value as a problem line shows it (a date as Excel shows it, not as a Python repr)."""
+    if isinstance(value, UncachedFormula):
+        return value.formula
+    if isinstance(value, date | time):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return value
+
+
+# -- writing -----------------------------------------------------------------------------------------------
+
+
 def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str]) -> int:
     """
     Write *rows* as a master sheet; code cells are text (format ``@``) so Excel keeps leading zeros.
 
+    The file is written beside *path* and then moved over it, so a failure never leaves half a sheet.
+
     Returns the number of rows written.
+
+    Raises:
+        SheetWriteError: when the folder cannot be created or the file cannot be written.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("master")
-    ws.append([SKU_COLUMN, *mall_columns, ACTIVE_COLUMN])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SheetWriteError(f"{path}: cannot write the sheet: {exc.strerror or exc}") from None
+    # Not mkstemp: its file is private (0600), and an exported sheet is for the team to open.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("master")
+        ws.append([SKU_COLUMN, *mall_columns, ACTIVE_COLUMN])
 
-    def text(value: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(ws, value=value or None)
-        cell.number_format = "@"
-        return cell
+        def text(value: str) -> WriteOnlyCell:
+            cell = WriteOnlyCell(ws, value=value or None)
+            cell.number_format = "@"
+            return cell
 
-    count = 0
-    for row in rows:
-        ws.append([text(row.sku), *(text(row.codes.get(c, "")) for c in mall_columns), row.active])
-        count += 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+        count = 0
+        for row in rows:
+            ws.append([text(row.sku), *(text(row.codes.get(c, "")) for c in mall_columns), row.active])
+            count += 1
+        wb.save(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SheetWriteError(f"{path}: cannot write the sheet: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return count
