@@ -297,7 +297,16 @@ def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool
 @pass_state
 def import_sku(state: State, file: Path | None, replace: bool, dry_run: bool, sheet: str | None, as_json: bool) -> None:
     """Load the master sheet into the database: all or nothing."""
-    not_yet("import-sku", "02")
+    from ecsync_core.render import render_import
+    from ecsync_core.services.import_sku import import_sku as run_import
+
+    result = run_import(state.app(), file, replace=replace, dry_run=dry_run, sheet=sheet)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        emit_json(result.as_dict(rows=state.verbose > 0))
+    else:
+        render_import(result, state.verbose > 0)
 
 
 @cli.command("export-sku")
@@ -312,7 +321,10 @@ def import_sku(state: State, file: Path | None, replace: bool, dry_run: bool, sh
 @pass_state
 def export_sku(state: State, file: Path) -> None:
     """Write the mappings out as a master sheet."""
-    not_yet("export-sku", "02")
+    from ecsync_core.render import render_export
+    from ecsync_core.services.import_sku import export_sku as run_export
+
+    render_export(run_export(state.app(), file))
 
 
 @cli.command()

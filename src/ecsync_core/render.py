@@ -16,6 +16,7 @@ from ecsync_core.domain import Run, RunItem
 
 if TYPE_CHECKING:
     from ecsync_core.services.governance import RuleStatus
+    from ecsync_core.services.import_sku import ExportResult, ImportResult
     from ecsync_core.services.simulate import Simulation
     from ecsync_core.services.sync import SyncReport
 
@@ -216,3 +217,38 @@ def render_sync(report: SyncReport, verbose: int) -> None:
         click.echo(f"  ... and {len(failed) - 20} more: `ecsync status {report.run_id}` lists them all")
     forced = " (forced)" if report.forced else ""
     click.echo(f"[{report.status.value}] Sync finished{forced}: run {report.run_id}")
+
+
+def render_import(result: ImportResult, verbose: bool) -> None:
+    """`import-sku`: what the sheet holds and what changed (every changed mapping with -v)."""
+    c = result.changes
+    codes = ", ".join(f"{mall} {n}" for mall, n in result.codes.items())
+    click.echo(f"{result.file}: {result.skus} SKUs ({result.active} active), mall codes: {codes}")
+    counts = (len(c.added), len(c.changed), len(c.deactivated), len(c.removed))
+    how = " (--replace)" if result.replace else ""
+    if result.dry_run:
+        click.echo("[DRY-RUN] would add {}, change {}, deactivate {}, remove {} mappings{}".format(*counts, how))
+    else:
+        click.echo("added {}, changed {}, deactivated {}, removed {} mappings{}".format(*counts, how))
+    if verbose and not c.empty:
+        flag = {True: "TRUE", False: "FALSE"}
+        rows: list[list[object]] = [["added", m.sku, m.mall, m.item, flag[m.active]] for m in c.added]
+        for old, new in c.changed:
+            item = new.item if old.item == new.item else f"{old.item} -> {new.item}"
+            active = flag[new.active] if old.active == new.active else f"{flag[old.active]} -> {flag[new.active]}"
+            rows.append(["changed", new.sku, new.mall, item, active])
+        rows += [["deactivated", m.sku, m.mall, m.item, "FALSE"] for m in c.deactivated]
+        rows += [["removed", m.sku, m.mall, m.item, flag[m.active]] for m in c.removed]
+        table(["change", "sku", "mall", "item", "is_active"], rows)
+    if result.dry_run:
+        click.echo("[DRY-RUN] Nothing was changed.")
+
+
+def render_export(result: ExportResult) -> None:
+    """`export-sku`: where the sheet went, and any mapping it could not hold."""
+    click.echo(f"wrote {result.skus} SKUs ({result.mappings} mappings) to {result.file}")
+    for mall, n in sorted(result.left_out.items()):
+        click.echo(
+            f"warning: {n} mappings of mall {mall!r} are not in the sheet: no installed plugin gives its column",
+            err=True,
+        )

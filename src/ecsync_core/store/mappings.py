@@ -4,7 +4,7 @@ The master sheet's mappings in long form: one row per (SKU, mall).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import attrs
 
@@ -35,11 +35,18 @@ class MappingChanges:
         return not (self.added or self.changed or self.deactivated or self.removed)
 
 
-def diff(current: Sequence[Mapping], wanted: Sequence[Mapping], *, replace: bool) -> MappingChanges:
+def diff(
+    current: Sequence[Mapping],
+    wanted: Sequence[Mapping],
+    *,
+    replace: bool,
+    absent: Collection[tuple[str, str]] = (),
+) -> MappingChanges:
     """
     What turns *current* into *wanted*: pure, so `import-sku --dry-run` shows exactly what a real import does.
 
-    A merge keeps the mappings the sheet does not name; a replace removes them.
+    A merge keeps the mappings the sheet does not name; a replace removes them. *absent* holds the
+    (SKU, mall) pairs the sheet names with a blank code ("not on that mall"): a merge removes those too.
     """
     have = {(m.sku, m.mall): m for m in current}
     want = {(m.sku, m.mall): m for m in wanted}
@@ -56,6 +63,8 @@ def diff(current: Sequence[Mapping], wanted: Sequence[Mapping], *, replace: bool
             changes.changed.append((old, new))
     if replace:
         changes.removed.extend(m for k, m in have.items() if k not in want)
+    else:
+        changes.removed.extend(have[k] for k in absent if k in have and k not in want)
     return changes
 
 
@@ -73,11 +82,13 @@ class DuckDBMappings:
     def active(self) -> list[Mapping]:
         return [m for m in self.all() if m.active]
 
-    def apply(self, wanted: Sequence[Mapping], *, replace: bool) -> MappingChanges:
-        """Make the table hold *wanted* (merged, or exactly with *replace*) in one transaction."""
+    def apply(
+        self, wanted: Sequence[Mapping], *, replace: bool, absent: Collection[tuple[str, str]] = ()
+    ) -> MappingChanges:
+        """Make the table hold *wanted* (merged, or exactly with *replace*) in one transaction; see `diff`."""
         with self.db.transaction() as con:
             rows = con.execute("SELECT sku, mall, item, active FROM mappings").fetchall()
-            changes = diff([Mapping(*r) for r in rows], wanted, replace=replace)
+            changes = diff([Mapping(*r) for r in rows], wanted, replace=replace, absent=absent)
             if changes.empty:
                 return changes
             now = utcnow()
@@ -85,7 +96,7 @@ class DuckDBMappings:
                 con.execute("DELETE FROM mappings")
                 keep: list[Mapping] = list(wanted)
             else:
-                touched = {(m.sku, m.mall) for m in wanted}
+                touched = {(m.sku, m.mall) for m in (*wanted, *changes.removed)}
                 con.execute("CREATE TEMP TABLE incoming (sku VARCHAR, mall VARCHAR)")
                 bulk_insert(con, "incoming", {"sku": "VARCHAR", "mall": "VARCHAR"}, touched)
                 con.execute(

@@ -1,0 +1,233 @@
+"""
+`import-sku` and `export-sku`: the master sheet in and out of the mappings table.
+
+An import is all or nothing: the whole sheet is read and checked first (every problem at once), and only
+a sheet without problems is written, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ecsync_core.domain import Mapping
+from ecsync_core.errors import InputProblem, PluginError
+from ecsync_core.logging import get_logger
+from ecsync_core.master_sheet import SKU_COLUMN, CodeColumn, MasterSheet, SheetRow, read_sheet, write_sheet
+from ecsync_core.store.mappings import MappingChanges, diff
+
+
+if TYPE_CHECKING:
+    from ecsync_core.bootstrap import App
+    from ecsync_core.mall import MallPlugin
+
+
+log = get_logger("ecsync.import_sku")
+
+
+@attrs.frozen
+class ImportResult:
+    """
+    What an import did (or, with *dry_run*, would do).
+
+    Attributes:
+        skus: SKU rows in the sheet (blank rows not counted); *active* of them switched on.
+        codes: mall codes in the sheet, by mall code.
+        changes: by (SKU, mall): the counts are of mappings, one per SKU and mall.
+        warnings: problems that did not refuse the import (numeric code cells).
+    """
+
+    file: str
+    dry_run: bool
+    replace: bool
+    skus: int
+    active: int
+    codes: dict[str, int]
+    changes: MappingChanges
+    warnings: list[InputProblem]
+
+    def as_dict(self, *, rows: bool = False) -> dict[str, Any]:
+        """The `--json` document; *rows* adds every change."""
+        c = self.changes
+        doc: dict[str, Any] = {
+            "file": self.file,
+            "dry_run": self.dry_run,
+            "replace": self.replace,
+            "added": len(c.added),
+            "changed": len(c.changed),
+            "deactivated": len(c.deactivated),
+            "removed": len(c.removed),
+            "skus": self.skus,
+            "active": self.active,
+            "codes": self.codes,
+            "warnings": [_problem_dict(w) for w in self.warnings],
+        }
+        if rows:
+            doc["rows"] = {
+                "added": [_mapping_dict(m) for m in c.added],
+                "changed": [{**_mapping_dict(new), "was": _mapping_dict(old)} for old, new in c.changed],
+                "deactivated": [_mapping_dict(m) for m in c.deactivated],
+                "removed": [_mapping_dict(m) for m in c.removed],
+            }
+        return doc
+
+
+@attrs.frozen
+class ExportResult:
+    """
+    What an export wrote.
+
+    Attributes:
+        left_out: mappings of malls with no installed plugin (no column to write them in), by mall code.
+    """
+
+    file: str
+    skus: int
+    mappings: int
+    columns: tuple[str, ...]
+    left_out: dict[str, int]
+
+
+def _problem_dict(p: InputProblem) -> dict[str, Any]:
+    return {"file": p.file, "row": p.row, "column": p.column, "value": p.value, "problem": p.problem}
+
+
+def _mapping_dict(m: Mapping) -> dict[str, Any]:
+    return {"sku": m.sku, "mall": m.mall, "item": m.item, "active": m.active}
+
+
+def _targets(app: App) -> list[MallPlugin]:
+    targets = app.host.targets()
+    if not targets:
+        # Without a target mall every row maps to nothing, and --replace would empty the table.
+        raise PluginError("no target mall plugin is installed: the master sheet has nothing to map")
+    return targets
+
+
+def _sku_rules(app: App) -> CodeColumn | None:
+    try:
+        source = app.host.source()
+    except PluginError:
+        return None
+    return CodeColumn(SKU_COLUMN, source.check_item_key, source.normalize_item_key)
+
+
+def sheet_mappings(sheet: MasterSheet, malls: dict[str, str]) -> tuple[list[Mapping], list[tuple[str, str]]]:
+    """
+    The sheet in long form: a mapping per (SKU, mall) with a code, and the (SKU, mall) pairs left blank.
+
+    Args:
+        malls: sheet column -> mall code.
+    """
+    wanted: list[Mapping] = []
+    absent: list[tuple[str, str]] = []
+    for row in sheet.rows:
+        for column, mall in malls.items():
+            item = row.codes.get(column)
+            if item:
+                wanted.append(Mapping(row.sku, mall, item, row.active))
+            else:
+                absent.append((row.sku, mall))
+    return wanted, absent
+
+
+def import_sku(
+    app: App,
+    file: Path | None = None,
+    *,
+    replace: bool = False,
+    dry_run: bool = False,
+    sheet: str | None = None,
+) -> ImportResult:
+    """
+    Load the master sheet into the mappings: merged (the SKUs it names take its codes) or, with *replace*,
+    exactly the sheet.
+
+    Args:
+        file: the sheet (default: ``master_file`` from config).
+        dry_run: check and compute the changes; change nothing.
+        sheet: the sheet's name in the workbook (default: the first).
+
+    Raises:
+        InputError: with every problem of the sheet; nothing is changed.
+    """
+    targets = _targets(app)
+    path = file if file is not None else app.settings.master_file
+    malls = {str(p.sheet_column): p.code for p in targets}
+    columns = [CodeColumn(str(p.sheet_column), p.check_item_key, p.normalize_item_key) for p in targets]
+    read = read_sheet(path, columns, sheet=sheet, sku=_sku_rules(app))
+    wanted, absent = sheet_mappings(read, malls)
+    if dry_run:
+        changes = diff(app.mappings.all(), wanted, replace=replace, absent=absent)
+    else:
+        changes = app.mappings.apply(wanted, replace=replace, absent=absent)
+    codes = dict.fromkeys(malls.values(), 0)
+    for m in wanted:
+        codes[m.mall] += 1
+    result = ImportResult(
+        file=str(path),
+        dry_run=dry_run,
+        replace=replace,
+        skus=len(read.rows),
+        active=sum(r.active for r in read.rows),
+        codes=codes,
+        changes=changes,
+        warnings=read.warnings,
+    )
+    log.info(
+        "import_sku",
+        file=str(path),
+        dry_run=dry_run,
+        replace=replace,
+        skus=result.skus,
+        added=len(changes.added),
+        changed=len(changes.changed),
+        deactivated=len(changes.deactivated),
+        removed=len(changes.removed),
+        warnings=len(read.warnings),
+    )
+    return result
+
+
+def sheet_rows(mappings: Sequence[Mapping], columns: dict[str, str]) -> tuple[list[SheetRow], dict[str, int]]:
+    """
+    The mappings as sheet rows, one per SKU in SKU order, and the count of those no column can hold.
+
+    A SKU's row is active when its mappings are (an import gives every mapping of a row the row's flag).
+
+    Args:
+        columns: mall code -> sheet column.
+    """
+    codes: dict[str, dict[str, str]] = defaultdict(dict)
+    active: dict[str, bool] = {}
+    left_out: dict[str, int] = defaultdict(int)
+    for m in mappings:
+        column = columns.get(m.mall)
+        if column is None:
+            left_out[m.mall] += 1
+            continue
+        codes[m.sku][column] = m.item
+        active[m.sku] = active.get(m.sku, True) and m.active
+    return [SheetRow(sku, codes[sku], active[sku]) for sku in sorted(codes)], dict(left_out)
+
+
+def export_sku(app: App, file: Path) -> ExportResult:
+    """
+    Write the mappings as a master sheet with the columns an import reads; codes as text cells.
+
+    An export followed by an import changes nothing.
+    """
+    targets = _targets(app)
+    columns = {p.code: str(p.sheet_column) for p in targets}
+    mappings = app.mappings.all()
+    rows, left_out = sheet_rows(mappings, columns)
+    write_sheet(file, rows, list(columns.values()))
+    result = ExportResult(
+        str(file), len(rows), len(mappings) - sum(left_out.values()), tuple(columns.values()), left_out
+    )
+    log.info("export_sku", file=str(file), skus=result.skus, mappings=result.mappings, left_out=left_out)
+    return result

@@ -1,0 +1,206 @@
+"""import-sku and export-sku through the CLI: all or nothing, merge and replace, the round trip."""
+
+from __future__ import annotations
+
+import json
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from ecsync_core.domain import Mapping
+from ecsync_core.errors import InputError, PluginError
+from ecsync_core.services.import_sku import export_sku, import_sku
+from ecsync_core.store import Database, DuckDBMappings
+from tests.sheets import (
+    HEADER,
+    fake_mall_module,
+    make_app,
+    manual_sheet,
+    run_cli,
+    sheet_values,
+    write_workbook,
+)
+
+
+Capsys = pytest.CaptureFixture[str]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A config with only the database and the master file, as SPEC allows for import-sku."""
+    path = tmp_path / "config.yaml"
+    path.write_text(f"database: {tmp_path / 'db.duckdb'}\nmaster_file: {tmp_path / 'master.xlsx'}\n", encoding="utf-8")
+    return path
+
+
+def mappings(tmp_path: Path) -> list[Mapping]:
+    return DuckDBMappings(Database(tmp_path / "db.duckdb")).all()
+
+
+def test_manual_sheet_imports_as_spec_says(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """The manual's sheet (5 rows, 3 active, 4 blank rows after) becomes 8 mappings; the counts are printed."""
+    manual_sheet(tmp_path / "master.xlsx")
+    code, out, err = run_cli(capsys, "-c", config, "import-sku")
+    assert (0, "") == (code, err)
+    assert "5 SKUs (3 active), mall codes: rakuten 4, yahoo 4" in out
+    assert "added 8, changed 0, deactivated 0, removed 0 mappings" in out
+    got = {(m.sku, m.mall): (m.item, m.active) for m in mappings(tmp_path)}
+    assert {
+        ("AMZ-TEE-001", "yahoo"): ("ec-tee-001", True),
+        ("AMZ-TEE-001", "rakuten"): ("tee-001", True),
+        ("AMZ-TEE-002", "yahoo"): ("ec-tee-002", True),
+        ("AMZ-CAP-003", "rakuten"): ("cap-003:navy-f", True),
+        ("AMZ-BAG-004", "yahoo"): ("ec-bag-004", False),
+        ("AMZ-BAG-004", "rakuten"): ("bag-004", False),
+        ("AMZ-MUG-005", "yahoo"): ("ec-mug-005:white", False),
+        ("AMZ-MUG-005", "rakuten"): ("mug-005", False),
+    } == got
+
+
+def test_refused_import_changes_nothing_and_names_every_problem(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """A sheet with problems exits 1 with one line per problem, and the mappings stay exactly as they were."""
+    run_cli(capsys, "-c", config, "import-sku", "-f", manual_sheet(tmp_path / "m.xlsx"))
+    assert 0 == run_cli(capsys, "-c", config, "export-sku", "-f", tmp_path / "before.xlsx")[0]
+    rows = [("AMZ-TEE-001", "ec-new", "", True), ("AMZ-TEE-001", "ec-x", "", "yes"), ("NEW-1", "ec-bad code", "", 1)]
+    bad = write_workbook(tmp_path / "bad.xlsx", rows)
+
+    code, out, err = run_cli(capsys, "-c", config, "import-sku", "--replace", "-f", bad)
+
+    assert (1, "") == (code, out)
+    lines = err.strip().splitlines()
+    assert "error: 3 problems, nothing imported:" == lines[0]
+    assert lines[1].startswith(f"{bad}, row 3, column amazon_sku (A): duplicate amazon_sku: already on row 2")
+    assert lines[2] == f"{bad}, row 3, column is_active (D): is_active must be TRUE, FALSE, 1 or 0 (value 'yes')"
+    assert lines[3].startswith(f"{bad}, row 4, column yahoo_item_code (B): ")
+    assert lines[3].endswith("(value 'ec-bad code')")
+    assert 0 == run_cli(capsys, "-c", config, "export-sku", "-f", tmp_path / "after.xlsx")[0]
+    assert sheet_values(tmp_path / "before.xlsx") == sheet_values(tmp_path / "after.xlsx")
+
+
+def test_installed_plugins_check_their_codes(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """Yahoo and Rakuten check their own code syntax; Rakuten's manageNumber is folded to lower case."""
+    rows = [
+        ("SKU-1", "ec:too:many", "Tee-1:Red", True),
+        ("SKU-2", "x" * 100, "tee 2", True),
+        ("SKU-3", "ec-3:sub-1", "TEE-3:Blue", True),
+    ]
+    code, _out, err = run_cli(capsys, "-c", config, "import-sku", "-f", write_workbook(tmp_path / "s.xlsx", rows))
+    assert 1 == code
+    assert [
+        "row 2, column yahoo_item_code (B)",
+        "row 3, column yahoo_item_code (B)",
+        "row 3, column rakuten_item_number (C)",
+    ] == [line.split(", ", 1)[1].split(": ", 1)[0] for line in err.strip().splitlines()[1:]]
+    ok = write_workbook(tmp_path / "ok.xlsx", [("SKU-1", "ec-1", "Tee-1:Red", True), rows[2]])
+    assert 0 == run_cli(capsys, "-c", config, "import-sku", "-f", ok)[0]
+    assert ["tee-1:Red", "tee-3:Blue"] == [m.item for m in mappings(tmp_path) if m.mall == "rakuten"]
+
+
+def test_fake_mall_plugin_checks_and_normalizes_its_column(tmp_path: Path) -> None:
+    """A third-party mall's column is required, its check refuses bad codes and its normalizer spells the rest."""
+    app = make_app(tmp_path, extra=[fake_mall_module()])
+    header = (*HEADER, "fake_code")
+    missing = write_workbook(tmp_path / "m.xlsx", [("SKU-1", "ec-1", "", True)])
+    with pytest.raises(InputError) as refused:
+        import_sku(app, missing)
+    assert [f"{missing}, row 1: missing column 'fake_code'"] == [str(p) for p in refused.value.problems]
+    bad = write_workbook(
+        tmp_path / "b.xlsx", [("SKU-1", "", "", True, "fm-12"), ("SKU-2", "", "", True, "FX-1")], header
+    )
+    with pytest.raises(InputError) as refused:
+        import_sku(app, bad)
+    assert [f"{bad}, row 3, column fake_code (E): fakemall code 'FX-1' must be FM- and 1-6 digits (value 'FX-1')"] == [
+        str(p) for p in refused.value.problems
+    ]
+    import_sku(app, write_workbook(tmp_path / "g.xlsx", [("SKU-1", "", "", True, "fm-12")], header))
+    assert [Mapping("SKU-1", "fakemall", "FM-12", True)] == app.mappings.all()
+
+
+def test_merge_replace_and_the_counts(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """Merge adds, changes, deactivates and removes a blanked code but keeps SKUs not in the sheet; replace
+    removes them."""
+    first = [("SKU-1", "ec-1", "tee-1", True), ("SKU-2", "ec-2", "tee-2", True), ("SKU-3", "ec-3", "", True)]
+    run_cli(capsys, "-c", config, "import-sku", "-f", write_workbook(tmp_path / "a.xlsx", first))
+    second = [("SKU-1", "ec-1b", "", True), ("SKU-2", "ec-2", "tee-2", False), ("SKU-4", "ec-4", "", True)]
+    sheet = write_workbook(tmp_path / "b.xlsx", second)
+
+    code, out, _ = run_cli(capsys, "-c", config, "-v", "import-sku", "-f", sheet)
+    assert 0 == code
+    assert "added 1, changed 1, deactivated 2, removed 1 mappings" in out
+    assert "changed      SKU-1  yahoo    ec-1 -> ec-1b" in out
+    assert "removed      SKU-1  rakuten  tee-1" in out
+    assert {"SKU-1", "SKU-2", "SKU-3", "SKU-4"} == {m.sku for m in mappings(tmp_path)}
+
+    code, out, _ = run_cli(capsys, "-c", config, "import-sku", "--replace", "-f", sheet)
+    assert "added 0, changed 0, deactivated 0, removed 1 mappings (--replace)" in out
+    assert {"SKU-1", "SKU-2", "SKU-4"} == {m.sku for m in mappings(tmp_path)}
+
+
+def test_dry_run_prints_the_changes_and_changes_nothing(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """--dry-run validates and prints what would change; the database is untouched."""
+    manual_sheet(tmp_path / "master.xlsx")
+    code, out, _ = run_cli(capsys, "-c", config, "import-sku", "--dry-run", "--json")
+    assert 0 == code
+    doc = json.loads(out)
+    assert (True, 8, 0, 0, 0, []) == (
+        doc["dry_run"],
+        doc["added"],
+        doc["changed"],
+        doc["deactivated"],
+        doc["removed"],
+        doc["warnings"],
+    )
+    assert [] == mappings(tmp_path)
+    code, out, _ = run_cli(capsys, "-c", config, "import-sku", "--dry-run")
+    assert "[DRY-RUN] would add 8, change 0, deactivate 0, remove 0 mappings" in out
+
+
+def test_numeric_code_warns_on_stderr_and_imports(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """A numeric code cell is imported as text, with a warning on stderr and in --json."""
+    sheet = write_workbook(tmp_path / "n.xlsx", [("SKU-1", 1234, "", True)])
+    code, out, err = run_cli(capsys, "-c", config, "import-sku", "-f", sheet, "--json")
+    assert 0 == code
+    assert "warning: " in err
+    assert "row 2, column yahoo_item_code (B): a numeric cell: Excel may have dropped leading zeros" in err
+    (warning,) = json.loads(out)["warnings"]
+    assert (2, "yahoo_item_code (B)", 1234) == (warning["row"], warning["column"], warning["value"])
+    assert ["1234"] == [m.item for m in mappings(tmp_path)]
+
+
+def test_export_keeps_leading_zeros_and_round_trips(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """export-sku writes code cells as text (leading zeros kept) and its sheet imports back with no change."""
+    rows = [("00123", "00456", "007", True), ("SKU-2", "ec-2", "", False), ("SKU-3", "", "Tee-3", True)]
+    sheet = write_workbook(tmp_path / "s.xlsx", rows, text_columns=(0, 1, 2))
+    run_cli(capsys, "-c", config, "import-sku", "-f", sheet)
+    code, out, _ = run_cli(capsys, "-c", config, "export-sku", "-f", tmp_path / "out" / "export.xlsx")
+    assert (0, f"wrote 3 SKUs (4 mappings) to {tmp_path / 'out' / 'export.xlsx'}\n") == (code, out)
+
+    wb = openpyxl.load_workbook(tmp_path / "out" / "export.xlsx")
+    ws = wb.worksheets[0]
+    assert [*HEADER[:1], "rakuten_item_number", "yahoo_item_code", "is_active"] == [c.value for c in ws[1]]
+    assert ["00123", "007", "00456", True] == [c.value for c in ws[2]]
+    assert {"@"} == {c.number_format for c in ws[2][:3]}
+    wb.close()
+    for replace in ([], ["--replace"]):
+        code, out, _ = run_cli(capsys, "-c", config, "import-sku", "-f", tmp_path / "out" / "export.xlsx", *replace)
+        assert "added 0, changed 0, deactivated 0, removed 0 mappings" in out
+
+
+def test_export_needs_a_writable_place(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """An export into a path that cannot be a folder fails in one line, and leaves no file."""
+    (tmp_path / "file").write_text("x")
+    code, out, err = run_cli(capsys, "-c", config, "export-sku", "-f", tmp_path / "file" / "export.xlsx")
+    assert (1, "") == (code, out)
+    assert err.startswith(f"error: {tmp_path / 'file' / 'export.xlsx'}: cannot write the sheet")
+
+
+def test_no_target_mall_installed_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no target mall plugin, an import would map nothing (and --replace would empty the table): refused."""
+    monkeypatch.setenv("ECSYNC_DISABLE_PLUGINS", "yahoo,rakuten")
+    app = make_app(tmp_path)
+    with pytest.raises(PluginError, match="no target mall plugin is installed"):
+        import_sku(app, manual_sheet(tmp_path / "m.xlsx"), replace=True)
+    with pytest.raises(PluginError):
+        export_sku(app, tmp_path / "e.xlsx")
