@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from ecsync_amazon._emulated_common import catalogue, iso, respond, sp_error
 from ecsync_amazon._wire import CreateReportResponse, Report, ReportDocument, ReportList, unstructure
+from ecsync_amazon.report import codec
 from ecsync_amazon.reports_api import DOCUMENTS, REPORTS
 
 
@@ -100,6 +101,11 @@ class ReportsDesk:
         self._made: dict[str, _Made] = {}
         self._documents: dict[str, str] = {}
         self._links: dict[str, _Link] = {}
+
+    @property
+    def made(self) -> int:
+        """How many reports were asked for (createReport calls that were accepted)."""
+        return len(self._made)
 
     def routes(self, authorize: Authorize) -> list[BaseRoute]:
         self._authorize = authorize
@@ -195,7 +201,7 @@ class ReportsDesk:
             return _s3_denied("AccessDenied", "Request has expired")
         text = self._documents[document_id]
         try:
-            data, charset = text.encode(self.charset), self.charset
+            data, charset = text.encode(codec(self.charset)), self.charset
         except UnicodeEncodeError:
             data, charset = text.encode("utf-8"), "UTF-8"
         if link.gzipped:

@@ -39,13 +39,14 @@ class AmazonSettings:
         source: ``api`` lists FBA inventory page by page (getInventorySummaries); ``report`` asks the
             Reports API for the FBA inventory report instead (large catalogues: one download, not
             thousands of pages; its data may be up to ~30 minutes old).
-        rate: getInventorySummaries calls a second the adapter sends. 5% under the published 2/s, and see
-            *burst*: the adapter's bucket and Amazon's run on different clocks with network jitter between
-            them; pacing exactly at the limit lets a request that arrives early land on an empty bucket.
+        rate: getInventorySummaries calls a second the adapter sends: 5% under the published 2/s. The
+            adapter's bucket and Amazon's run on different clocks with network jitter between them, so a
+            client paced exactly at the limit sometimes lands a request on Amazon's empty bucket (429).
             Raise it if Amazon grants your account a higher usage plan.
-        burst: the adapter's bucket depth. 1 on purpose although Amazon allows 2: never spending Amazon's
-            burst keeps one whole token (1/rate seconds of jitter) in reserve there from the first call
-            on, while it costs at most one interval over a whole listing.
+        burst: the adapter's bucket depth, 1.5 where Amazon allows 2. The half token never spent stays in
+            Amazon's bucket as a cushion (about 260 ms of jitter at 2/s); the other half lets the adapter
+            make up for a late wake-up or a slow page, so a long listing keeps within ~5% of the floor
+            (pages / published rate) instead of losing every overshoot.
         timeout_s: seconds to wait for any one HTTP answer.
         token_margin_s: refresh the LWA access token this long before it expires.
         listing_restarts: how many times an expired nextToken restarts the listing before the run fails.
@@ -64,7 +65,7 @@ class AmazonSettings:
     marketplace_id: str = "A1VC38T7YXB528"
     source: Literal["api", "report"] = "api"
     rate: float = attrs.field(default=PUBLISHED_RATE * 0.95, validator=_positive)
-    burst: float = attrs.field(default=1.0, validator=attrs.validators.ge(1.0))
+    burst: float = attrs.field(default=1.5, validator=attrs.validators.ge(1.0))
     timeout_s: float = attrs.field(default=30.0, validator=_positive)
     token_margin_s: float = attrs.field(default=60.0, validator=_not_negative)
     listing_restarts: int = attrs.field(default=2, validator=attrs.validators.ge(0))

@@ -119,11 +119,15 @@ def _gunzip(data: bytes, source: str) -> bytes:
         raise _problem(source, f"is a damaged gzip file: {exc}") from None
 
 
+def codec(charset: str) -> str:
+    """The Python codec for a declared charset (``windows-31j`` is Java's name for cp932)."""
+    return _CODECS.get(charset.strip().lower(), charset.strip())
+
+
 def _decode(data: bytes, source: str, charset: str | None) -> str:
     if charset:
-        codec = _CODECS.get(charset.strip().lower(), charset.strip())
         try:
-            return data.decode(codec)
+            return data.decode(codec(charset))
         except (LookupError, UnicodeDecodeError):
             pass  # a wrong or unknown declaration: read the bytes themselves, as for a file
     try:
