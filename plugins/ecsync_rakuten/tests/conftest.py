@@ -48,8 +48,8 @@ class Recording(httpx.AsyncBaseTransport):
     Passes every request on, and records it with the status it got.
 
     Args:
-        fail: answers to give instead, in order, to the calls whose path contains *fail_on*: a status, or an
-            httpx transport error to raise.
+        fail: answers to give instead, in order, to the calls whose path contains *fail_on*: a status, a whole
+            response, or an httpx transport error to raise.
         strict: path -> a bucket of the real, unscaled shape (burst 1) that answers 429 past the rate, as the
             RMS gateway would (the sandbox harness scales the burst with the speed, which hides such races).
     """
@@ -58,7 +58,7 @@ class Recording(httpx.AsyncBaseTransport):
         self,
         inner: httpx.AsyncBaseTransport,
         *,
-        fail: list[int | Exception] | None = None,
+        fail: list[int | Exception | httpx.Response] | None = None,
         fail_on: str = "",
         strict: Mapping[str, TokenBucket] | None = None,
     ) -> None:
@@ -75,6 +75,9 @@ class Recording(httpx.AsyncBaseTransport):
             if isinstance(answer, Exception):
                 self.calls.append(Call(request.method, path, 0, body))
                 raise answer
+            if isinstance(answer, httpx.Response):
+                self.calls.append(Call(request.method, path, answer.status_code, body))
+                return answer
             self.calls.append(Call(request.method, path, answer, body))
             return httpx.Response(answer, json={"errors": [{"code": str(answer), "message": "injected"}]})
         bucket = next((b for prefix, b in self.strict.items() if path.startswith(prefix)), None)

@@ -81,8 +81,11 @@ class CredentialStatus:
         name: what it is ("refresh token", "license key").
         days_left: whole days until it expires, ``None`` when unknown.
         action: what the operator must do to renew it.
+        warn_days: health warns when *days_left* is at or below this (the plugin's setting); ``None``: its
+            own default.
     """
 
     name: str
     days_left: int | None
     action: str = ""
+    warn_days: int | None = None

@@ -36,7 +36,7 @@ JST = timezone(timedelta(hours=9), "JST")
 
 BULK_GET = "/es/2.0/inventories/bulk-get"
 BULK_UPSERT = "/es/2.0/inventories/bulk-upsert"
-ITEM = "/es/2.0/items/manage-numbers/{}"
+ITEMS_PREFIX = "/es/2.0/items/manage-numbers/"
 EXPIRY = "/es/1.0/license-management/license-key/expiry-date"
 
 RENEW = (
@@ -70,18 +70,23 @@ class RakutenRmsClient:
         self._license_key = secrets.get("RAKUTEN_LICENSE_KEY", "")
         self._missing = [name for name in SECRET_NAMES if not secrets.get(name)]
         token = base64.b64encode(f"{secrets.get('RAKUTEN_SERVICE_SECRET', '')}:{self._license_key}".encode())
-        self._http = httpx.AsyncClient(
-            base_url=settings.endpoint,
-            transport=transport,
-            timeout=settings.timeout_s,
-            headers={"Authorization": f"ESA {token.decode()}", "Accept": "application/json"},
-        )
         margin = 1 + settings.pacing_margin
         # RMS publishes no burst: one token deep. A bucket of depth 1 also drops the time a late wake-up
         # overslept, so calls are never closer together than 1/rate, which is what the gateway checks.
-        self._get_pace = TokenBucket(settings.bulk_get_rate / margin, 1)
-        self._upsert_pace = TokenBucket(settings.upsert_rate / margin, 1)
-        self._items_pace = TokenBucket(settings.items_rate / margin, 1)
+        paced = PacedTransport(
+            transport or httpx.AsyncHTTPTransport(),
+            {
+                ("POST", BULK_UPSERT): TokenBucket(settings.upsert_rate / margin, 1),
+                ("POST", BULK_GET): TokenBucket(settings.bulk_get_rate / margin, 1),
+                ("GET", ITEMS_PREFIX): TokenBucket(settings.items_rate / margin, 1),
+            },
+        )
+        self._http = httpx.AsyncClient(
+            base_url=settings.endpoint,
+            transport=paced,
+            timeout=settings.timeout_s,
+            headers={"Authorization": f"ESA {token.decode()}", "Accept": "application/json"},
+        )
         self._resolver = VariantResolver(store, self._product, fold_variant_case=settings.fold_variant_case)
         self._credential_error: CredentialError | None = None
 
@@ -132,7 +137,7 @@ class RakutenRmsClient:
 
     async def credentials(self) -> list[CredentialStatus]:
         """The license key's days left, from the license-management expiry-date API (the one call it makes)."""
-        response = await self._call("GET", EXPIRY, None, params={"licenseKey": self._license_key})
+        response = await self._call("GET", EXPIRY, params={"licenseKey": self._license_key})
         if response.status_code != 200:
             raise self._unexpected("license-key expiry-date", response)
         expiry = self._parse(response, wire.ExpiryDate, "license-key expiry-date").expiry_date
@@ -147,6 +152,7 @@ class RakutenRmsClient:
                 name="license key",
                 days_left=days_left,
                 action=f"expires {expires:%Y-%m-%d %H:%M} JST; {RENEW}",
+                warn_days=self.settings.expiry_warn_days,
             )
         ]
 
@@ -180,7 +186,7 @@ class RakutenRmsClient:
 
     async def _bulk_get(self, batch: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         body = wire.unstructure(wire.BulkGetRequest([wire.InventoryRef(m, v) for m, v in batch]))
-        response = await self._call("POST", BULK_GET, self._get_pace, json=body)
+        response = await self._call("POST", BULK_GET, json=body)
         if response.status_code != 200:
             raise self._unexpected("bulk-get", response)
         answer = self._parse(response, wire.BulkGetResponse, "bulk-get")
@@ -208,7 +214,7 @@ class RakutenRmsClient:
             body = wire.unstructure(
                 wire.BulkUpsertRequest([wire.InventoryUpsert(m, v, quantity) for (m, v), quantity in pending])
             )
-            response = await self._call("POST", BULK_UPSERT, self._upsert_pace, json=body)
+            response = await self._call("POST", BULK_UPSERT, json=body)
             if response.status_code == 204:
                 return failed
             if response.status_code != 400:
@@ -231,7 +237,7 @@ class RakutenRmsClient:
 
     async def _product(self, manage_number: str) -> ProductVariants:
         """Items API 2.0 ``items.get``: the product's variant ids, or ``None`` for a product Rakuten lacks."""
-        response = await self._call("GET", ITEM.format(manage_number), self._items_pace)
+        response = await self._call("GET", ITEMS_PREFIX + manage_number)
         if response.status_code == 404:
             return ProductVariants(manage_number, None)
         if response.status_code != 200:
@@ -243,21 +249,18 @@ class RakutenRmsClient:
         self,
         method: str,
         path: str,
-        pace: TokenBucket | None,
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """
-        One API call, paced and retried on 429, 5xx and transport errors. Credential refusals raise
+        One API call, retried (and paced, by the transport) on 429, 5xx and transport errors. Credential refusals raise
         ``CredentialError`` (never retried); any other answer is returned for the caller to judge.
         """
         if self._missing:
             raise CredentialError(CODE, f"{' and '.join(self._missing)} not set: add it to .env")
         async for attempt in retrying():
             with attempt:
-                if pace is not None:
-                    await pace.acquire()
                 try:
                     response = await self._http.request(method, path, json=json, params=params)
                 except httpx.TransportError as exc:
@@ -302,6 +305,38 @@ class RakutenRmsClient:
     def _unexpected(self, what: str, response: httpx.Response) -> MallError:
         detail = "; ".join(e.describe() for e in self._errors(response)) or response.text[:200]
         return MallError(CODE, f"{what}: HTTP {response.status_code}: {detail}")
+
+
+class PacedTransport(httpx.AsyncBaseTransport):
+    """
+    Takes a token from the call's bucket at the last moment, with the body already encoded, then sends.
+
+    Pacing here rather than before building the request means nothing of ours (encoding 400 SKUs, decoding
+    another answer) runs between the token and the bytes leaving, so the calls reach RMS spaced as the bucket
+    spaced them, up to network jitter, which the pacing margin absorbs. Retries pass here again: paced too.
+
+    Args:
+        buckets: (method, path suffix or prefix) -> its bucket; a call matching none is not paced.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, buckets: Mapping[tuple[str, str], TokenBucket]) -> None:
+        self._inner = inner
+        self._buckets = dict(buckets)
+
+    def _bucket(self, request: httpx.Request) -> TokenBucket | None:
+        path = request.url.path
+        for (method, fragment), bucket in self._buckets.items():
+            if request.method == method and fragment in path:
+                return bucket
+        return None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if (bucket := self._bucket(request)) is not None:
+            await bucket.acquire()
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _first(group: BaseExceptionGroup[Any]) -> BaseException:

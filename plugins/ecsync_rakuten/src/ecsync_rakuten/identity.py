@@ -174,15 +174,13 @@ class VariantResolver:
             if (known := explicit.get(key)) is not None:
                 result.pairs[key] = known
                 continue
-            try:
-                parsed = parse_item_key(key)
-            except ValueError as exc:
-                result.refused[key] = str(exc)
-                continue
-            if parsed.variant_id is not None:
-                explicit[key] = result.pairs[key] = (parsed.manage_number, self._variant(parsed.variant_id))
+            match = _VALID_KEY.fullmatch(key)
+            if match is None:
+                result.refused[key] = check_item_key(key) or f"{key!r} is not a Rakuten item number"
+            elif match[2] is not None:
+                explicit[key] = result.pairs[key] = (match[1].lower(), self._variant(match[2]))
             else:
-                bare.setdefault(parsed.manage_number, []).append(key)
+                bare.setdefault(match[1].lower(), []).append(key)
         if bare:
             await self._resolve_bare(bare, result)
         return result

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ecsync_core import MallContext, MallPlugin, hookimpl
+from ecsync_core.errors import ConfigError
 from ecsync_rakuten.identity import check_item_key, normalize_item_key, sample_item_key
 
 
@@ -21,25 +22,23 @@ CODE = "rakuten"
 SECRET_NAMES = ("RAKUTEN_SERVICE_SECRET", "RAKUTEN_LICENSE_KEY")
 
 
+# Validators raise ConfigError naming the field: attrs runs them after cattrs, which no longer knows the key.
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if value <= 0:
-        msg = f"must be above 0, got {value!r}"
-        raise ValueError(msg)
+        raise ConfigError(attribute.name, f"must be above 0, got {value!r}")
 
 
-def _batch(limit: int) -> Any:
-    def check(_instance: object, _attribute: attrs.Attribute[Any], value: int) -> None:
-        if not 1 <= value <= limit:
-            msg = f"must be between 1 and {limit} (Rakuten's maximum per call), got {value!r}"
-            raise ValueError(msg)
+def _between(low: int, high: int, why: str = "") -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not low <= value <= high:
+            raise ConfigError(attribute.name, f"must be between {low} and {high}{why}, got {value!r}")
 
     return check
 
 
-def _margin(_instance: object, _attribute: attrs.Attribute[Any], value: float) -> None:
+def _margin(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not 0 <= value < 1:
-        msg = f"must be at least 0 and below 1, got {value!r}"
-        raise ValueError(msg)
+        raise ConfigError(attribute.name, f"must be at least 0 and below 1, got {value!r}")
 
 
 @attrs.frozen
@@ -68,14 +67,14 @@ class RakutenSettings:
 
     endpoint: str = "https://api.rms.rakuten.co.jp"
     bulk_get_rate: float = attrs.field(default=5.0, validator=_positive)
-    bulk_get_batch: int = attrs.field(default=1000, validator=_batch(1000))
+    bulk_get_batch: int = attrs.field(default=1000, validator=_between(1, 1000, " (Rakuten's maximum per call)"))
     upsert_rate: float = attrs.field(default=1.0, validator=_positive)
-    upsert_batch: int = attrs.field(default=400, validator=_batch(400))
+    upsert_batch: int = attrs.field(default=400, validator=_between(1, 400, " (Rakuten's maximum per call)"))
     items_rate: float = attrs.field(default=1.0, validator=_positive)
     pacing_margin: float = attrs.field(default=0.03, validator=_margin)
     fold_variant_case: bool = False
-    max_in_flight: int = attrs.field(default=4, validator=attrs.validators.in_(range(1, 17)))
-    expiry_warn_days: int = attrs.field(default=14, validator=attrs.validators.ge(0))
+    max_in_flight: int = attrs.field(default=4, validator=_between(1, 16))
+    expiry_warn_days: int = attrs.field(default=14, validator=_between(0, 89))
     timeout_s: float = attrs.field(default=60.0, validator=_positive)
 
 

@@ -1,0 +1,164 @@
+"""
+Rakuten: 100,000 absolute upserts and their read-back against the emulator at ``--speed 100``.
+
+The emulator is served by uvicorn in its own process on 127.0.0.1, as ``ecsync sandbox`` serves it, and the
+real adapter talks HTTP to it with the settings the sandbox hands out (rates scaled by the speed).
+
+Printed: wall time of the write and of the read-back (median of the repeats), the floor the published limits
+allow (calls spaced 1/rate, no burst: (upserts - 1) / (1 x speed) + (bulk-gets - 1) / (5 x speed)), the
+ratio (goal <= 1.1), 429s drawn, and peak memory (RSS of the client and of the server process).
+
+    python benchmarks/bench_rakuten.py [--items 100000] [--speed 100] [--repeats 3] [--fine-timer]
+
+``--fine-timer`` runs the client on a select() event loop: asyncio's default epoll loop rounds every sleep
+up to a whole millisecond, which at --speed 100 (10 ms between upserts) costs up to 10% that a real run
+(1 s between upserts) does not pay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import multiprocessing
+import resource
+import selectors
+import socket
+import statistics
+import sys
+import time
+
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httpx
+
+
+def serve(items: int, speed: float, conn: Connection) -> None:
+    """The child: the emulator seeded with *items* demo SKUs, behind the sandbox harness, on a free port."""
+    import uvicorn
+
+    from ecsync_core.sandbox.harness import build_app
+    from ecsync_rakuten.emulator import RakutenEmulator
+    from ecsync_rakuten.identity import sample_item_key
+
+    emulator = RakutenEmulator({sample_item_key(n): 1 for n in range(items)})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    conn.send(sock.getsockname()[1])
+    config = uvicorn.Config(build_app(emulator, speed=speed), log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _wait_ready(base: str, deadline_s: float = 60.0) -> None:
+    until = time.monotonic() + deadline_s
+    while True:
+        try:
+            httpx.get(f"{base}/_sandbox/requests", timeout=2.0)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > until:
+                raise
+            time.sleep(0.1)
+
+
+def _throttled(base: str) -> int | None:
+    answer = httpx.get(f"{base}/_sandbox/requests", timeout=10.0)
+    return int(answer.json()["throttled"]) if answer.status_code == 200 else None
+
+
+async def one_round(base: str, items: int, speed: float, quantity: int) -> tuple[float, float, int]:
+    """Write every SKU to *quantity*, read them all back; the seconds each took and the SKUs that matched."""
+    from ecsync_core.config import make_converter
+    from ecsync_core.domain import StockWrite
+    from ecsync_core.testing import InMemoryKeyValue
+    from ecsync_rakuten.client import RakutenRmsClient
+    from ecsync_rakuten.emulator import RakutenEmulator
+    from ecsync_rakuten.identity import sample_item_key
+    from ecsync_rakuten.plugin import RakutenSettings
+
+    probe = RakutenEmulator({})
+    settings = make_converter().structure(probe.sandbox_settings(base, speed), RakutenSettings)
+    adapter = RakutenRmsClient(settings, probe.sandbox_secrets(), InMemoryKeyValue())
+    keys = [sample_item_key(n) for n in range(items)]
+    writes = [StockWrite(k, quantity) for k in keys]
+    try:
+        started = time.perf_counter()
+        results = await adapter.write(writes)
+        written = time.perf_counter()
+        reading = await adapter.read(keys)
+        read = time.perf_counter()
+    finally:
+        await adapter.aclose()
+    assert all(r.ok for r in results), "a write failed"
+    matched = sum(reading.quantities.get(k) == quantity for k in keys)
+    return written - started, read - written, matched
+
+
+def _run(coro_fn: Callable[[], Any], fine_timer: bool) -> Any:
+    if not fine_timer:
+        return asyncio.run(coro_fn())
+    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+    try:
+        return loop.run_until_complete(coro_fn())
+    finally:
+        loop.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--speed", type=float, default=100.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fine-timer", action="store_true")
+    args, _ = parser.parse_known_args()
+
+    spawn = multiprocessing.get_context("spawn")
+    parent, child = spawn.Pipe()
+    server = spawn.Process(target=serve, args=(args.items, args.speed, child), daemon=True)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{parent.recv()}"
+        _wait_ready(base)
+        writes, reads, matched = [], [], []
+        throttled_before = _throttled(base)
+        for n in range(args.repeats):
+            w, r, m = _run(lambda n=n: one_round(base, args.items, args.speed, 2 + n), args.fine_timer)
+            writes.append(w)
+            reads.append(r)
+            matched.append(m)
+        throttled_after = _throttled(base)
+    finally:
+        server.terminate()
+        server.join(10)
+    client_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    server_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    upserts, gets = math.ceil(args.items / 400), math.ceil(args.items / 1000)
+    write_floor = (upserts - 1) / (1.0 * args.speed)
+    read_floor = (gets - 1) / (5.0 * args.speed)
+    write_s, read_s = statistics.median(writes), statistics.median(reads)
+    total_s = statistics.median(w + r for w, r in zip(writes, reads, strict=True))
+    floor = write_floor + read_floor
+    throttled = (
+        "n/a" if throttled_before is None or throttled_after is None else str(throttled_after - throttled_before)
+    )
+    loop = "select()" if args.fine_timer else "default (epoll)"
+    rows = [
+        ("write", write_s, write_floor, f"{upserts} calls"),
+        ("read-back", read_s, read_floor, f"{gets} calls"),
+        ("total", total_s, floor, "goal <= 1.1"),
+    ]
+    print(f"rakuten: {args.items:,} upserts + read-back at --speed {args.speed:g}, {args.repeats} repeats, loop {loop}")
+    for name, took, least, note in rows:
+        print(f"  {name:<10} {took:7.3f} s  floor {least:6.3f} s  ratio {took / least:5.2f}  ({note})")
+    print(f"  rounds     write {', '.join(f'{w:.3f}' for w in writes)}; read {', '.join(f'{r:.3f}' for r in reads)}")
+    print(f"  read back as written: {min(matched):,}/{args.items:,}; 429s drawn: {throttled}")
+    print(f"  peak RSS   client {client_peak_mb:.0f} MiB, server {server_peak_mb:.0f} MiB")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
