@@ -431,10 +431,23 @@ def sandbox(state: State, directory: Path, skus: int | None, speed: float, seed:
 
 
 @cli.command("yahoo-token")
+@click.option("--paste", is_flag=True, help="Paste the redirected address (or code) instead of catching it.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.IntRange(min=10),
+    default=600,
+    show_default=True,
+    help="Seconds to wait for Yahoo's redirect on 127.0.0.1.",
+)
 @pass_state
-def yahoo_token(state: State) -> None:
+def yahoo_token(state: State, paste: bool, timeout_s: int) -> None:
     """The Yahoo authorization flow (same as scripts/get_yahoo_token.py)."""
-    not_yet("yahoo-token", "05")
+    app = state.app()
+    app.host.get("yahoo")  # a clear PluginError when the Yahoo plugin is not installed
+    from ecsync_yahoo.token_flow import run_for_app
+
+    run_for_app(app, paste=paste, timeout_s=timeout_s, say=click.echo, ask=lambda text: str(click.prompt(text)))
 
 
 # -- the one place errors become exit codes --------------------------------------------------------------

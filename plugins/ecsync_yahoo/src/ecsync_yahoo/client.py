@@ -1,0 +1,514 @@
+"""
+The Yahoo!ショッピング adapter: ``MallInventory`` over the store API's getStock and setStock.
+
+Both calls are form-encoded POSTs of up to 1,000 item codes (``item`` or ``item:subcode``) answered by an XML
+``ResultSet``. setStock takes absolute quantities and a per-item ``allow_overdraft`` (超過購入) flag; whether
+leaving the flag out keeps the current value is not documented, so it is always sent, as last read.
+Yahoo accepts unknown item codes without an error, so a written item proves nothing until it reads back;
+the core's sync reads every written item again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+import attrs
+import httpx
+import structlog
+
+from ecsync_core.domain import CredentialStatus, ItemResult, StockWrite
+from ecsync_core.errors import ConfigError, CredentialError, MallError
+from ecsync_core.pacing import TokenBucket, retrying, transport_error
+from ecsync_core.ports import StockReading
+from ecsync_yahoo import _wire
+from ecsync_yahoo.auth import RENEW, PublicKeySigner, YConnect, credential_statuses, require_secrets, retry_after
+from ecsync_yahoo.plugin import CODE, YahooSettings, check_item_key
+
+
+if TYPE_CHECKING:
+    from ecsync_core.mall import MallContext
+    from ecsync_core.ports import KeyValueStore
+
+
+log = structlog.get_logger("ecsync.yahoo")
+
+JST = timezone(timedelta(hours=9), "JST")
+MAX_QUANTITY = 999_999_999
+"""setStock's largest quantity; a bare number is absolute, a leading ``+``/``-`` would be relative."""
+
+ITEM_LEVEL_CODES = frozenset({"st-02101", "st-02104", "st-02106"})
+"""Per-item parameter errors. A one-code call answers them with the whole-request ``<Error>`` envelope, which
+then concerns that one item only (peer client JSPSystem/yahoo-shopping-api-client)."""
+
+WRITTEN_UNREAD = "ed-10002"
+"""setStock: "the update succeeded but reading the new stock failed" (HTTP 207). The write stands; the
+read-back that follows every write decides."""
+
+PING_CODE = "ecsync-ping"
+"""The code `health --online` asks getStock about: Yahoo answers unknown codes without an error."""
+
+
+@attrs.define(str=False)
+class YahooRequestError(MallError):
+    """Raised when the store API refuses a whole call with an ``<Error>`` envelope; ``code`` is Yahoo's."""
+
+    code: str | None = None
+
+
+class DailyQuota:
+    """
+    The calls made today (JST) against the per-application quota, kept in the plugin's store.
+
+    The count is saved at most once a second and on close, adding to what is stored, so two processes do
+    not erase each other's calls; a crash loses at most a second's worth.
+    """
+
+    SAVE_EVERY_S = 1.0
+
+    def __init__(self, store: KeyValueStore, limit: int, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.limit = limit
+        self.clock = clock
+        self._day = ""
+        self._stored = 0
+        self._unsaved = 0
+        self._saved_at = 0.0
+
+    def _key(self, day: str) -> str:
+        return f"calls:{day}"
+
+    def _roll(self) -> None:
+        day = datetime.fromtimestamp(self.clock(), JST).date().isoformat()
+        if day != self._day:
+            self.save()
+            self._day = day
+            self._stored = int(self.store.get(self._key(day)) or 0)
+            self._unsaved = 0
+
+    def used(self) -> tuple[str, int]:
+        """Today's JST date and the calls counted on it."""
+        self._roll()
+        return self._day, self._stored + self._unsaved
+
+    def spend(self) -> None:
+        """
+        Count one call.
+
+        Raises:
+            MallError: today's quota is used up (it resets at midnight JST).
+        """
+        day, used = self.used()
+        if used >= self.limit:
+            raise MallError(
+                CODE,
+                f"the daily quota of {self.limit:,} store-API calls is used up for {day} (JST); it resets at "
+                "midnight JST (Yahoo no longer raises quotas: another application ID would be needed)",
+            )
+        self._unsaved += 1
+        if self.clock() - self._saved_at >= self.SAVE_EVERY_S:
+            self.save()
+
+    def save(self) -> None:
+        if not self._unsaved:
+            return
+        key = self._key(self._day)
+        self._stored = int(self.store.get(key) or 0) + self._unsaved
+        self.store.put(key, str(self._stored))
+        self._unsaved = 0
+        self._saved_at = self.clock()
+
+
+def match_rows(requested: Sequence[str], rows: Sequence[_wire.StockRow]) -> dict[str, _wire.StockRow]:
+    """
+    The answer's rows by the item key asked for.
+
+    Yahoo answers one ``Result`` per code, in order; a getStock row for an unknown code may carry no
+    ``ItemCode``, so rows are matched by position when that agrees with the codes they name, else by code.
+    """
+    if len(rows) == len(requested) and all(r.key is None or r.key == k for r, k in zip(rows, requested, strict=True)):
+        return dict(zip(requested, rows, strict=True))
+    return {r.key: r for r in rows if r.key is not None}
+
+
+def _batches(writes: Sequence[tuple[int, StockWrite]], size: int) -> Iterator[list[tuple[int, StockWrite]]]:
+    """Runs of at most *size* writes; an item written twice starts a new run (``st-02103`` otherwise)."""
+    batch: list[tuple[int, StockWrite]] = []
+    keys: set[str] = set()
+    for entry in writes:
+        if len(batch) == size or entry[1].item in keys:
+            yield batch
+            batch, keys = [], set()
+        batch.append(entry)
+        keys.add(entry[1].item)
+    if batch:
+        yield batch
+
+
+def _screen_quantity(quantity: int) -> str | None:
+    if quantity < 0:
+        return f"quantity {quantity} is below 0 (Yahoo would read a leading '-' as a subtraction)"
+    if quantity > MAX_QUANTITY:
+        return f"quantity {quantity} is above Yahoo's maximum {MAX_QUANTITY:,}"
+    return None
+
+
+def _first_error(errors: Sequence[MallError]) -> MallError:
+    return next((e for e in errors if isinstance(e, CredentialError)), errors[0])
+
+
+class YahooShoppingClient:
+    """
+    ``MallInventory`` for Yahoo!ショッピング: getStock / setStock in batches of up to 1,000 codes, paced.
+
+    Attributes:
+        authorize_status: the last ``X-SWS-Authorize-Status`` Yahoo sent (``authorized`` when the public-key
+            signature was accepted; a bad signature does not fail the call, only this header tells).
+    """
+
+    def __init__(
+        self,
+        settings: YahooSettings,
+        secrets: Mapping[str, str],
+        store: KeyValueStore,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.http = httpx.AsyncClient(transport=transport, timeout=settings.timeout_s)
+        self.bucket = TokenBucket(settings.requests_per_second, settings.burst)
+        self.quota = DailyQuota(store, settings.daily_quota, clock)
+        self.authorize_status: str | None = None
+        self._slots = asyncio.Semaphore(settings.max_in_flight)
+        self._signer: PublicKeySigner | None = None
+        self._signer_loaded = False
+        self._auth: YConnect | None = None
+        self._overdraft: dict[str, int] = {}
+
+    @classmethod
+    def from_context(cls, context: MallContext) -> YahooShoppingClient:
+        return cls(context.settings, context.secrets, context.store, transport=context.transport)
+
+    # -- the port ---------------------------------------------------------------------------------------
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        """Quantities of the items Yahoo knows; unknown items are absent, malformed codes are problems."""
+        wanted, problems = [], {}
+        for item in dict.fromkeys(items):
+            if why := check_item_key(item):
+                problems[item] = why
+            else:
+                wanted.append(item)
+        rows, unread = await self._get_stock(wanted)
+        problems.update(unread)
+        return StockReading({k: r.quantity for k, r in rows.items() if r.quantity is not None}, problems)
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        """
+        Set absolute quantities, resending each item's ``allow_overdraft`` as read.
+
+        Raises:
+            CredentialError: the credentials were refused.
+            MallError: no batch could be written at all.
+        """
+        results: dict[int, ItemResult] = {}
+        sendable: list[tuple[int, StockWrite]] = []
+        for n, w in enumerate(writes):
+            if why := check_item_key(w.item) or _screen_quantity(w.quantity):
+                results[n] = ItemResult(w.item, ok=False, error=why)
+            else:
+                sendable.append((n, w))
+        sendable = await self._known_overdraft(sendable, results)
+        batches = list(_batches(sendable, self.settings.batch_size))
+        answers = await asyncio.gather(*(self._set_batch(b) for b in batches), return_exceptions=True)
+        errors: list[MallError] = []
+        for batch, answer in zip(batches, answers, strict=True):
+            if isinstance(answer, MallError):
+                errors.append(answer)
+                results.update((n, ItemResult(w.item, ok=False, error=str(answer))) for n, w in batch)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                results.update(answer)
+        if batches and len(errors) == len(batches):
+            raise _first_error(errors)
+        return [results[n] for n in range(len(writes))]
+
+    async def _known_overdraft(
+        self, sendable: list[tuple[int, StockWrite]], results: dict[int, ItemResult]
+    ) -> list[tuple[int, StockWrite]]:
+        """Read AllowOverdraft for items the last read did not cover; fail the items where that read failed."""
+        unknown = list(dict.fromkeys(w.item for _, w in sendable if w.item not in self._overdraft))
+        if not unknown:
+            return sendable
+        _rows, unread = await self._get_stock(unknown)
+        keep = []
+        for n, w in sendable:
+            if w.item in unread:
+                why = f"its AllowOverdraft could not be read to send it back ({unread[w.item]})"
+                results[n] = ItemResult(w.item, ok=False, error=why)
+            else:
+                keep.append((n, w))
+        return keep
+
+    async def credentials(self) -> list[CredentialStatus]:
+        """The refresh token's days left (28 from consent) and the public key's, if one is set; no API call."""
+        return credential_statuses(self.secrets, self.settings.refresh_token_days)
+
+    async def ping(self) -> str:
+        """One getStock call; the detail names today's call count against the quota."""
+        answer = await self._call("getStock", {"seller_id": self._seller_id(), "item_code": PING_CODE})
+        day, used = self.quota.used()
+        parts = [
+            f"getStock answered ({len(answer.rows)} result)",
+            f"{used:,} of {self.settings.daily_quota:,} calls used on {day} (JST)",
+        ]
+        if self.authorize_status is not None:
+            parts.append(f"public key {self.authorize_status}")
+        return "; ".join(parts)
+
+    async def aclose(self) -> None:
+        self.quota.save()
+        await self.http.aclose()
+
+    def calls_today(self) -> tuple[str, int]:
+        """Today's JST date and the store-API calls counted on it (for health)."""
+        return self.quota.used()
+
+    # -- batches ----------------------------------------------------------------------------------------
+
+    async def _get_stock(self, keys: Sequence[str]) -> tuple[dict[str, _wire.StockRow], dict[str, str]]:
+        """The rows Yahoo has for *keys*, and the keys it could not read with why; remembers AllowOverdraft."""
+        size = self.settings.batch_size
+        chunks = [list(keys[i : i + size]) for i in range(0, len(keys), size)]
+        answers = await asyncio.gather(*(self._get_chunk(c) for c in chunks), return_exceptions=True)
+        rows: dict[str, _wire.StockRow] = {}
+        problems: dict[str, str] = {}
+        errors: list[MallError] = []
+        for chunk, answer in zip(chunks, answers, strict=True):
+            if isinstance(answer, MallError):
+                errors.append(answer)
+                problems.update(dict.fromkeys(chunk, str(answer)))
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                rows.update(answer[0])
+                problems.update(answer[1])
+        if chunks and len(errors) == len(chunks) and not all(self._item_level(e, 1) for e in errors):
+            raise _first_error(errors)
+        return rows, problems
+
+    async def _get_chunk(self, chunk: list[str]) -> tuple[dict[str, _wire.StockRow], dict[str, str]]:
+        try:
+            answer = await self._call("getStock", {"seller_id": self._seller_id(), "item_code": ",".join(chunk)})
+        except YahooRequestError as exc:
+            if self._item_level(exc, len(chunk)):
+                return {}, {chunk[0]: f"Yahoo refused the code: {exc.code}"}
+            raise
+        by_key = match_rows(chunk, answer.rows)
+        found: dict[str, _wire.StockRow] = {}
+        problems: dict[str, str] = {}
+        for key in chunk:
+            row = by_key.get(key)
+            if row is None:
+                continue
+            if row.error_code:
+                problems[key] = f"getStock answered {row.error_code}" + (
+                    f" ({row.error_message})" if row.error_message else ""
+                )
+            elif row.status == "0" and self.settings.status_zero_is_missing:
+                continue
+            elif row.quantity is None:
+                # An empty Quantity was "stock not managed" (unlimited) before 2018; it reads as no number.
+                log.warning("yahoo.quantity_empty", item=key)
+                continue
+            else:
+                found[key] = row
+                if row.allow_overdraft is not None:
+                    self._overdraft[key] = row.allow_overdraft
+        return found, problems
+
+    async def _set_batch(self, batch: list[tuple[int, StockWrite]]) -> list[tuple[int, ItemResult]]:
+        keys = [w.item for _, w in batch]
+        default = self.settings.default_allow_overdraft
+        form = {
+            "seller_id": self._seller_id(),
+            "item_code": ",".join(keys),
+            "quantity": ",".join(str(w.quantity) for _, w in batch),
+            "allow_overdraft": ",".join(str(self._overdraft.get(k, default)) for k in keys),
+        }
+        try:
+            answer = await self._call("setStock", form)
+        except YahooRequestError as exc:
+            if self._item_level(exc, len(batch)):
+                n, w = batch[0]
+                return [(n, ItemResult(w.item, ok=False, error=f"Yahoo refused the item: {exc.code}"))]
+            raise
+        by_key = match_rows(keys, answer.rows)
+        out = []
+        for n, w in batch:
+            out.append((n, self._set_result(w, by_key.get(w.item))))
+        return out
+
+    def _set_result(self, write: StockWrite, row: _wire.StockRow | None) -> ItemResult:
+        if row is None:
+            return ItemResult(write.item, ok=False, error="Yahoo's setStock answer has no result for this item")
+        if row.error_code == WRITTEN_UNREAD:
+            return ItemResult(write.item, ok=True)
+        if row.error_code:
+            said = f" ({row.error_message})" if row.error_message else ""
+            return ItemResult(write.item, ok=False, error=f"setStock answered {row.error_code}{said}")
+        if row.quantity != write.quantity:
+            return ItemResult(
+                write.item, ok=False, error=f"setStock answered quantity {row.quantity} after setting {write.quantity}"
+            )
+        return ItemResult(write.item, ok=True)
+
+    @staticmethod
+    def _item_level(exc: MallError, codes: int) -> bool:
+        return codes == 1 and isinstance(exc, YahooRequestError) and exc.code in ITEM_LEVEL_CODES
+
+    # -- one call ---------------------------------------------------------------------------------------
+
+    def _seller_id(self) -> str:
+        if not self.settings.seller_id:
+            raise ConfigError("malls.yahoo.seller_id", "not set: the store account (ストアアカウント) is required")
+        return self.settings.seller_id
+
+    def signer(self) -> PublicKeySigner | None:
+        """The public-key header maker, when ``YAHOO_PUBLIC_KEY`` is set."""
+        if not self._signer_loaded:
+            self._signer = PublicKeySigner.from_secrets(self.secrets, self.settings.seller_id)
+            self._signer_loaded = True
+        return self._signer
+
+    def auth(self) -> YConnect:
+        if self._auth is None:
+            require_secrets(self.secrets)
+            signer = self.signer() if self.settings.sign_token_requests else None
+            self._auth = YConnect(self.http, self.settings.token_url, self.secrets, signer=signer)
+        return self._auth
+
+    async def _call(self, op: str, form: dict[str, str]) -> _wire.ResultSet:
+        """One store-API call, paced, counted and retried (5xx, 429, timeouts); a 401 refreshes once."""
+        async with self._slots:
+            async for attempt in retrying():
+                with attempt:
+                    return await self._attempt(op, form)
+        raise AssertionError("unreachable: retrying() raises once its attempts are spent")  # pragma: no cover
+
+    async def _attempt(self, op: str, form: dict[str, str]) -> _wire.ResultSet:
+        auth = self.auth()
+        token = await auth.access_token()
+        response = await self._post(op, form, token)
+        if response.status_code == 401 and self._renewable(response):
+            log.info("yahoo.token_refused", op=op, detail=response.headers.get("WWW-Authenticate", ""))
+            token = await auth.refresh(stale=token)
+            response = await self._post(op, form, token)
+        return self._answer(op, response)
+
+    async def _post(self, op: str, form: dict[str, str], token: str) -> httpx.Response:
+        await self.bucket.acquire()
+        self.quota.spend()
+        headers = {"Authorization": f"Bearer {token}"}
+        if (signer := self.signer()) is not None:
+            headers.update(signer.headers())
+        try:
+            response = await self.http.post(f"{self.settings.endpoint.rstrip('/')}/{op}", data=form, headers=headers)
+        except httpx.TransportError as exc:
+            raise transport_error(CODE, exc) from None
+        if status := response.headers.get("X-SWS-Authorize-Status"):
+            self.authorize_status = status
+        log.debug("yahoo.call", op=op, status=response.status_code, codes=form["item_code"].count(",") + 1)
+        return response
+
+    @staticmethod
+    def _challenge(response: httpx.Response) -> tuple[dict[str, str], str | None]:
+        """The 401's ``WWW-Authenticate`` parameters (or the same text in the body) and Yahoo's code, if any."""
+        challenge = _wire.auth_challenge(response.headers.get("WWW-Authenticate", ""))
+        code = None
+        try:
+            parsed = _wire.parse(response.content)
+        except _wire.WireError:
+            parsed = None
+        if isinstance(parsed, _wire.ApiError):
+            code = parsed.code
+            challenge = challenge or _wire.auth_challenge(parsed.message)
+        return challenge, code
+
+    def _renewable(self, response: httpx.Response) -> bool:
+        # Key on error="invalid_token", never on the description ("expired token" / "invalid token format").
+        challenge, code = self._challenge(response)
+        return challenge.get("error") == "invalid_token" or code == "px-04102"
+
+    def _answer(self, op: str, response: httpx.Response) -> _wire.ResultSet:
+        status = response.status_code
+        if status == 401:
+            raise self._refused(op, response)
+        if status == 429 or status >= 500:
+            raise MallError(
+                CODE, f"{op}: HTTP {status}{self._code_of(response)}", retryable=True, retry_after=retry_after(response)
+            )
+        try:
+            parsed = _wire.parse(response.content)
+        except _wire.WireError as exc:
+            if status == 403:
+                raise self._forbidden(op, None) from None
+            raise MallError(CODE, f"{op}: HTTP {status} with an answer that is {exc}") from None
+        if isinstance(parsed, _wire.ApiError):
+            if status == 403:
+                raise self._forbidden(op, parsed.code)
+            if parsed.code in {"px-14303", "px-14304"}:
+                raise CredentialError(
+                    CODE,
+                    f"{op}: Yahoo does not let this ID use the API ({parsed.code}): register the Yahoo! JAPAN / "
+                    "Business ID in Store Creator Pro (設定 → 権限管理設定) with tool permission, and set "
+                    "YAHOO_PUBLIC_KEY_VERSION if a public key is used",
+                )
+            said = f" {parsed.message}" if parsed.message else ""
+            raise YahooRequestError(CODE, f"{op} refused the request: {parsed.code}{said}", code=parsed.code)
+        if status == 403:
+            raise self._forbidden(op, None)
+        if status not in {200, 207}:
+            raise MallError(CODE, f"{op}: unexpected HTTP {status}")
+        return parsed
+
+    @staticmethod
+    def _code_of(response: httpx.Response) -> str:
+        try:
+            parsed = _wire.parse(response.content)
+        except _wire.WireError:
+            return ""
+        return f" ({parsed.code})" if isinstance(parsed, _wire.ApiError) and parsed.code else ""
+
+    def _forbidden(self, op: str, code: str | None) -> MallError:
+        day, used = self.quota.used()
+        return MallError(
+            CODE,
+            f"{op}: Yahoo answered 403 Forbidden{f' ({code})' if code else ''}; the documented cause is the daily "
+            f"quota of {self.settings.daily_quota:,} calls per application ID ({used:,} counted here for JST {day}); "
+            "it resets at midnight JST",
+        )
+
+    def _refused(self, op: str, response: httpx.Response) -> CredentialError:
+        challenge, code = self._challenge(response)
+        error = challenge.get("error") or code or "unauthorized"
+        if error == "insufficient_scope":
+            return CredentialError(
+                CODE,
+                f"{op}: the app lacks the store-operations scope (insufficient_scope): use a Client ID whose app "
+                "has ストア向け操作関連の機能 (開示先限定スコープ)",
+            )
+        if code == "px-04102":
+            return CredentialError(
+                CODE,
+                f"{op}: Yahoo held this session to 12 hours (px-04102): set YAHOO_PUBLIC_KEY and "
+                f"YAHOO_PUBLIC_KEY_VERSION for public-key authentication, then {RENEW}",
+            )
+        return CredentialError(CODE, f"{op}: the store API refused the access token ({error}) after a refresh; {RENEW}")

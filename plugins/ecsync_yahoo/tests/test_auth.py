@@ -1,0 +1,111 @@
+"""What health is told about Yahoo's credentials, and the public-key signature's recipe."""
+
+from __future__ import annotations
+
+import base64
+
+from datetime import UTC, datetime
+
+import pytest
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecsync_core.errors import CredentialError
+from ecsync_yahoo import _rsa
+from ecsync_yahoo.auth import PublicKeySigner, credential_statuses
+from ecsync_yahoo.emulator import demo_key, demo_public_pem
+
+
+NOW = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
+BASE = {"YAHOO_CLIENT_ID": "id", "YAHOO_CLIENT_SECRET": "secret", "YAHOO_REFRESH_TOKEN": "rt"}
+
+
+@pytest.mark.parametrize(
+    ("consent", "days"),
+    [
+        ("2027-01-01T00:00:00Z", 28),
+        ("2026-12-11T00:00:00+00:00", 7),
+        ("2026-12-11T08:59:59+09:00", 6),
+        ("2026-12-04T00:00:00Z", 0),
+        ("2026-12-01T00:00:00Z", -3),
+    ],
+)
+def test_refresh_token_days_left(consent: str, days: int) -> None:
+    """Days left are whole days until 28 days after consent; past it they go negative (expired)."""
+    [status] = credential_statuses({**BASE, "YAHOO_CONSENT_AT": consent}, 28, NOW)
+    assert days == status.days_left
+
+
+def test_unknown_consent_time_is_said() -> None:
+    """Without YAHOO_CONSENT_AT the days are unknown, and the action says how to record it."""
+    [status] = credential_statuses(BASE, 28, NOW)
+    assert status.days_left is None
+    assert "YAHOO_CONSENT_AT is not set" in status.action
+    assert "scripts/get_yahoo_token.py" in status.action
+
+
+def test_bad_consent_time_is_one_clear_error() -> None:
+    """A consent time that is not ISO is a credential error naming the entry and an example."""
+    with pytest.raises(CredentialError, match=r"YAHOO_CONSENT_AT='last week' is not an ISO date"):
+        credential_statuses({**BASE, "YAHOO_CONSENT_AT": "last week"}, 28, NOW)
+
+
+def test_public_key_expiry() -> None:
+    """A configured public key's expiry date is counted too (it works through that whole day)."""
+    secrets = {
+        **BASE,
+        "YAHOO_CONSENT_AT": "2027-01-01T00:00:00Z",
+        "YAHOO_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----...",
+        "YAHOO_PUBLIC_KEY_VERSION": "3",
+        "YAHOO_PUBLIC_KEY_EXPIRES": "2027-01-10",
+    }
+    _token, key = credential_statuses(secrets, 28, NOW)
+    assert ("Yahoo public key v3", 10) == (key.name, key.days_left)
+    assert "暗号鍵管理" in key.action
+
+
+def test_public_key_without_expiry() -> None:
+    """A key with no expiry date set reports unknown days and asks for YAHOO_PUBLIC_KEY_EXPIRES."""
+    secrets = {**BASE, "YAHOO_PUBLIC_KEY": "x", "YAHOO_PUBLIC_KEY_VERSION": "1"}
+    _token, key = credential_statuses(secrets, 28, NOW)
+    assert key.days_left is None
+    assert "YAHOO_PUBLIC_KEY_EXPIRES is not set" in key.action
+
+
+def test_signature_is_seller_and_time_encrypted_with_the_key() -> None:
+    """X-sws-signature decrypts (with the store's private key) to "<seller_id>:<unix seconds>"."""
+    signer = PublicKeySigner(_rsa.load_public_pem(demo_public_pem()), "2", "snbx-shop", clock=lambda: 1_700_000_000.9)
+    headers = signer.headers()
+    assert "2" == headers["X-sws-signature-version"]
+    assert b"snbx-shop:1700000000" == _rsa.decrypt(demo_key(), base64.b64decode(headers["X-sws-signature"]))
+
+
+def test_a_key_that_is_not_pem_is_refused() -> None:
+    """YAHOO_PUBLIC_KEY holding something else than a PEM public key is one clear credential error."""
+    with pytest.raises(CredentialError, match="not an RSA public key in PEM"):
+        PublicKeySigner.from_secrets(
+            {
+                "YAHOO_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+                "YAHOO_PUBLIC_KEY_VERSION": "1",
+            },
+            "s",
+        )
+
+
+def test_pkcs1_public_key_is_read_too() -> None:
+    """A 'BEGIN RSA PUBLIC KEY' (PKCS#1) block gives the same key as the SubjectPublicKeyInfo one."""
+    key = demo_key().public
+    der = _rsa._tlv(0x30, _rsa._integer(key.n) + _rsa._integer(key.e))
+    pem = "-----BEGIN RSA PUBLIC KEY-----\n" + base64.b64encode(der).decode() + "\n-----END RSA PUBLIC KEY-----\n"
+    assert key == _rsa.load_public_pem(pem)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.binary(min_size=0, max_size=245))
+def test_encryption_round_trips(message: bytes) -> None:
+    """Whatever fits in one block comes back unchanged through encrypt and decrypt, and ciphertexts differ."""
+    key = demo_key()
+    one, two = _rsa.encrypt(key.public, message), _rsa.encrypt(key.public, message)
+    assert message == _rsa.decrypt(key, one)
+    assert one != two
