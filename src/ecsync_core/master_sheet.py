@@ -109,10 +109,9 @@ class UncachedFormula:
 
 def trim(text: str) -> str:
     """Strip surrounding whitespace, full-width (U+3000) and invisible characters included."""
-    previous = None
-    while previous != text:
-        previous = text
-        text = text.strip().strip(_INVISIBLE)
+    text = text.strip()
+    while text and (text[0] in _INVISIBLE or text[-1] in _INVISIBLE):
+        text = text.strip(_INVISIBLE).strip()
     return text
 
 
@@ -125,25 +124,33 @@ def code_cell(value: object) -> Cell:
     """
     Read a code cell as text: a number ``1234`` is ``"1234"`` (with a warning), never ``"1234.0"``.
     """
-    if value is None:
-        return Cell()
-    if isinstance(value, str):
+    return Cell(*_read_code(value))
+
+
+# Plain tuples, not Cells: this runs for every code cell of a 100,000-row sheet.
+def _read_code(value: object) -> tuple[str, str | None, str | None]:
+    """(text, problem, warning) of a code cell."""
+    if value.__class__ is str:
         text = trim(value)
-        return Cell(problem=f"the cell shows the Excel error {text}") if text in EXCEL_ERRORS else Cell(text)
+        return ("", f"the cell shows the Excel error {text}", None) if text in EXCEL_ERRORS else (text, None, None)
+    if value is None:
+        return "", None, None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _numeric_code(value)
-    return Cell(problem=_not_a_code(value))
+    return "", _not_a_code(value), None
 
 
-def _numeric_code(value: float) -> Cell:
-    warning = "a numeric cell: Excel may have dropped leading zeros; format the column as text"
+_LEADING_ZEROS = "a numeric cell: Excel may have dropped leading zeros; format the column as text"
+
+
+def _numeric_code(value: float) -> tuple[str, str | None, str | None]:
     if isinstance(value, int):
-        return Cell(str(value), warning=warning)
+        return str(value), None, _LEADING_ZEROS
     if not math.isfinite(value) or not value.is_integer():
-        return Cell(problem="a number with a fractional part is not a code: format the column as text")
+        return "", "a number with a fractional part is not a code: format the column as text", None
     if abs(value) >= _EXACT_DIGITS:
-        return Cell(problem="a number longer than Excel keeps exactly (15 digits): format as text and retype it")
-    return Cell(str(int(value)), warning=warning)
+        return "", "a number longer than Excel keeps exactly (15 digits): format as text and retype it", None
+    return str(int(value)), None, _LEADING_ZEROS
 
 
 def _not_a_code(value: object) -> str:
@@ -162,7 +169,7 @@ def active_cell(value: object) -> bool | str:
 
     Returns the flag, or what is wrong.
     """
-    if isinstance(value, bool):
+    if value is True or value is False:
         return value
     if isinstance(value, int | float) and value in {0, 1}:
         return bool(value)
@@ -449,38 +456,39 @@ class _Checker:
 
     def row(self, line: int, values: tuple[Any, ...]) -> None:
         before = len(self.found)
-        sku, *codes = (self.code(line, rule, column, value) for rule, column, value in self._cells(values))
         sku_col, active_col = self.columns[0], self.columns[-1]
-        if sku_col is not None and sku is not None:
+        sku = self.code(line, self.wanted[0], sku_col, values[0])
+        codes = {}
+        for n in range(1, len(self.columns) - 1):
+            rule, column = self.wanted[n], self.columns[n]
+            code = self.code(line, rule, column, values[n])
+            if code and column is not None:
+                codes[rule.name] = code
+                if sku:
+                    self.unique_code(line, rule.name, column, code, sku)
+        if sku and sku_col is not None:
             self.unique_sku(line, sku_col, sku)
         active = self.active(line, active_col, values[-1])
-        for rule, column, code in zip(self.wanted[1:-1], self.columns[1:-1], codes, strict=True):
-            if code and column is not None and sku:
-                self.unique_code(line, rule.name, column, code, sku)
         if len(self.found) == before and sku is not None:
-            self.rows.append(
-                SheetRow(sku, {r.name: c for r, c in zip(self.wanted[1:-1], codes, strict=True) if c}, active)
-            )
+            self.rows.append(SheetRow(sku, codes, active))
             self.lines.append(line)
-
-    def _cells(self, values: tuple[Any, ...]) -> Iterator[tuple[CodeColumn, _Column | None, object]]:
-        return zip(self.wanted[:-1], self.columns[:-1], values[:-1], strict=True)
 
     def code(self, line: int, rule: CodeColumn, column: _Column | None, value: object) -> str | None:
         """The cell's normalized code ("" when blank), or ``None`` when it is wrong."""
         if column is None:
             return ""
-        cell = code_cell(value)
-        if cell.warning:
-            self.warnings.append(InputProblem(self.file, cell.warning, row=line, column=column.label, value=value))
-        problem = cell.problem or (rule.check(cell.text) if cell.text else None)
+        text, problem, warning = _read_code(value)
+        if warning:
+            self.warnings.append(InputProblem(self.file, warning, row=line, column=column.label, value=value))
+        if text and not problem:
+            problem = rule.check(text)
         if problem:
-            self.bad(line, column, problem, cell.text or _shown(value))
+            self.bad(line, column, problem, text or _shown(value))
             return None
-        if rule.name == SKU_COLUMN and not cell.text:
+        if not text and rule.name == SKU_COLUMN:
             self.bad(line, column, "amazon_sku is blank", None)
             return None
-        return rule.normalize(cell.text) if cell.text else ""
+        return rule.normalize(text) if text else ""
 
     def active(self, line: int, column: _Column | None, value: object) -> bool:
         if column is None:
@@ -529,6 +537,7 @@ def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -537,8 +546,13 @@ def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str
     # Not mkstemp: its file is private (0600), and an exported sheet is for the team to open.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        rows = list(rows)
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("master")
+        # openpyxl's streaming writer leaves out <dimension>; a read-only reader then parses the whole sheet
+        # once more just to size it (a 100,000-row sheet: seconds). Its writer asks this hook, when present.
+        last = f"{get_column_letter(len(mall_columns) + 2)}{len(rows) + 1}"
+        ws.calculate_dimension = lambda: f"A1:{last}"
         ws.append([SKU_COLUMN, *mall_columns, ACTIVE_COLUMN])
 
         def text(value: str) -> WriteOnlyCell:

@@ -241,3 +241,17 @@ def _rewrite_sheet_xml(path: Path, change: object) -> None:
     with zipfile.ZipFile(path, "w") as z:
         for n, data in parts.items():
             z.writestr(n, data)
+
+
+def test_written_sheet_states_its_size(tmp_path: Path) -> None:
+    """write_sheet records the sheet's size, so a read-only reader (the contract's too) sees every row."""
+    import openpyxl
+
+    from ecsync_core.master_sheet import SheetRow, write_sheet
+
+    rows = [SheetRow(f"SKU-{i}", {"yahoo_item_code": f"ec-{i}"}, i % 2 == 0) for i in range(7)]
+    assert 7 == write_sheet(tmp_path / "w.xlsx", rows, ["yahoo_item_code", "rakuten_item_number"])
+    wb = openpyxl.load_workbook(tmp_path / "w.xlsx", read_only=True)
+    ws = wb.worksheets[0]
+    assert ("A1:D8", 8) == (ws.calculate_dimension(), len(list(ws.iter_rows(values_only=True))))
+    wb.close()
