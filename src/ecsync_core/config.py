@@ -118,6 +118,13 @@ def _strict_int(value: object, _type: object) -> int:
     return value
 
 
+def _strict_bool(value: object, _type: object) -> bool:
+    if not isinstance(value, bool):
+        msg = f"must be true or false, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
 def _strict_str(value: object, _type: object) -> str:
     if not isinstance(value, str):
         msg = f"must be text, got {value!r}"
@@ -143,6 +150,7 @@ def make_converter() -> cattrs.Converter:
     """A strict converter: unknown keys are refused, ints are not bools, paths are paths."""
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(bool, _strict_bool)  # bool is an int to singledispatch: give it its own hook
     conv.register_structure_hook(str, _strict_str)
     conv.register_structure_hook(Path, _path)
     conv.register_structure_hook(Fraction, _share)

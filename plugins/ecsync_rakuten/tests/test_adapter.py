@@ -183,6 +183,23 @@ def test_bare_manage_number_unknown_to_rakuten_is_absent_then_fails_on_write(mak
     ] == written
 
 
+def test_items_api_failure_refuses_that_key_and_writes_the_others(make_rig: MakeRig) -> None:
+    """When Items API keeps failing for one product, only its key fails; the other items are written."""
+    rig = make_rig(SEED, fail=[503] * ATTEMPTS, fail_on="/es/2.0/items/")
+    results = rig.run(lambda: rig.adapter.write([StockWrite("single", 1), StockWrite("tee-01:red-m", 2)]))
+    assert [False, True] == [r.ok for r in results]
+    assert "could not look up product 'single' in Items API" in (results[0].error or "")
+    assert 2 == rig.emulator.stock()["tee-01:red-m"]
+
+
+def test_variant_case_folding_is_a_setting(make_rig: MakeRig) -> None:
+    """With fold_variant_case on (one RMS page says variantId is folded too), RED-M writes red-m."""
+    rig = make_rig(SEED, settings={"fold_variant_case": True})
+    results = rig.run(lambda: rig.adapter.write([StockWrite("TEE-01:RED-M", 9)]))
+    assert [True] == [r.ok for r in results]
+    assert 9 == rig.emulator.stock()["tee-01:red-m"]
+
+
 def test_malformed_key_is_a_problem_not_a_call(make_rig: MakeRig) -> None:
     """A key Rakuten could never hold is reported with the reason and sent nowhere."""
     rig = make_rig(SEED)

@@ -55,6 +55,7 @@ def test_defaults_are_the_published_limits() -> None:
         ({"upsert_rate": 0}, "malls.rakuten.upsert_rate", "above 0"),
         ({"pacing_margin": 1.5}, "malls.rakuten.pacing_margin", "below 1"),
         ({"upsert_sise": 10}, "malls.rakuten.upsert_sise", "unknown key"),
+        ({"fold_variant_case": "yes"}, "malls.rakuten.fold_variant_case", "true or false"),
         ({"endpoint": "http://rms.example.com"}, "malls.rakuten.endpoint", "https"),
     ],
 )

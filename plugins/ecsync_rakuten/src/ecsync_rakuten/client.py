@@ -106,7 +106,7 @@ class RakutenRmsClient:
         held: dict[tuple[str, str], int] = {}
         for answer in await self._bounded([self._bulk_get(b) for b in _chunks(wanted, self.settings.bulk_get_batch)]):
             held.update(answer)
-        quantities = {key: held[pair] for key, pair in resolution.pairs.items() if pair in held}
+        quantities = {key: q for key, pair in resolution.pairs.items() if (q := held.get(pair)) is not None}
         return StockReading(quantities, problems=dict(resolution.refused))
 
     async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:

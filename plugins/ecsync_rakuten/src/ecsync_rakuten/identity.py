@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import attrs
 
+from ecsync_core.errors import CredentialError, MallError
 from ecsync_core.ports import KeyValueStore
 
 
@@ -194,7 +195,14 @@ class VariantResolver:
                 for key in sheet_keys:
                     result.pairs[key] = (manage_number, cache[manage_number])
                 continue
-            product = await self._fetch(manage_number)
+            try:
+                product = await self._fetch(manage_number)
+            except CredentialError:
+                raise
+            except MallError as exc:  # one product Items API would not answer: its keys only, not the run
+                for key in sheet_keys:
+                    result.refused[key] = f"could not look up product {manage_number!r} in Items API: {exc.message}"
+                continue
             outcome = _judge(product)
             for key in sheet_keys:
                 if isinstance(outcome, tuple):
