@@ -38,6 +38,7 @@ from ecsync_amazon._wire import (
     LwaToken,
     Pagination,
     ResearchingQuantity,
+    ResearchingQuantityEntry,
     ReservedQuantity,
     UnfulfillableQuantity,
     unstructure,
@@ -370,7 +371,9 @@ def _details(fulfillable: int, inbound: int, reserved: int) -> InventoryDetails:
         inboundShippedQuantity=inbound,
         inboundReceivingQuantity=0,
         reservedQuantity=ReservedQuantity(reserved, reserved, 0, 0),
-        researchingQuantity=ResearchingQuantity(0, []),
+        researchingQuantity=ResearchingQuantity(
+            0, [ResearchingQuantityEntry(f"researchingQuantityIn{term}Term", 0) for term in ("Short", "Mid", "Long")]
+        ),
         unfulfillableQuantity=UnfulfillableQuantity(0, 0, 0, 0, 0, 0, 0),
     )
 

@@ -4,9 +4,9 @@ The amazon mall descriptor: the module the ``ecsync`` entry point names. Light: 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -23,8 +23,22 @@ CODE = "amazon"
 PUBLISHED_RATE = 2.0
 """getInventorySummaries, default usage plan: 2 requests a second, burst 2 (amazon.md §1.4)."""
 
-_positive = attrs.validators.gt(0.0)
-_not_negative = attrs.validators.ge(0.0)
+
+def _within(low: float, high: float = float("inf"), *, above: bool = False) -> Callable[[Any, Any, float], None]:
+    """A validator whose message names the key: cattrs can only place __init__ errors on the section."""
+
+    def check(_instance: Any, attribute: Any, value: float) -> None:
+        if value < low or value > high or (above and value == low):
+            bound = f"more than {low:g}" if above else f"at least {low:g}"
+            limit = f" and at most {high:g}" if high != float("inf") else ""
+            msg = f"{attribute.name} must be {bound}{limit}, got {value!r}"
+            raise ValueError(msg)
+
+    return check
+
+
+_positive = _within(0, above=True)
+_not_negative = _within(0)
 
 
 @attrs.frozen
@@ -65,11 +79,11 @@ class AmazonSettings:
     marketplace_id: str = "A1VC38T7YXB528"
     source: Literal["api", "report"] = "api"
     rate: float = attrs.field(default=PUBLISHED_RATE * 0.95, validator=_positive)
-    burst: float = attrs.field(default=1.5, validator=attrs.validators.ge(1.0))
+    burst: float = attrs.field(default=1.5, validator=_within(1))
     timeout_s: float = attrs.field(default=30.0, validator=_positive)
     token_margin_s: float = attrs.field(default=60.0, validator=_not_negative)
-    listing_restarts: int = attrs.field(default=2, validator=attrs.validators.ge(0))
-    lookup_batch: int = attrs.field(default=50, validator=[attrs.validators.ge(1), attrs.validators.le(50)])
+    listing_restarts: int = attrs.field(default=2, validator=_not_negative)
+    lookup_batch: int = attrs.field(default=50, validator=_within(1, 50))
     report_type: Literal["GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA", "GET_FBA_MYI_ALL_INVENTORY_DATA"] = (
         "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
     )

@@ -57,12 +57,15 @@ class FbaReportSource:
         self._document_bucket = _published(0.0167, 15)
 
     async def stock(self) -> dict[str, int]:
-        report = await self._recent() or await self._create()
-        report = await self._until_done(report)
+        recent = await self._recent()
+        # Polled by the id we hold, not the one the answer echoes: Amazon's sandbox answers getReport for
+        # ID323 with reportId ReportId1 (recorded).
+        report_id = recent.reportId if recent else await self._create()
+        report = await self._until_done(report_id, recent or await self._get(report_id))
         assert report.reportDocumentId is not None
         data, charset = await self._download(report.reportDocumentId)
         try:
-            return parse_report(data, source=f"FBA inventory report {report.reportId}", charset=charset)
+            return parse_report(data, source=f"FBA inventory report {report_id}", charset=charset)
         except InputError as exc:
             raise MallError(CODE, f"the report cannot be read: {exc.one_line()}") from None
 
@@ -87,38 +90,38 @@ class FbaReportSource:
         log.info("amazon_report_reused", report_id=newest.reportId, created=newest.createdTime)
         return newest
 
-    async def _create(self) -> Report:
+    async def _create(self) -> str:
         spec = {"reportType": self._settings.report_type, "marketplaceIds": [self._settings.marketplace_id]}
         body = await self._api.call("POST", REPORTS, "createReport", self._create_bucket, body=spec)
         report_id = structure(body, CreateReportResponse, "createReport").reportId
         log.info("amazon_report_requested", report_id=report_id, report_type=self._settings.report_type)
-        return await self._get(report_id)
+        return report_id
 
     async def _get(self, report_id: str) -> Report:
         body = await self._api.call("GET", f"{REPORTS}/{report_id}", "getReport", self._get_bucket)
         return structure(body, Report, "getReport")
 
-    async def _until_done(self, report: Report) -> Report:
+    async def _until_done(self, report_id: str, report: Report) -> Report:
         deadline = self._clock() + self._settings.report_timeout_s
         while report.processingStatus in WAITING:
             if self._clock() >= deadline:
                 raise MallError(
                     CODE,
-                    f"FBA inventory report {report.reportId} still {report.processingStatus} after "
+                    f"FBA inventory report {report_id} still {report.processingStatus} after "
                     f"{self._settings.report_timeout_s:g} s (malls.amazon.report_timeout_s)",
                 )
             await self._sleep(self._settings.report_poll_s)
-            report = await self._get(report.reportId)
+            report = await self._get(report_id)
         if report.processingStatus == "FATAL":
             raise MallError(
                 CODE,
-                f"Amazon could not make FBA inventory report {report.reportId} (FATAL). It makes one at most every "
+                f"Amazon could not make FBA inventory report {report_id} (FATAL). It makes one at most every "
                 "30 minutes: run again later, or set malls.amazon.source: api",
             )
         if report.processingStatus != "DONE" or report.reportDocumentId is None:
             raise MallError(
                 CODE,
-                f"FBA inventory report {report.reportId} ended {report.processingStatus} without a document "
+                f"FBA inventory report {report_id} ended {report.processingStatus} without a document "
                 "(CANCELLED can mean Amazon had no data); no stock was read",
             )
         return report
