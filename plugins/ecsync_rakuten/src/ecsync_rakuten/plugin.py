@@ -54,9 +54,12 @@ class RakutenSettings:
         upsert_batch: SKUs per ``bulk-upsert``, at most 400.
         items_rate: Items API 2.0 ``items.get`` (resolving a bare manageNumber). Its limit is not in the
             facts sheet [U]: 1/s, the limit of the other single-item RMS calls, is the cautious guess.
-        pacing_margin: how far under the published rate to pace, as a fraction. RMS allows no burst, so a
-            client at exactly 1/s races the gateway's bucket on network jitter; 3% keeps a real run free of
-            429s (30 ms of slack a call at 1/s) while a full run stays within 10% of the floor.
+        pacing_margin: how far under the published rate to pace, as a fraction. RMS publishes no burst, so a
+            client bucket with the gateway's own parameters (1/s, one deep) races it on jitter: two calls
+            sent exactly 1 s apart can arrive 0.99 s apart and draw a 429. The token is taken at the transport,
+            after the body is encoded, so only network jitter is left; 3% is 30 ms of slack a call at 1/s
+            (6 ms at 5/s), more than the jitter of a sound path to RMS [I], and costs 3% over the floor, inside the 10%
+            goal. A 429 all the same is retried, not failed.
         fold_variant_case: fold variantId to lower case too. Most RMS pages say variantId is case-sensitive;
             one Inventory 2.0 page says it is folded like manageNumber [U]. Off: the id is sent as written.
         max_in_flight: calls under way at once. The buckets still space calls by the published rate; a second
