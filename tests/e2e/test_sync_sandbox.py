@@ -1,0 +1,182 @@
+"""The sync end to end: the CLI as an operator runs it, against the real sandbox on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+import pytest
+
+from ecsync_core.domain import MANUAL_RULE
+from ecsync_core.testing.sandbox import RunningSandbox, start_sandbox
+
+
+pytestmark = pytest.mark.e2e
+
+ECSYNC = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ecsync")
+TARGETS = {"yahoo": "yahoo_item_code", "rakuten": "rakuten_item_number"}
+WRITES = ("setStock", "bulk-upsert")
+DRY_RUN_LINES = [
+    r"\[INFO\] Starting Dry Run\.\.\.",
+    r"Amazon Inventory: (\d+) items found",
+    r"Mapped SKUs: (\d+) items",
+    r"Updates to be sent: (\d+) items",
+    r"\[DRY-RUN\] No changes made to API\.",
+]
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    with start_sandbox(tmp_path / "sb") as sb:
+        assert 0 == cli(sb, "import-sku", "-f", str(sb.files.master)).returncode
+        yield sb
+
+
+def cli(sb: RunningSandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ECSYNC, "-c", str(sb.files.config), *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def call(sb: RunningSandbox, mall: str, method: str, path: str, body: object = None) -> Any:
+    r = httpx.request(method, sb.urls[mall] + path, json=body, timeout=30)
+    r.raise_for_status()
+    return r.json() if r.content else None
+
+
+def fold(mall: str, key: str) -> str:
+    """Rakuten folds manageNumber to lower case; compare keys the same way on both sides."""
+    if mall != "rakuten":
+        return key
+    manage, sep, variant = key.partition(":")
+    return manage.lower() + sep + variant
+
+
+def stock(sb: RunningSandbox, mall: str) -> dict[str, int]:
+    return {fold(mall, k): v for k, v in call(sb, mall, "GET", "/_sandbox/stock").items()}
+
+
+def writes(sb: RunningSandbox, mall: str) -> int:
+    by_path = call(sb, mall, "GET", "/_sandbox/requests")["by_path"]
+    return sum(n for path, n in by_path.items() if any(w in path for w in WRITES))
+
+
+def wanted(sb: RunningSandbox) -> dict[str, dict[str, int]]:
+    """What each mall must hold after a live sync, from the sandbox's own sheet and FBA stock."""
+    amazon = call(sb, "amazon", "GET", "/_sandbox/stock")
+    wb = openpyxl.load_workbook(sb.files.master, read_only=True)
+    try:
+        rows = list(wb.worksheets[0].iter_rows(values_only=True))
+    finally:
+        wb.close()
+    head = [str(h) for h in rows[0]]
+    want: dict[str, dict[str, int]] = {m: {} for m in TARGETS}
+    for values in rows[1:]:
+        row = dict(zip(head, values, strict=False))
+        if row.get("is_active") is not True:
+            continue
+        q = amazon.get(str(row["amazon_sku"]), 0)
+        for mall, column in TARGETS.items():
+            if row.get(column):
+                want[mall][fold(mall, str(row[column]))] = MANUAL_RULE.allocate(q)
+    return want
+
+
+def off(sb: RunningSandbox, want: dict[str, dict[str, int]], mall: str) -> dict[str, tuple[int | None, int]]:
+    have = stock(sb, mall)
+    return {k: (have.get(k), v) for k, v in want[mall].items() if have.get(k) != v}
+
+
+def test_dry_run_then_live_then_nothing_left(sandbox: RunningSandbox) -> None:
+    """The manual's five lines with 142 / 138 / 15 and no write; then a live sync sets every item; a rerun plans 0."""
+    before = {m: stock(sandbox, m) for m in TARGETS}
+    p = subprocess.run(
+        [ECSYNC, "-c", str(sandbox.files.config), "sync", "--dry-run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert 0 == p.returncode, p.stdout
+    lines, at, numbers = [line.strip() for line in p.stdout.splitlines()], 0, []
+    for pattern in DRY_RUN_LINES:
+        while not re.fullmatch(pattern, lines[at]):
+            at += 1
+        numbers += re.fullmatch(pattern, lines[at]).groups()  # type: ignore[union-attr]
+    assert ["142", "138", "15"] == numbers
+    assert (0, 0) == (writes(sandbox, "yahoo"), writes(sandbox, "rakuten"))
+    assert before == {m: stock(sandbox, m) for m in TARGETS}
+
+    want = wanted(sandbox)
+    live = cli(sandbox, "sync", "--json")
+    doc = json.loads(live.stdout)
+    assert (0, "SUCCESS") == (live.returncode, doc["status"])
+    assert {"updates": 15, "succeeded": 15, "failed": 0}.items() <= doc["counts"].items()
+    assert ({}, {}) == (off(sandbox, want, "yahoo"), off(sandbox, want, "rakuten"))
+    assert 0 == json.loads(cli(sandbox, "sync", "--dry-run", "--json").stdout)["counts"]["updates"]
+
+
+def test_killed_sync_is_interrupted_and_the_next_completes(sandbox: RunningSandbox) -> None:
+    """kill -9 during a live sync: status then shows it INTERRUPTED, and the next sync completes."""
+    call(sandbox, "yahoo", "POST", "/_sandbox/faults", {"delay_s": 30, "count": 1})
+    proc = subprocess.Popen(
+        [ECSYNC, "-c", str(sandbox.files.config), "sync"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
+            if any(r["kind"] == "sync" and r["finished_at"] is None for r in runs):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the live sync never showed as running in status")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    call(sandbox, "yahoo", "DELETE", "/_sandbox/faults")
+    runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
+    assert "INTERRUPTED" == runs[0]["status"]
+    assert runs[0]["finished_at"] is not None
+    again = cli(sandbox, "sync", "--json")
+    assert (0, "SUCCESS") == (again.returncode, json.loads(again.stdout)["status"])
+
+
+def test_mall_down_for_the_whole_run_is_partial(sandbox: RunningSandbox) -> None:
+    """Rakuten answering 500 throughout: PARTIAL, exit 3, Yahoo updated; the next run catches Rakuten up."""
+    want = wanted(sandbox)
+    call(sandbox, "rakuten", "POST", "/_sandbox/faults", {"status": 500, "count": 10_000})
+    p = cli(sandbox, "sync", "--json")
+    assert (3, "PARTIAL") == (p.returncode, json.loads(p.stdout)["status"])
+    assert {} == off(sandbox, want, "yahoo")
+    assert off(sandbox, want, "rakuten")
+    call(sandbox, "rakuten", "DELETE", "/_sandbox/faults")
+    again = cli(sandbox, "sync", "--json")
+    assert (0, "SUCCESS") == (again.returncode, json.loads(again.stdout)["status"])
+    assert {} == off(sandbox, want, "rakuten")
+
+
+def test_all_fba_at_zero_is_refused(sandbox: RunningSandbox) -> None:
+    """Every FBA quantity at 0 at once: REFUSED, exit 1, nothing written to any mall."""
+    skus = call(sandbox, "amazon", "GET", "/_sandbox/stock")
+    call(sandbox, "amazon", "PUT", "/_sandbox/stock", dict.fromkeys(skus, 0))
+    p = cli(sandbox, "sync")
+    assert 1 == p.returncode
+    assert "[REFUSED]" in p.stdout
+    assert (0, 0) == (writes(sandbox, "yahoo"), writes(sandbox, "rakuten"))
+    runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
+    assert ("sync", "REFUSED") == (runs[0]["kind"], runs[0]["status"])
