@@ -73,19 +73,19 @@ class RakutenRmsClient:
         margin = 1 + settings.pacing_margin
         # RMS publishes no burst: one token deep. A bucket of depth 1 also drops the time a late wake-up
         # overslept, so calls are never closer together than 1/rate, which is what the gateway checks.
-        paced = PacedTransport(
-            transport or httpx.AsyncHTTPTransport(),
+        pacer = Pacer(
             {
                 ("POST", BULK_UPSERT): TokenBucket(settings.upsert_rate / margin, 1),
                 ("POST", BULK_GET): TokenBucket(settings.bulk_get_rate / margin, 1),
                 ("GET", ITEMS_PREFIX): TokenBucket(settings.items_rate / margin, 1),
-            },
+            }
         )
         self._http = httpx.AsyncClient(
             base_url=settings.endpoint,
-            transport=paced,
+            transport=transport,
             timeout=settings.timeout_s,
             headers={"Authorization": f"ESA {token.decode()}", "Accept": "application/json"},
+            event_hooks={"request": [pacer]},
         )
         self._resolver = VariantResolver(store, self._product, fold_variant_case=settings.fold_variant_case)
         self._credential_error: CredentialError | None = None
@@ -254,8 +254,8 @@ class RakutenRmsClient:
         params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """
-        One API call, retried (and paced, by the transport) on 429, 5xx and transport errors. Credential refusals raise
-        ``CredentialError`` (never retried); any other answer is returned for the caller to judge.
+        One API call, retried on 429, 5xx and transport errors (each try paced by the request hook).
+        Credential refusals raise ``CredentialError`` (never retried); any other answer is returned to judge.
         """
         if self._missing:
             raise CredentialError(CODE, f"{' and '.join(self._missing)} not set: add it to .env")
@@ -307,36 +307,27 @@ class RakutenRmsClient:
         return MallError(CODE, f"{what}: HTTP {response.status_code}: {detail}")
 
 
-class PacedTransport(httpx.AsyncBaseTransport):
+class Pacer:
     """
-    Takes a token from the call's bucket at the last moment, with the body already encoded, then sends.
+    An httpx request hook that takes a token from the call's bucket at the last moment before sending.
 
-    Pacing here rather than before building the request means nothing of ours (encoding 400 SKUs, decoding
-    another answer) runs between the token and the bytes leaving, so the calls reach RMS spaced as the bucket
-    spaced them, up to network jitter, which the pacing margin absorbs. Retries pass here again: paced too.
+    httpx runs request hooks after the body is encoded and right before the transport, with nothing of ours
+    (encoding 400 SKUs, decoding another answer) in between, so the calls reach RMS spaced as the bucket
+    spaced them, up to network jitter, which the pacing margin absorbs. A retry passes here again: paced too.
 
     Args:
-        buckets: (method, path suffix or prefix) -> its bucket; a call matching none is not paced.
+        buckets: (method, path fragment) -> its bucket; a call matching none is not paced.
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, buckets: Mapping[tuple[str, str], TokenBucket]) -> None:
-        self._inner = inner
+    def __init__(self, buckets: Mapping[tuple[str, str], TokenBucket]) -> None:
         self._buckets = dict(buckets)
 
-    def _bucket(self, request: httpx.Request) -> TokenBucket | None:
+    async def __call__(self, request: httpx.Request) -> None:
         path = request.url.path
         for (method, fragment), bucket in self._buckets.items():
             if request.method == method and fragment in path:
-                return bucket
-        return None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if (bucket := self._bucket(request)) is not None:
-            await bucket.acquire()
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+                await bucket.acquire()
+                return
 
 
 def _first(group: BaseExceptionGroup[Any]) -> BaseException:

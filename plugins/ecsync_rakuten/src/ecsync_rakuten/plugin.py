@@ -56,7 +56,7 @@ class RakutenSettings:
             facts sheet [U]: 1/s, the limit of the other single-item RMS calls, is the cautious guess.
         pacing_margin: how far under the published rate to pace, as a fraction. RMS publishes no burst, so a
             client bucket with the gateway's own parameters (1/s, one deep) races it on jitter: two calls
-            sent exactly 1 s apart can arrive 0.99 s apart and draw a 429. The token is taken at the transport,
+            sent exactly 1 s apart can arrive 0.99 s apart and draw a 429. The token is taken in a request hook,
             after the body is encoded, so only network jitter is left; 3% is 30 ms of slack a call at 1/s
             (6 ms at 5/s), more than the jitter of a sound path to RMS [I], and costs 3% over the floor, inside the 10%
             goal. A 429 all the same is retried, not failed.
