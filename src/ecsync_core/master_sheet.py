@@ -38,6 +38,21 @@ _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
 
+class SheetError(InputError):
+    """
+    Raised when a master sheet has problems: all of them, and the warnings beside them.
+
+    The warnings often explain a problem: two codes that collide after Excel dropped their leading zeros.
+    """
+
+    def __init__(self, problems: list[InputProblem], warnings: list[InputProblem]) -> None:
+        super().__init__(problems)
+        self.warnings = warnings
+
+    def one_line(self) -> str:
+        return "\n".join([super().one_line(), *(f"warning: {w}" for w in self.warnings)])
+
+
 class SheetWriteError(EcsyncError):
     """Raised when the master sheet cannot be written (folder missing or not writable, file locked)."""
 
@@ -238,7 +253,8 @@ def read_sheet(
         file: how problems name the file (default: *path* as given).
 
     Raises:
-        InputError: with every problem of the sheet: file, row, column, value and what is wrong.
+        SheetError: with every problem of the sheet (file, row, column, value and what is wrong) and the
+            warnings; a file that cannot be read at all raises its ``InputError`` alone.
     """
     name = str(path) if file is None else file
     sku = attrs.evolve(sku, name=SKU_COLUMN) if sku else CodeColumn(SKU_COLUMN)
@@ -247,7 +263,7 @@ def read_sheet(
     sheet_rows, lines, problems, warnings = _check_rows(name, wanted, raw)
     problems = raw.problems + problems
     if problems:
-        raise InputError(problems)
+        raise SheetError(problems, warnings)
     return MasterSheet(name, sheet_rows, lines, tuple(c.name for c in columns), warnings)
 
 
@@ -557,6 +573,8 @@ def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str
 
         def text(value: str) -> WriteOnlyCell:
             cell = WriteOnlyCell(ws, value=value or None)
+            if value.startswith("="):
+                cell.data_type = "s"  # text, not a formula: openpyxl takes any "=..." for one
             cell.number_format = "@"
             return cell
 

@@ -9,8 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from ecsync_core.errors import InputError
-from ecsync_core.master_sheet import CodeColumn, MasterSheet, read_sheet
+from ecsync_core.master_sheet import (
+    EXCEL_ERRORS,
+    CodeColumn,
+    MasterSheet,
+    SheetError,
+    SheetRow,
+    read_sheet,
+    trim,
+    write_sheet,
+)
 from tests.sheets import HEADER, MANUAL_ROWS, manual_sheet, save_values_as_excel_does, write_workbook
 
 
@@ -247,11 +259,44 @@ def test_written_sheet_states_its_size(tmp_path: Path) -> None:
     """write_sheet records the sheet's size, so a read-only reader (the contract's too) sees every row."""
     import openpyxl
 
-    from ecsync_core.master_sheet import SheetRow, write_sheet
-
     rows = [SheetRow(f"SKU-{i}", {"yahoo_item_code": f"ec-{i}"}, i % 2 == 0) for i in range(7)]
     assert 7 == write_sheet(tmp_path / "w.xlsx", rows, ["yahoo_item_code", "rakuten_item_number"])
     wb = openpyxl.load_workbook(tmp_path / "w.xlsx", read_only=True)
     ws = wb.worksheets[0]
     assert ("A1:D8", 8) == (ws.calculate_dimension(), len(list(ws.iter_rows(values_only=True))))
     wb.close()
+
+
+def test_warnings_come_with_the_problems_they_explain(tmp_path: Path) -> None:
+    """Codes that collide because Excel made them numbers are refused, and the numeric cells are shown too."""
+    path = write_workbook(tmp_path / "s.xlsx", [("SKU-1", "123", "", True), ("SKU-2", 123, "", True)])
+    with pytest.raises(SheetError) as refused:
+        read(path)
+    lines = refused.value.one_line().splitlines()
+    assert f"{path}, row 3, column yahoo_item_code (B): also claimed by amazon_sku 'SKU-1' on row 2" in lines[0]
+    assert lines[1].startswith(f"warning: {path}, row 3, column yahoo_item_code (B): a numeric cell")
+
+
+CODE_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")), max_size=12)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(CODE_TEXT.filter(bool), CODE_TEXT, CODE_TEXT, st.booleans()),
+        unique_by=lambda r: r[0],
+        max_size=8,
+    )
+)
+def test_what_the_writer_writes_the_reader_reads(tmp_path: Path, rows: list[tuple[str, str, str, bool]]) -> None:
+    """Any text codes (leading zeros, "1234", full-width letters) written as a sheet read back exactly."""
+    written = [
+        SheetRow(sku, {k: v for k, v in (("yahoo_item_code", y), ("rakuten_item_number", r)) if trim(v)}, on)
+        for sku, y, r, on in rows
+        if trim(sku) == sku and trim(y) == y and trim(r) == r and sku not in EXCEL_ERRORS and not {y, r} & EXCEL_ERRORS
+    ]
+    codes = [c for row in written for c in row.codes.values()]
+    if len(codes) != len(set(codes)):
+        return
+    write_sheet(tmp_path / "w.xlsx", written, ["yahoo_item_code", "rakuten_item_number"])
+    assert written == read(tmp_path / "w.xlsx").rows

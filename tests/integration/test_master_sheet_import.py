@@ -155,6 +155,11 @@ def test_dry_run_prints_the_changes_and_changes_nothing(tmp_path: Path, config: 
     assert [] == mappings(tmp_path)
     code, out, _ = run_cli(capsys, "-c", config, "import-sku", "--dry-run")
     assert "[DRY-RUN] would add 8, change 0, deactivate 0, remove 0 mappings" in out
+    code, out, _ = run_cli(capsys, "-c", config, "-v", "import-sku", "--dry-run", "--json")
+    added = json.loads(out)["rows"]["added"]
+    assert {"sku": "AMZ-CAP-003", "mall": "rakuten", "item": "cap-003:navy-f", "active": True} in added
+    assert 8 == len(added)
+    assert [] == mappings(tmp_path)
 
 
 def test_numeric_code_warns_on_stderr_and_imports(tmp_path: Path, config: Path, capsys: Capsys) -> None:
