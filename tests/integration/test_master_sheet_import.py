@@ -209,3 +209,14 @@ def test_no_target_mall_installed_is_refused(tmp_path: Path, monkeypatch: pytest
         import_sku(app, manual_sheet(tmp_path / "m.xlsx"), replace=True)
     with pytest.raises(PluginError):
         export_sku(app, tmp_path / "e.xlsx")
+
+
+def test_sheet_option_picks_the_sheet(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """--sheet NAME imports that sheet of the workbook; without it the first sheet is read."""
+    book = write_workbook(tmp_path / "b.xlsx", [("SKU-1", "ec-1", "", True)], sheet="SKU", other_sheets=["readme"])
+    code, _out, err = run_cli(capsys, "-c", config, "import-sku", "-f", book)
+    assert 1 == code
+    assert f"{book}, row 1: missing column 'amazon_sku'" in err
+    code, out, _ = run_cli(capsys, "-c", config, "import-sku", "-f", book, "--sheet", "SKU")
+    assert (0, ["SKU-1"]) == (code, [m.sku for m in mappings(tmp_path)])
+    assert "added 1, changed 0, deactivated 0, removed 0 mappings" in out

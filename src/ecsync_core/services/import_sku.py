@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ecsync_core.domain import Mapping
-from ecsync_core.errors import InputProblem, PluginError
+from ecsync_core.errors import InputError, InputProblem, PluginError
 from ecsync_core.logging import get_logger
 from ecsync_core.master_sheet import SKU_COLUMN, CodeColumn, MasterSheet, SheetRow, read_sheet, write_sheet
 from ecsync_core.store.mappings import MappingChanges, diff
@@ -159,7 +159,11 @@ def import_sku(
     path = file if file is not None else app.settings.master_file
     malls = {str(p.sheet_column): p.code for p in targets}
     columns = [CodeColumn(str(p.sheet_column), p.check_item_key, p.normalize_item_key) for p in targets]
-    read = read_sheet(path, columns, sheet=sheet, sku=_sku_rules(app))
+    try:
+        read = read_sheet(path, columns, sheet=sheet, sku=_sku_rules(app))
+    except InputError as exc:
+        log.info("import_sku_refused", file=str(path), problems=len(exc.problems), first=str(exc.problems[0]))
+        raise
     wanted, absent = sheet_mappings(read, malls)
     if dry_run:
         changes = diff(app.mappings.all(), wanted, replace=replace, absent=absent)
