@@ -16,7 +16,12 @@ import attrs
 import httpx
 import pytest
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecsync_amazon._emulated_pages import Row, dumps, page_json, page_model
 from ecsync_amazon._emulated_reports import COLUMNS
+from ecsync_amazon._wire import unstructure
 from ecsync_amazon.client import SUMMARIES
 from ecsync_amazon.emulator import (
     MARKETPLACE,
@@ -212,6 +217,30 @@ def test_a_page_matches_amazons_model_and_the_recorded_shape() -> None:
     sample = recorded("fbaInventory/getInventorySummaries.200.sandbox-static-1.json")
     assert keys(sample["payload"]["inventorySummaries"][2]) == keys(body["payload"]["inventorySummaries"][0])
     assert list(sample) == list(body)  # pagination before payload, as recorded
+
+
+_ROWS = st.lists(
+    st.builds(
+        Row,
+        st.text(min_size=1),
+        st.text(),
+        st.text(),
+        st.text(),
+        st.text(),
+        st.integers(0, 10**6),
+        st.integers(0, 10**6),
+        st.integers(0, 10**6),
+    ),
+    max_size=5,
+)
+
+
+@given(_ROWS, st.booleans(), st.none() | st.text(min_size=1))
+def test_the_fast_page_text_is_the_wire_models_text(rows: list[Row], details: bool, token: str | None) -> None:
+    """The template-written page equals the wire model unstructured and dumped, for any SKU text and token."""
+    assert dumps(unstructure(page_model(rows, details, token, MARKETPLACE))) == page_json(
+        rows, details, token, MARKETPLACE
+    )
 
 
 def test_details_false_leaves_inventory_details_out() -> None:

@@ -51,6 +51,12 @@ def respond(body: Any, status: int = 200, headers: Mapping[str, str] | None = No
     return JSONResponse(body, status, headers={"x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
 
 
+def respond_text(json_text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON answer already written as text (see ``_emulated_pages``)."""
+    all_headers = {"x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})}
+    return Response(json_text.encode("utf-8"), status, headers=all_headers, media_type="application/json")
+
+
 def sp_error(
     status: int, code: str, message: str, details: str | None = None, headers: Mapping[str, str] | None = None
 ) -> Response:

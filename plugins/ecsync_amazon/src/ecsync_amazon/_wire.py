@@ -115,6 +115,36 @@ class InventorySummariesResponse:
 
 
 @attrs.frozen
+class ListedDetails:
+    fulfillableQuantity: int | None = None
+
+
+@attrs.frozen
+class ListedSummary:
+    asin: str | None = None
+    sellerSku: str | None = None
+    inventoryDetails: ListedDetails | None = None
+
+
+@attrs.frozen
+class ListedPayload:
+    inventorySummaries: list[ListedSummary]
+
+
+@attrs.frozen
+class ListedPage:
+    """
+    A getInventorySummaries page as the adapter reads it: only the keys it uses.
+
+    The full model above costs ~10x more to structure (every quantity bucket of every SKU), which at a page
+    every 5 ms (a listing at --speed 100) is most of the time there is; the other keys are not read anyway.
+    """
+
+    pagination: Pagination | None = None
+    payload: ListedPayload | None = None
+
+
+@attrs.frozen
 class LwaToken:
     access_token: str
     token_type: str

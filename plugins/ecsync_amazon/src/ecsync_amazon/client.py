@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import httpx
 
 from ecsync_amazon._spapi import CallStats, NextTokenRefusedError, SpApi
-from ecsync_amazon._wire import InventorySummariesResponse, InventorySummary, structure
+from ecsync_amazon._wire import ListedPage, ListedSummary, structure
 from ecsync_amazon.auth import RENEW_CLIENT_SECRET, RENEW_REFRESH_TOKEN, LwaAuth
 from ecsync_amazon.plugin import CODE, AmazonSettings
 from ecsync_amazon.reports_api import FbaReportSource
@@ -131,15 +131,15 @@ class FbaInventoryClient:
                 return found
             page = await self._page({**query, "nextToken": token})
 
-    async def _page(self, query: Mapping[str, str]) -> InventorySummariesResponse:
+    async def _page(self, query: Mapping[str, str]) -> ListedPage:
         body = await self._api.call("GET", SUMMARIES, OP, self._bucket, params=query)
-        page = structure(body, InventorySummariesResponse, OP)
+        page = structure(body, ListedPage, OP)
         if page.payload is None:
             raise MallError(CODE, f"{OP} answered 200 without a payload")
         return page
 
 
-def _fulfillable(summary: InventorySummary) -> tuple[str, int]:
+def _fulfillable(summary: ListedSummary) -> tuple[str, int]:
     if not summary.sellerSku:
         raise MallError(CODE, f"{OP} listed an item without a sellerSku (asin {summary.asin})")
     details = summary.inventoryDetails

@@ -26,23 +26,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ecsync_amazon._emulated_common import catalogue, iso, respond, sp_error
+from ecsync_amazon._emulated_common import catalogue, iso, respond_text, sp_error
+from ecsync_amazon._emulated_pages import Row, page_json
 from ecsync_amazon._emulated_reports import ReportsDesk
-from ecsync_amazon._wire import (
-    Granularity,
-    InventoryDetails,
-    InventorySummariesResponse,
-    InventorySummariesResult,
-    InventorySummary,
-    LwaError,
-    LwaToken,
-    Pagination,
-    ResearchingQuantity,
-    ResearchingQuantityEntry,
-    ReservedQuantity,
-    UnfulfillableQuantity,
-    unstructure,
-)
+from ecsync_amazon._wire import LwaError, LwaToken, unstructure
 from ecsync_amazon.auth import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 from ecsync_amazon.client import SUMMARIES
 from ecsync_amazon.plugin import PUBLISHED_RATE, AmazonSettings
@@ -281,13 +268,9 @@ class AmazonEmulator:
         chunk = skus[start : start + self.page_size]
         more = start + self.page_size < len(skus)
         details = q.get("details", "false").lower() == "true"
-        page = InventorySummariesResponse(
-            pagination=Pagination(self._issue(selection, skus[start + self.page_size])) if more else None,
-            payload=InventorySummariesResult(
-                Granularity("Marketplace", MARKETPLACE), [self._summary(sku, details) for sku in chunk]
-            ),
-        )
-        return respond(unstructure(page), 200, _RATE_HEADER)
+        next_token = self._issue(selection, skus[start + self.page_size]) if more else None
+        text = page_json([self._row(sku) for sku in chunk], details, next_token, MARKETPLACE)
+        return respond_text(text, 200, _RATE_HEADER)
 
     def _select(self, q: Mapping[str, str]) -> tuple[tuple[str, str], list[str] | str]:
         """The selection key a nextToken is bound to, and the SKUs it names in order (or a problem)."""
@@ -332,19 +315,11 @@ class AmazonEmulator:
         self._pages[token] = _PageToken(selection, next_sku, now)
         return token
 
-    def _summary(self, sku: str, details: bool) -> InventorySummary:
-        quantity = self._stock[sku]
+    def _row(self, sku: str) -> Row:
         facts = catalogue(sku)
-        return InventorySummary(
-            asin=facts.asin,
-            fnSku=facts.fnsku,
-            sellerSku=sku,
-            condition="NewItem",
-            inventoryDetails=_details(quantity, facts.inbound, facts.reserved) if details else None,
-            lastUpdatedTime=iso(self._changed[sku], millis=False),
-            productName=facts.product_name,
-            # Inbound and reserved units make the total differ from what can ship now, as in Amazon's data.
-            totalQuantity=quantity + facts.inbound + facts.reserved,
+        updated = iso(self._changed[sku], millis=False)
+        return Row(
+            sku, facts.asin, facts.fnsku, facts.product_name, updated, self._stock[sku], facts.inbound, facts.reserved
         )
 
 
@@ -362,20 +337,6 @@ def _check_query(q: QueryParams) -> str | None:
     if q.get("details", "false").lower() not in {"true", "false"}:
         return "Query parameter [details] must be true or false."
     return None
-
-
-def _details(fulfillable: int, inbound: int, reserved: int) -> InventoryDetails:
-    return InventoryDetails(
-        fulfillableQuantity=fulfillable,
-        inboundWorkingQuantity=0,
-        inboundShippedQuantity=inbound,
-        inboundReceivingQuantity=0,
-        reservedQuantity=ReservedQuantity(reserved, reserved, 0, 0),
-        researchingQuantity=ResearchingQuantity(
-            0, [ResearchingQuantityEntry(f"researchingQuantityIn{term}Term", 0) for term in ("Short", "Mid", "Long")]
-        ),
-        unfulfillableQuantity=UnfulfillableQuantity(0, 0, 0, 0, 0, 0, 0),
-    )
 
 
 def _percent(text: str) -> str:

@@ -1,0 +1,171 @@
+"""
+Amazon: a full FBA listing of 100,000 SKUs (getInventorySummaries, 50 a page) from the emulator at ``--speed 100``.
+
+The emulator is served by uvicorn in its own process on 127.0.0.1, behind the sandbox harness, as ``ecsync
+sandbox`` serves it; the real adapter lists it over HTTP with the settings the sandbox hands out (its rate
+scaled by the speed).
+
+Printed: wall time of the listing (median of the repeats), the floor (pages / scaled published rate, i.e.
+pages / (2 x speed)), the ratio (goal <= 1.1), 429s drawn (goal 0), peak memory (RSS of the client and of the
+server process; the Python heap peak of one listing under tracemalloc, in an extra untimed round).
+
+    python benchmarks/bench_amazon.py [--skus 100000] [--speed 100] [--repeats 3] [--fine-timer]
+
+``--fine-timer`` runs the client on a select() event loop: asyncio's default epoll loop rounds every sleep up
+to a whole millisecond, which at --speed 100 (5 ms between pages) is felt, and at speed 1 (0.5 s) is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import multiprocessing
+import resource
+import selectors
+import socket
+import statistics
+import time
+import tracemalloc
+
+from collections.abc import Callable, Coroutine
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httpx
+
+
+def serve(skus: int, speed: float, conn: Connection) -> None:
+    """The child: the Amazon emulator with *skus* demo SKUs, behind the sandbox harness, on a free port."""
+    import uvicorn
+
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from ecsync_amazon.emulator import AmazonEmulator
+    from ecsync_amazon.plugin import sample_sku
+    from ecsync_core.sandbox.harness import build_app
+
+    class NoDelayH11(H11Protocol):
+        """h11 with Nagle off: asyncio leaves TCP_NODELAY unset on sockets accepted from a socket we bound, and
+        uvicorn writes a response's head and body apart, so each answer waits ~40 ms for a delayed ACK."""
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().connection_made(transport)
+
+    emulator = AmazonEmulator({sample_sku(n): n % 50 for n in range(skus)})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    conn.send(sock.getsockname()[1])
+    config = uvicorn.Config(
+        build_app(emulator, speed=speed), http=NoDelayH11, log_level="warning", access_log=False, lifespan="off"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _wait_ready(base: str, deadline_s: float = 120.0) -> None:
+    until = time.monotonic() + deadline_s
+    while True:
+        try:
+            httpx.get(f"{base}/_sandbox/requests", timeout=2.0)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > until:
+                raise
+            time.sleep(0.1)
+
+
+def _requests(base: str) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(f"{base}/_sandbox/requests", timeout=10.0).json()
+    return answer
+
+
+async def one_listing(base: str, speed: float) -> tuple[float, float, int, int]:
+    """One snapshot with a fresh adapter: wall seconds, client CPU seconds, SKUs listed, 429s the adapter saw."""
+    from ecsync_amazon.client import build_client
+    from ecsync_amazon.emulator import AmazonEmulator
+    from ecsync_amazon.plugin import AmazonSettings
+    from ecsync_core.config import make_converter
+    from ecsync_core.mall import MallContext
+    from ecsync_core.testing import InMemoryKeyValue
+
+    probe = AmazonEmulator({})
+    settings = make_converter().structure(probe.sandbox_settings(base, speed), AmazonSettings)
+    context = MallContext("amazon", settings, probe.sandbox_secrets(), InMemoryKeyValue())
+    adapter = build_client(context)
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        stock = await adapter.snapshot()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await adapter.aclose()
+    return wall, cpu, len(stock), adapter.stats.throttled
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, Any]], fine_timer: bool) -> Any:
+    if not fine_timer:
+        return asyncio.run(make())
+    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+    try:
+        return loop.run_until_complete(make())
+    finally:
+        loop.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--skus", type=int, default=100_000)
+    parser.add_argument("--speed", type=float, default=100.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fine-timer", action="store_true")
+    args, _ = parser.parse_known_args()
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # the adapter's INFO lines off
+
+    spawn = multiprocessing.get_context("spawn")
+    parent, child = spawn.Pipe()
+    server = spawn.Process(target=serve, args=(args.skus, args.speed, child), daemon=True)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{parent.recv()}"
+        _wait_ready(base)
+        before = _requests(base)
+        rounds = [_run(lambda: one_listing(base, args.speed), args.fine_timer) for _ in range(args.repeats)]
+        after = _requests(base)
+        tracemalloc.start()
+        _run(lambda: one_listing(base, args.speed), args.fine_timer)
+        heap_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    finally:
+        server.terminate()
+        server.join(10)
+    client_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    server_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    from ecsync_amazon.plugin import PUBLISHED_RATE
+
+    pages = math.ceil(args.skus / 50)
+    floor = pages / (PUBLISHED_RATE * args.speed)
+    walls = [r[0] for r in rounds]
+    wall = statistics.median(walls)
+    listed = {r[2] for r in rounds}
+    throttled = after["throttled"] - before["throttled"]
+    print(f"amazon listing: {args.skus:,} SKUs, {pages:,} pages, --speed {args.speed:g}, {args.repeats} repeats")
+    print(f"  SKUs listed each round     {', '.join(f'{n:,}' for n in sorted(listed))}")
+    print(f"  wall time (median)         {wall:.2f} s   (rounds: {', '.join(f'{w:.2f}' for w in walls)})")
+    print(f"  floor (pages / {PUBLISHED_RATE * args.speed:g}/s)      {floor:.2f} s")
+    print(f"  ratio                      {wall / floor:.3f}   (goal <= 1.1)")
+    print(f"  client CPU (median)        {statistics.median(r[1] for r in rounds):.2f} s")
+    print(f"  throttled (429) requests   {throttled}   (adapter saw {sum(r[3] for r in rounds)}; goal 0)")
+    print(f"  API calls seen by server   {after['count'] - before['count']:,}")
+    print(f"  peak RSS client / server   {client_rss_mb:.0f} MB / {server_rss_mb:.0f} MB")
+    print(f"  peak Python heap, listing  {heap_peak_mb:.1f} MB (tracemalloc, untimed round)")
+
+
+if __name__ == "__main__":
+    main()
