@@ -8,7 +8,7 @@ import platform
 import sys
 
 from collections.abc import Mapping
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import attrs
@@ -29,8 +29,12 @@ Json = Any
 
 def user_agent() -> str:
     # Amazon asks for AppName/Version (Language=...; Platform=...), at most 500 characters.
+    try:
+        ours = version("ecsync-amazon")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        ours = "0"
     py = ".".join(map(str, sys.version_info[:3]))
-    return f"ecsync/{version('ecsync-amazon')} (Language=Python/{py}; Platform={platform.system()})"
+    return f"ecsync/{ours} (Language=Python/{py}; Platform={platform.system()})"
 
 
 @attrs.define

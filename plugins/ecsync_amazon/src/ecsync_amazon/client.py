@@ -49,11 +49,12 @@ class FbaInventoryClient:
         self.stats = CallStats()
         self._api = SpApi(http, auth, settings.endpoint, self.stats)
         self._bucket = TokenBucket(settings.rate, settings.burst)
+        self._reports = FbaReportSource(self._api, settings)
 
     async def snapshot(self) -> dict[str, int]:
         """Every SKU FBA lists for Japan with its fulfillable quantity; every page, or a MallError."""
         if self._settings.source == "report":
-            return await FbaReportSource(self._api, self._settings).stock()
+            return await self._reports.stock()
         stock = await self._listing({}, "listing")
         log.info("amazon_listing", skus=len(stock), requests=self.stats.requests, throttled=self.stats.throttled)
         return stock
