@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import os
 import unicodedata
 
@@ -282,21 +283,18 @@ def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _Ra
         with _guard(file), contextlib.closing(ws.iter_rows(values_only=True)) as it:
             header = next(it, None) or ()
             columns, problems = _match_header(file, header, names)
-            present = [(n, c.index) for n, c in enumerate(columns) if c is not None]
+            pick = _picker(columns)
             rows: list[tuple[int, tuple[Any, ...]]] = []
             formulas: dict[int, list[int]] = {}  # row number -> positions in the row tuple
             blank = (None,) * len(columns)
             for line, values in enumerate(it, start=2):
-                width = len(values)
-                cells = [None] * len(columns)
-                for n, i in present:
-                    if i < width:
-                        cells[n] = values[i]
-                picked = tuple(cells)
+                picked = pick(values)
                 if picked == blank:
                     continue
                 for n, v in enumerate(picked):
-                    if _is_formula(v):
+                    kind = v.__class__
+                    # Read with formulas, a formula cell is its text ("=A1&B1") or an ArrayFormula object.
+                    if (v[:1] == "=") if kind is str else (kind not in _PLAIN):
                         formulas.setdefault(line, []).append(n)
                 rows.append((line, picked))
     if formulas:
@@ -304,11 +302,21 @@ def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _Ra
     return _RawSheet(columns, rows, problems)
 
 
-def _is_formula(value: object) -> bool:
-    # Read with formulas, a formula cell is its text ("=A1&B1") or an ArrayFormula / DataTableFormula.
-    if isinstance(value, str):
-        return value.startswith("=")
-    return value is not None and not isinstance(value, int | float | bool | date | time | timedelta)
+_PLAIN = frozenset({type(None), int, float, bool, datetime, date, time, timedelta})
+
+
+def _picker(columns: list[_Column | None]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """The wanted cells of a row, in *columns* order (``None`` for a missing column or a short row)."""
+    where = [c.index if c is not None else -1 for c in columns]
+    need = max(where, default=-1) + 1
+    fast = operator.itemgetter(*where) if len(where) > 1 and -1 not in where else None
+
+    def pick(values: tuple[Any, ...]) -> tuple[Any, ...]:
+        if fast is not None and len(values) >= need:
+            return fast(values)  # type: ignore[no-any-return]
+        return tuple(values[i] if 0 <= i < len(values) else None for i in where)
+
+    return pick
 
 
 def _with_saved_values(
