@@ -105,13 +105,10 @@ def save_values_as_excel_does(path: Path, values: Mapping[str, str]) -> Path:
     return path
 
 
-def make_app(tmp_path: Path, *, extra: Sequence[types.ModuleType] = (), master: Path | None = None) -> App:
+def make_app(tmp_path: Path, *, extra: Sequence[types.ModuleType] = ()) -> App:
     """An app on its own DuckDB file under *tmp_path*, with the installed plugins (and *extra*)."""
     config = tmp_path / "config.yaml"
-    lines = [f"database: {tmp_path / 'db' / 'ecsync.duckdb'}"]
-    if master is not None:
-        lines.append(f"master_file: {master}")
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config.write_text(f"database: {tmp_path / 'db' / 'ecsync.duckdb'}\n", encoding="utf-8")
     return build_app(config, extra_plugins=tuple(extra))
 
 
