@@ -423,8 +423,10 @@ def sandbox(state: State, directory: Path, skus: int | None, speed: float, seed:
         prepared = prepare(host, skus=skus or MANUAL_SKUS, seed=seed, speed=speed)
     except ValueError as exc:
         raise PluginError(f"cannot build the demo catalogue: {exc}") from None
-    for code in prepared.skipped:
-        click.echo(f"note: mall {code} has no emulator yet; not served, its sheet column left blank", err=True)
+    for code, why in prepared.skipped.items():
+        column = host.malls[code].plugin.sheet_column
+        blank = f"; its sheet column {column} is left blank" if column else ""
+        click.echo(f"note: mall {code} is not served ({why}){blank}", err=True)
     if not prepared.apps:
         raise PluginError("no installed mall plugin has an emulator; nothing to serve")
     serve(prepared, directory, click.echo)

@@ -12,17 +12,19 @@ import httpx
 import pytest
 
 from ecsync_core.sandbox.harness import SandboxApp, build_app, parse_fault
-from ecsync_core.testing import EMULATOR_BASE
-from ecsync_core.testing.fake_mall import API_BURST, API_RATE, STOCK_PATH, TOKEN_PATH, FakeMallEmulator
+from ecsync_core.testing import EMULATOR_BASE, ManualClock
+from ecsync_core.testing.fake_mall import API_BURST, STOCK_PATH, TOKEN_PATH, FakeMallEmulator
 
 
 T = TypeVar("T")
 SEED = {"FM000001": 5, "FM000002": 0, "FM000003": 12}
 
 
-def drive(speed: float, script: Callable[[httpx.AsyncClient, SandboxApp], Awaitable[T]]) -> T:
-    """Run *script* against a fresh fake-mall emulator behind the harness, in-process."""
-    app = build_app(FakeMallEmulator(SEED), speed=speed)
+def drive(
+    speed: float, script: Callable[[httpx.AsyncClient, SandboxApp], Awaitable[T]], clock: ManualClock | None = None
+) -> T:
+    """Run *script* against a fresh fake-mall emulator behind the harness, in-process, on a stopped clock."""
+    app = build_app(FakeMallEmulator(SEED), speed=speed, clock=clock or ManualClock())
 
     async def go() -> T:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=EMULATOR_BASE) as client:
@@ -107,22 +109,20 @@ def test_a_new_post_replaces_the_pending_fault_and_delete_clears_it() -> None:
 
 
 def test_a_delay_fault_answers_normally_after_the_delay() -> None:
-    """{delay_s, count} makes the call wait that long, then it gets the normal answer."""
+    """{delay_s, count} makes the call wait that long, then it gets the normal answer; then it is spent."""
 
-    async def script(client: httpx.AsyncClient, _app: SandboxApp) -> tuple[float, int, float]:
+    async def script(client: httpx.AsyncClient, _app: SandboxApp) -> tuple[float, httpx.Response, object]:
         headers = await token(client)
         await client.post("/_sandbox/faults", json={"delay_s": 0.2, "count": 1})
         t0 = time.monotonic()
         slow = await client.get(STOCK_PATH, headers=headers, params={"item": "FM000001"})
         waited = time.monotonic() - t0
-        t0 = time.monotonic()
-        await client.get(STOCK_PATH, headers=headers)
-        return waited, slow.status_code, time.monotonic() - t0
+        return waited, slow, (await client.get("/_sandbox/faults")).json()["fault"]
 
-    waited, status, next_call = drive(100.0, script)
-    assert 200 == status
+    waited, slow, pending = drive(100.0, script)
+    assert (200, {"items": [{"item": "FM000001", "quantity": 5}]}) == (slow.status_code, slow.json())
     assert waited >= 0.2
-    assert next_call < 0.2
+    assert pending is None
 
 
 def test_a_drop_fault_is_a_transport_error_in_process() -> None:
@@ -186,17 +186,21 @@ def test_pacing_answers_429_past_the_burst_scaled_by_speed() -> None:
 
 
 def test_pacing_refills_at_the_scaled_rate() -> None:
-    """After the burst is spent, a call waits 1/(rate x speed) seconds and gets through again."""
+    """After the burst is spent, a token comes back every 1/(rate x speed) seconds, not sooner."""
+    clock = ManualClock()
+    speed = 0.8  # 4 reads a second, 4 at once; each interval (0.25 s) and its half are exact in binary
 
-    async def script(client: httpx.AsyncClient, _app: SandboxApp) -> tuple[int, int]:
+    async def script(client: httpx.AsyncClient, _app: SandboxApp) -> list[int]:
         headers = await token(client)
-        for _ in range(int(API_BURST)):
-            await client.get(STOCK_PATH, headers=headers)
-        refused = (await client.get(STOCK_PATH, headers=headers)).status_code
-        await asyncio.sleep(1 / API_RATE + 0.02)
-        return refused, (await client.get(STOCK_PATH, headers=headers)).status_code
+        codes = [(await client.get(STOCK_PATH, headers=headers)).status_code for _ in range(5)]
+        clock.advance(0.125)
+        codes.append((await client.get(STOCK_PATH, headers=headers)).status_code)
+        clock.advance(0.125)
+        codes.append((await client.get(STOCK_PATH, headers=headers)).status_code)
+        codes.append((await client.get(STOCK_PATH, headers=headers)).status_code)
+        return codes
 
-    assert (429, 200) == drive(1.0, script)
+    assert [200, 200, 200, 200, 429, 429, 200, 429] == drive(speed, script, clock)
 
 
 def test_sandbox_calls_are_never_faulted_paced_or_counted() -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, Protocol
 
 import attrs
@@ -204,11 +205,15 @@ class Pacer:
     and stops at the first that has none, as a real mall counts a refused call against the limits it passed.
     """
 
-    def __init__(self, limits: Sequence[RateLimit], speed: float = 1.0) -> None:
+    def __init__(
+        self, limits: Sequence[RateLimit], speed: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if not speed > 0 or math.isinf(speed):
             msg = f"speed must be a positive number, got {speed!r}"
             raise ValueError(msg)
-        self.buckets = [(limit, TokenBucket(limit.rate * speed, max(1.0, limit.burst * speed))) for limit in limits]
+        self.buckets = [
+            (limit, TokenBucket(limit.rate * speed, max(1.0, limit.burst * speed), clock)) for limit in limits
+        ]
 
     def admit(self, method: str, path: str) -> bool:
         return all(bucket.try_take() for limit, bucket in self.buckets if limit.matches(method, path))
@@ -228,10 +233,10 @@ class SandboxApp:
         fault: the pending fault, if any; *remaining* is how many more calls it hits.
     """
 
-    def __init__(self, emulator: Emulator, *, speed: float = 1.0) -> None:
+    def __init__(self, emulator: Emulator, *, speed: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.emulator = emulator
         self.speed = speed
-        self.pacer = Pacer(emulator.limits, speed)
+        self.pacer = Pacer(emulator.limits, speed, clock)
         self.log = RequestLog()
         self.fault: Fault | None = None
         self.remaining = 0
@@ -345,9 +350,13 @@ def _bad_request(message: str) -> Response:
     return JSONResponse({"error": message}, status_code=400)
 
 
-def build_app(emulator: Emulator, *, speed: float = 1.0) -> SandboxApp:
+def build_app(emulator: Emulator, *, speed: float = 1.0, clock: Callable[[], float] = time.monotonic) -> SandboxApp:
     """
     The emulator's API plus the shared ``/_sandbox/`` routes, faults, pacing scaled by *speed* and a request
     log: the one app both the in-process helpers and ``ecsync sandbox`` serve.
+
+    Args:
+        clock: what the pacing measures time by; tests pass a ``ManualClock`` so that pacing does not
+            depend on how fast the machine runs them.
     """
-    return SandboxApp(emulator, speed=speed)
+    return SandboxApp(emulator, speed=speed, clock=clock)

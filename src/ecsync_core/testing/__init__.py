@@ -7,7 +7,9 @@ Public test helpers for ecsync and for mall plugin authors: fakes, an in-process
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 import httpx
@@ -18,10 +20,31 @@ from ecsync_core.ports import StockReading
 from ecsync_core.sandbox.harness import Emulator, SandboxApp, build_app
 
 
-__all__ = ["EMULATOR_BASE", "Emulated", "FakeMall", "FakeStockSource", "InMemoryKeyValue", "emulated"]
+__all__ = [
+    "EMULATOR_BASE",
+    "Emulated",
+    "FakeMall",
+    "FakeStockSource",
+    "InMemoryKeyValue",
+    "ManualClock",
+    "emulated",
+]
 
 EMULATOR_BASE = "http://emulator.test"
 """The base URL in-process emulators answer on (nothing listens there; the transport routes it)."""
+
+
+class ManualClock:
+    """A clock that moves only when told: pass it to ``build_app(clock=...)`` for pacing that timing cannot flake."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class InMemoryKeyValue:
@@ -127,6 +150,7 @@ def emulated(
     speed: float = 1.0,
     settings: Mapping[str, object] | None = None,
     secrets: Mapping[str, str] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Emulated:
     """
     Build *plugin*'s emulator from *seed* and its adapter talking to it through ``httpx.ASGITransport``.
@@ -137,6 +161,7 @@ def emulated(
     Args:
         settings: extra ``malls.<code>`` keys over the emulator's own sandbox settings.
         secrets: secrets over the emulator's sandbox secrets (a wrong token, say).
+        clock: the emulator's pacing clock (a ``ManualClock``); default the real one.
     """
     from ecsync_core.config import make_converter
 
@@ -144,7 +169,7 @@ def emulated(
         msg = f"mall plugin {plugin.code!r} has no emulator"
         raise ValueError(msg)
     emulator = plugin.make_emulator(seed)
-    app = build_app(emulator, speed=speed)
+    app = build_app(emulator, speed=speed, clock=clock or time.monotonic)
     transport = httpx.ASGITransport(app=app)
     raw = {**emulator.sandbox_settings(EMULATOR_BASE, speed), **(settings or {})}
     context = MallContext(

@@ -32,6 +32,7 @@ from ecsync_core.errors import CredentialError, MallError
 from ecsync_core.hookspecs import hookimpl
 from ecsync_core.mall import MallContext, MallPlugin
 from ecsync_core.pacing import TokenBucket, retrying, transport_error
+from ecsync_core.plugins import InstalledMall, PluginHost
 from ecsync_core.ports import StockReading
 from ecsync_core.sandbox.harness import RateLimit
 
@@ -48,7 +49,9 @@ BATCH = 20
 PAGE = 50
 """SKUs per inventory page."""
 API_RATE, API_BURST = 5.0, 5.0
-"""The published limit of ``/v1/``: 5 calls a second, 5 at once."""
+"""The published limit of reads (``GET /v1/``): 5 calls a second, 5 at once."""
+WRITE_RATE, WRITE_BURST = 1.0, 2.0
+"""The published limit of writes (``PUT /v1/``): 1 call a second, 2 at once."""
 TOKEN_RATE, TOKEN_BURST = 1.0, 2.0
 
 
@@ -60,6 +63,8 @@ class FakeApiSettings:
     token_url: str = "https://fake-mall.invalid/oauth/token"
     rate: float = API_RATE
     burst: float = API_BURST
+    write_rate: float = WRITE_RATE
+    write_burst: float = WRITE_BURST
 
 
 def _secret_names(code: str) -> tuple[str, str]:
@@ -71,7 +76,8 @@ class _FakeApi:
 
     code = ""
     limits: Sequence[RateLimit] = (
-        RateLimit("/v1/", rate=API_RATE, burst=API_BURST),
+        RateLimit("/v1/", rate=API_RATE, burst=API_BURST, method="GET"),
+        RateLimit("/v1/", rate=WRITE_RATE, burst=WRITE_BURST, method="PUT"),
         RateLimit(TOKEN_PATH, rate=TOKEN_RATE, burst=TOKEN_BURST, method="POST"),
     )
 
@@ -87,6 +93,8 @@ class _FakeApi:
             "token_url": f"{base_url}{TOKEN_PATH}",
             "rate": API_RATE * speed,
             "burst": max(1.0, API_BURST * speed),
+            "write_rate": WRITE_RATE * speed,
+            "write_burst": max(1.0, WRITE_BURST * speed),
         }
 
     def sandbox_secrets(self) -> dict[str, str]:
@@ -241,14 +249,15 @@ class _FakeClient:
         id_name, secret_name = _secret_names(context.code)
         self._credentials = (context.secrets.get(id_name, ""), context.secrets.get(secret_name, ""))
         self._names = (id_name, secret_name)
-        self._bucket = TokenBucket(settings.rate, settings.burst)
+        self._reads = TokenBucket(settings.rate, settings.burst)
+        self._writes = TokenBucket(settings.write_rate, settings.write_burst)
         self._token: str | None = None
         self._http = httpx.AsyncClient(base_url=settings.endpoint, transport=context.transport, timeout=10.0)
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async for attempt in retrying():
             with attempt:
-                await self._bucket.acquire()
+                await (self._writes if method == "PUT" else self._reads).acquire()
                 try:
                     response = await self._http.request(method, url, **kwargs)
                 except httpx.TransportError as exc:
@@ -380,3 +389,8 @@ def target_plugin() -> MallPlugin:
 @hookimpl
 def ecsync_malls() -> list[MallPlugin]:
     return [source_plugin(), target_plugin()]
+
+
+def fake_host(*more: MallPlugin) -> PluginHost:
+    """A plugin host with the fake malls (and *more*) only, whatever else is installed."""
+    return PluginHost({p.code: InstalledMall(p, "ecsync-core (testing)", "local") for p in (*ecsync_malls(), *more)})
