@@ -4,6 +4,7 @@ Finding the installed mall plugins: entry points of the group ``ecsync``.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import os
 
@@ -20,6 +21,8 @@ from ecsync_core.mall import MallPlugin
 
 
 DISABLE_ENV = "ECSYNC_DISABLE_PLUGINS"
+EXTRA_ENV = "ECSYNC_EXTRA_PLUGINS"
+"""Comma-separated plugin modules to load besides the entry points (a plugin not installed yet, a test fake)."""
 
 
 @attrs.frozen
@@ -67,7 +70,8 @@ def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
 
 def get_plugin_host(extra: Iterable[ModuleType] = ()) -> PluginHost:
     """
-    Load every ``ecsync`` entry point (minus those named in ``ECSYNC_DISABLE_PLUGINS``) and *extra*.
+    Load every ``ecsync`` entry point (minus those named in ``ECSYNC_DISABLE_PLUGINS``), *extra*, and the
+    modules named in ``ECSYNC_EXTRA_PLUGINS``.
 
     A plugin that fails to import is reported in ``broken``, not raised: one broken plugin must not
     stop the operator from running the others' health check. Two descriptors with one code are an error.
@@ -91,6 +95,15 @@ def get_plugin_host(extra: Iterable[ModuleType] = ()) -> PluginHost:
     for module in extra:
         pm.register(module, name=module.__name__)
         origin[module.__name__] = (module.__name__, "local")
+    for name in (n.strip() for n in os.environ.get(EXTRA_ENV, "").split(",")):
+        if not name or pm.has_plugin(name):
+            continue
+        try:
+            pm.register(importlib.import_module(name), name=name)
+        except Exception as exc:
+            broken[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        origin[name] = (name, "local")
     pm.check_pending()
 
     found: dict[str, InstalledMall] = {}

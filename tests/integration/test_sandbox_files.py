@@ -14,7 +14,7 @@ import pytest
 from ecsync_core.bootstrap import build_app
 from ecsync_core.config import load_secrets, load_settings, mall_settings
 from ecsync_core.mall import MallPlugin
-from ecsync_core.plugins import DISABLE_ENV
+from ecsync_core.plugins import DISABLE_ENV, EXTRA_ENV, get_plugin_host
 from ecsync_core.sandbox.files import write_files
 from ecsync_core.testing import fake_mall
 from ecsync_core.testing.fake_mall import COLUMN, SOURCE, TARGET, FakeApiSettings, fake_host
@@ -115,3 +115,12 @@ def test_a_mall_without_a_working_emulator_is_skipped_and_says_why(tmp_path: Pat
     assert ("amazon_sku", COLUMN, "quiet_code", "broken_code", "is_active") == rows[0]
     assert all(r[2] is None and r[3] is None for r in rows[1:])
     assert 15 == sb.prepared.catalogue.updates
+
+
+def test_extra_plugins_from_the_environment_are_loaded_or_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ECSYNC_EXTRA_PLUGINS loads a plugin module that is not installed; a module that is missing is reported."""
+    monkeypatch.setenv(EXTRA_ENV, "ecsync_core.testing.fake_mall, no_such_module_here")
+    host = get_plugin_host()
+    assert {SOURCE, TARGET} <= set(host.malls)
+    assert ("ecsync_core.testing.fake_mall", "local") == (host.malls[TARGET].distribution, host.malls[TARGET].version)
+    assert "ModuleNotFoundError" in host.broken["no_such_module_here"]
