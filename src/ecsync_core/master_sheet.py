@@ -552,7 +552,8 @@ def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str
     """
     Write *rows* as a master sheet; code cells are text (format ``@``) so Excel keeps leading zeros.
 
-    The file is written beside *path* and then moved over it, so a failure never leaves half a sheet.
+    The code columns are text as a whole too, so a code typed later into a blank cell or a new row stays
+    text. The file is written beside *path* and then moved over it, so a failure never leaves half a sheet.
 
     Returns the number of rows written.
 
@@ -577,10 +578,15 @@ def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str
         # once more just to size it (a 100,000-row sheet: seconds). Its writer asks this hook, when present.
         last = f"{get_column_letter(len(mall_columns) + 2)}{len(rows) + 1}"
         ws.calculate_dimension = lambda: f"A1:{last}"
+        for n in range(1, len(mall_columns) + 2):
+            ws.column_dimensions[get_column_letter(n)].number_format = "@"
+            ws.column_dimensions[get_column_letter(n)].width = 24
         ws.append([SKU_COLUMN, *mall_columns, ACTIVE_COLUMN])
 
-        def text(value: str) -> WriteOnlyCell:
-            cell = WriteOnlyCell(ws, value=value or None)
+        def text(value: str) -> WriteOnlyCell | None:
+            if not value:
+                return None  # the column's text format covers it
+            cell = WriteOnlyCell(ws, value=value)
             if value.startswith("="):
                 cell.data_type = "s"  # text, not a formula: openpyxl takes any "=..." for one
             cell.number_format = "@"

@@ -175,7 +175,7 @@ def test_numeric_code_warns_on_stderr_and_imports(tmp_path: Path, config: Path, 
 
 
 def test_export_keeps_leading_zeros_and_round_trips(tmp_path: Path, config: Path, capsys: Capsys) -> None:
-    """export-sku writes code cells as text (leading zeros kept) and its sheet imports back with no change."""
+    """export-sku writes code cells and columns as text (leading zeros kept); its sheet imports back unchanged."""
     rows = [("00123", "00456", "007", True), ("SKU-2", "ec-2", "", False), ("SKU-3", "", "Tee-3", True)]
     sheet = write_workbook(tmp_path / "s.xlsx", rows, text_columns=(0, 1, 2))
     run_cli(capsys, "-c", config, "import-sku", "-f", sheet)
@@ -187,6 +187,7 @@ def test_export_keeps_leading_zeros_and_round_trips(tmp_path: Path, config: Path
     assert [*HEADER[:1], "rakuten_item_number", "yahoo_item_code", "is_active"] == [c.value for c in ws[1]]
     assert ["00123", "007", "00456", True] == [c.value for c in ws[2]]
     assert {"@"} == {c.number_format for c in ws[2][:3]}
+    assert {"@"} == {ws.column_dimensions[c].number_format for c in "ABC"}  # blank cells and new rows too
     wb.close()
     for replace in ([], ["--replace"]):
         code, out, _ = run_cli(capsys, "-c", config, "import-sku", "-f", tmp_path / "out" / "export.xlsx", *replace)
