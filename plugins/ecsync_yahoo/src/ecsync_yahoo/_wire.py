@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 
 from collections.abc import Iterable
-from xml.etree.ElementTree import Element  # only the type; parsing goes through defusedxml
+from pyexpat import ErrorString, ExpatError
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 import attrs
 
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeTree
 
 
@@ -24,12 +26,16 @@ class WireError(ValueError):
     """Raised when a body is not the XML the store API answers."""
 
 
-@attrs.frozen
-class StockRow:
+class StockRow(NamedTuple):
     """
     One ``<Result>`` of getStock or setStock, as text where Yahoo's meaning is not certain.
 
+    A named tuple rather than an attrs class: a 1,000-code answer makes a thousand of them, and a tuple is
+    the cheapest immutable record to build.
+
     Attributes:
+        key: the item key as the master sheet writes it (``item`` or ``item:subcode``); ``None`` without
+            an ``ItemCode``.
         item_code: ``ItemCode``, ``None`` when the element is missing (getStock's row for an unknown code
             may carry only ``Status``).
         sub_code: ``SubCode``, ``""`` for items without variations.
@@ -40,6 +46,7 @@ class StockRow:
         error_message: ``ErrorMessage`` when present (its name is not confirmed).
     """
 
+    key: str | None
     item_code: str | None
     sub_code: str = ""
     quantity: int | None = None
@@ -47,13 +54,6 @@ class StockRow:
     allow_overdraft: int | None = None
     error_code: str | None = None
     error_message: str | None = None
-
-    @property
-    def key(self) -> str | None:
-        """The item key as the master sheet writes it: ``item`` or ``item:subcode``."""
-        if self.item_code is None:
-            return None
-        return f"{self.item_code}:{self.sub_code}" if self.sub_code else self.item_code
 
 
 @attrs.frozen
@@ -83,32 +83,90 @@ class ApiError:
 
 
 def _local(tag: str) -> str:
-    # The 2014 error body is namespaced (urn:yahoo:api); the 2017 ones are not.
-    return tag.rsplit("}", 1)[-1]
+    # The 2014 error body is namespaced (urn:yahoo:api); expat names such a tag "urn:yahoo:api}Error".
+    return tag.rpartition("}")[2]
 
 
 def _int_or_none(text: str | None, what: str) -> int | None:
-    if text is None or not text.strip():
+    if not text:
         return None
     try:
         return int(text)
     except ValueError:
+        if not text.strip():
+            return None
         msg = f"{what} is not a number: {text!r}"
         raise WireError(msg) from None
 
 
-def _row(result: Element) -> StockRow:
-    fields: dict[str, str] = {}
-    for child in result:
-        fields[_local(child.tag)] = child.text or ""
+class _Collector:
+    """
+    A parser target that keeps only what the store API's answers carry: the root, its attributes, the text
+    of each child of the root (``Error``) or of each ``Result`` (``ResultSet``).
+
+    Streaming instead of building a tree: a 1,000-code getStock answer is 8,000 elements, and at the
+    sandbox's ``--speed 100`` the client has a few milliseconds for each.
+    """
+
+    def __init__(self) -> None:
+        self.root = ""
+        self.attrs: dict[str, str] = {}
+        self.rows: list[dict[str, str]] = []
+        self.fields: dict[str, str] = {}
+        self._depth = 0
+        self._row: dict[str, str] | None = None
+        self._field = ""
+        self._field_depth = -1
+        self._text = ""
+
+    def start(self, tag: str, attrs: list[str]) -> None:
+        depth = self._depth = self._depth + 1
+        if depth == 3:  # most events: a field of a Result
+            if self._row is not None:
+                self._field, self._field_depth, self._text = tag.rpartition("}")[2], 3, ""
+        elif depth == 2:
+            if self.root == "ResultSet" and _local(tag) == "Result":
+                self._row = {}
+            elif self.root == "Error":
+                self._field, self._field_depth, self._text = _local(tag), 2, ""
+        elif depth == 1:
+            self.root, self.attrs = _local(tag), dict(zip(attrs[::2], attrs[1::2], strict=True))
+
+    def data(self, text: str) -> None:
+        if self._depth == self._field_depth:
+            self._text += text  # expat buffers text: usually one piece per element
+
+    def end(self, _tag: str) -> None:
+        depth = self._depth
+        self._depth = depth - 1
+        if depth == self._field_depth:
+            row = self._row
+            (row if row is not None else self.fields)[self._field] = self._text
+            self._field_depth = -1
+        elif depth == 2 and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+
+def _row(fields: dict[str, str]) -> StockRow:
+    get = fields.get
+    item, sub, status, error, said = (
+        get("ItemCode"),
+        get("SubCode"),
+        get("Status"),
+        get("ErrorCode"),
+        get("ErrorMessage"),
+    )
+    sub = sub.strip() if sub else ""
     return StockRow(
-        item_code=fields.get("ItemCode"),
-        sub_code=fields.get("SubCode", "").strip(),
-        quantity=_int_or_none(fields.get("Quantity"), "Quantity"),
-        status=fields["Status"].strip() if "Status" in fields else None,
-        allow_overdraft=_int_or_none(fields.get("AllowOverdraft"), "AllowOverdraft"),
-        error_code=fields["ErrorCode"].strip() or None if "ErrorCode" in fields else None,
-        error_message=fields["ErrorMessage"].strip() or None if "ErrorMessage" in fields else None,
+        None if item is None else f"{item}:{sub}" if sub else item,
+        item,
+        sub,
+        _int_or_none(get("Quantity"), "Quantity"),
+        None if status is None else status.strip(),
+        _int_or_none(get("AllowOverdraft"), "AllowOverdraft"),
+        (error.strip() or None) if error else None,
+        (said.strip() or None) if said else None,
     )
 
 
@@ -116,30 +174,41 @@ def parse(body: bytes | str) -> ResultSet | ApiError:
     """
     Parse one store-API answer: a ``ResultSet`` or a whole-request ``Error``.
 
+    defusedxml parses it, with DTDs forbidden (the answers never carry one), so no entity can be declared
+    and none expanded or fetched.
+
     Raises:
-        WireError: the body is not XML, or its root is neither.
+        WireError: the body is not XML, carries a DTD, or its root is neither.
     """
+    collector = _Collector()
+    defused = SafeTree.XMLParser(forbid_dtd=True)
+    # defusedxml guards the expat parser it made (DTD, entity and external-reference handlers that raise);
+    # the element events go straight to the collector, skipping ElementTree's per-element Python layer.
+    expat = defused.parser
+    expat.StartElementHandler = collector.start
+    expat.EndElementHandler = collector.end
+    expat.CharacterDataHandler = collector.data
     try:
-        root = SafeTree.fromstring(body)
-    except SafeTree.ParseError as exc:
-        msg = f"not XML ({exc})"
+        expat.Parse(body, True)
+    except ExpatError as exc:
+        msg = f"not XML ({ErrorString(exc.code)}, line {exc.lineno} column {exc.offset})"
         raise WireError(msg) from None
-    except Exception as exc:  # defusedxml refuses entities and DTDs with its own exceptions
-        msg = f"refused XML ({type(exc).__name__})"
+    except DefusedXmlException as exc:
+        msg = f"refused XML ({type(exc).__name__}: a DTD or entity in an API answer)"
         raise WireError(msg) from None
-    tag = _local(root.tag)
-    if tag == "Error":
-        parts = {_local(c.tag): (c.text or "").strip() for c in root}
+    if collector.root == "Error":
+        fields = collector.fields
         return ApiError(
-            code=parts.get("Code") or None, message=parts.get("Message", ""), detail=parts.get("Detail", "")
+            code=fields.get("Code", "").strip() or None,
+            message=fields.get("Message", "").strip(),
+            detail=fields.get("Detail", "").strip(),
         )
-    if tag != "ResultSet":
-        msg = f"root element is <{tag}>, expected <ResultSet> or <Error>"
+    if collector.root != "ResultSet":
+        msg = f"root element is <{collector.root}>, expected <ResultSet> or <Error>"
         raise WireError(msg)
-    rows = tuple(_row(r) for r in root if _local(r.tag) == "Result")
-    attrib = root.attrib
+    attrib = collector.attrs
     return ResultSet(
-        rows=rows,
+        rows=tuple(_row(r) for r in collector.rows),
         ok=_int_or_none(attrib.get("ok"), "ok"),
         ng=_int_or_none(attrib.get("ng"), "ng"),
         total_available=_int_or_none(attrib.get("totalResultsAvailable"), "totalResultsAvailable"),
@@ -166,18 +235,25 @@ ERROR_DECLARATION = '<?xml version="1.0" encoding="UTF-8" ?>\n'  # the recorded 
 
 
 def _element(name: str, value: object) -> str:
-    return f"<{name}>{escape(str(value))}</{name}>"
+    text = str(value)
+    if "&" in text or "<" in text or ">" in text:
+        text = escape(text)
+    return f"<{name}>{text}</{name}>"
 
 
-def render_result_set(rows: Iterable[Iterable[tuple[str, object]]], *, ok: int, ng: int) -> bytes:
-    """A one-line ``ResultSet`` (the stock APIs' layout); each row is its elements in order."""
-    body = "".join("<Result>" + "".join(_element(n, v) for n, v in row) + "</Result>" for row in rows)
+def render_row(elements: Iterable[tuple[str, object]]) -> str:
+    """One ``<Result>`` with its elements in order (text escaped)."""
+    return "<Result>" + "".join(_element(n, v) for n, v in elements) + "</Result>"
+
+
+def render_result_set(rows: Iterable[str], *, ok: int, ng: int) -> bytes:
+    """A one-line ``ResultSet`` (the stock APIs' layout) around rendered rows."""
     count = ok + ng
     head = (
         f'<ResultSet totalResultsAvailable="{count}" totalResultsReturned="{count}" '
         f'firstResultPosition="1" ok="{ok}" ng="{ng}">'
     )
-    return (XML_DECLARATION + head + body + "</ResultSet>\n").encode()
+    return (XML_DECLARATION + head + "".join(rows) + "</ResultSet>\n").encode()
 
 
 def render_error(code: str, message: str) -> bytes:

@@ -130,8 +130,12 @@ def match_rows(requested: Sequence[str], rows: Sequence[_wire.StockRow]) -> dict
     Yahoo answers one ``Result`` per code, in order; a getStock row for an unknown code may carry no
     ``ItemCode``, so rows are matched by position when that agrees with the codes they name, else by code.
     """
-    if len(rows) == len(requested) and all(r.key is None or r.key == k for r, k in zip(rows, requested, strict=True)):
-        return dict(zip(requested, rows, strict=True))
+    if len(rows) == len(requested):
+        for row, key in zip(rows, requested, strict=True):
+            if row.key is not None and row.key != key:
+                break
+        else:
+            return dict(zip(requested, rows, strict=True))
     return {r.key: r for r in rows if r.key is not None}
 
 
@@ -199,34 +203,23 @@ class YahooShoppingClient:
 
     async def read(self, items: Sequence[str]) -> StockReading:
         """Quantities of the items Yahoo knows; unknown items are absent, malformed codes are problems."""
-        wanted, problems = [], {}
-        for item in dict.fromkeys(items):
-            if why := check_item_key(item):
-                problems[item] = why
-            else:
-                wanted.append(item)
-        rows, unread = await self._get_stock(wanted)
-        problems.update(unread)
+        rows, problems = await self._get_stock(list(dict.fromkeys(items)))
         return StockReading({k: r.quantity for k, r in rows.items() if r.quantity is not None}, problems)
 
     async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
         """
         Set absolute quantities, resending each item's ``allow_overdraft`` as read.
 
+        Each batch is checked, completed and sent on its own, so the first call leaves at once and the
+        work on the next batches fits in the waits between calls.
+
         Raises:
             CredentialError: the credentials were refused.
             MallError: no batch could be written at all.
         """
+        batches = list(_batches(list(enumerate(writes)), self.settings.batch_size))
+        answers = await asyncio.gather(*(self._write_batch(b) for b in batches), return_exceptions=True)
         results: dict[int, ItemResult] = {}
-        sendable: list[tuple[int, StockWrite]] = []
-        for n, w in enumerate(writes):
-            if why := check_item_key(w.item) or _screen_quantity(w.quantity):
-                results[n] = ItemResult(w.item, ok=False, error=why)
-            else:
-                sendable.append((n, w))
-        sendable = await self._known_overdraft(sendable, results)
-        batches = list(_batches(sendable, self.settings.batch_size))
-        answers = await asyncio.gather(*(self._set_batch(b) for b in batches), return_exceptions=True)
         errors: list[MallError] = []
         for batch, answer in zip(batches, answers, strict=True):
             if isinstance(answer, MallError):
@@ -240,22 +233,29 @@ class YahooShoppingClient:
             raise _first_error(errors)
         return [results[n] for n in range(len(writes))]
 
-    async def _known_overdraft(
-        self, sendable: list[tuple[int, StockWrite]], results: dict[int, ItemResult]
-    ) -> list[tuple[int, StockWrite]]:
-        """Read AllowOverdraft for items the last read did not cover; fail the items where that read failed."""
-        unknown = list(dict.fromkeys(w.item for _, w in sendable if w.item not in self._overdraft))
-        if not unknown:
-            return sendable
-        _rows, unread = await self._get_stock(unknown)
-        keep = []
-        for n, w in sendable:
-            if w.item in unread:
-                why = f"its AllowOverdraft could not be read to send it back ({unread[w.item]})"
-                results[n] = ItemResult(w.item, ok=False, error=why)
+    async def _write_batch(self, batch: list[tuple[int, StockWrite]]) -> list[tuple[int, ItemResult]]:
+        """Screen one batch, read AllowOverdraft for items the last read did not cover, then setStock."""
+        done: list[tuple[int, ItemResult]] = []
+        send: list[tuple[int, StockWrite]] = []
+        for n, w in batch:
+            if why := check_item_key(w.item) or _screen_quantity(w.quantity):
+                done.append((n, ItemResult(w.item, ok=False, error=why)))
             else:
-                keep.append((n, w))
-        return keep
+                send.append((n, w))
+        unknown = [w.item for _, w in send if w.item not in self._overdraft]
+        if unknown:
+            _rows, unread = await self._get_stock(list(dict.fromkeys(unknown)))
+            if unread:
+                why = "its AllowOverdraft could not be read to send it back ({})"
+                done.extend(
+                    (n, ItemResult(w.item, ok=False, error=why.format(unread[w.item])))
+                    for n, w in send
+                    if w.item in unread
+                )
+                send = [(n, w) for n, w in send if w.item not in unread]
+        if send:
+            done.extend(await self._set_batch(send))
+        return done
 
     async def credentials(self) -> list[CredentialStatus]:
         """The refresh token's days left (28 from consent) and the public key's, if one is set; no API call."""
@@ -300,39 +300,53 @@ class YahooShoppingClient:
             else:
                 rows.update(answer[0])
                 problems.update(answer[1])
-        if chunks and len(errors) == len(chunks) and not all(self._item_level(e, 1) for e in errors):
+        if chunks and len(errors) == len(chunks):
             raise _first_error(errors)
         return rows, problems
 
-    async def _get_chunk(self, chunk: list[str]) -> tuple[dict[str, _wire.StockRow], dict[str, str]]:
+    async def _get_chunk(self, keys: list[str]) -> tuple[dict[str, _wire.StockRow], dict[str, str]]:
+        found: dict[str, _wire.StockRow] = {}
+        problems: dict[str, str] = {}
+        chunk = []
+        for key in keys:  # a code Yahoo would refuse is reported here, not sent (it would fail the whole call)
+            if why := check_item_key(key):
+                problems[key] = why
+            else:
+                chunk.append(key)
+        if not chunk:
+            return found, problems
         try:
             answer = await self._call("getStock", {"seller_id": self._seller_id(), "item_code": ",".join(chunk)})
         except YahooRequestError as exc:
             if self._item_level(exc, len(chunk)):
-                return {}, {chunk[0]: f"Yahoo refused the code: {exc.code}"}
+                problems[chunk[0]] = f"Yahoo refused the code: {exc.code}"
+                return found, problems
             raise
-        by_key = match_rows(chunk, answer.rows)
-        found: dict[str, _wire.StockRow] = {}
-        problems: dict[str, str] = {}
+        self._sort_rows(chunk, match_rows(chunk, answer.rows), found, problems)
+        return found, problems
+
+    def _sort_rows(
+        self,
+        chunk: list[str],
+        by_key: dict[str, _wire.StockRow],
+        found: dict[str, _wire.StockRow],
+        problems: dict[str, str],
+    ) -> None:
+        """Known items into *found* (remembering AllowOverdraft), refused ones into *problems*, the rest absent."""
         for key in chunk:
             row = by_key.get(key)
-            if row is None:
+            if row is None or (row.status == "0" and self.settings.status_zero_is_missing and not row.error_code):
                 continue
             if row.error_code:
-                problems[key] = f"getStock answered {row.error_code}" + (
-                    f" ({row.error_message})" if row.error_message else ""
-                )
-            elif row.status == "0" and self.settings.status_zero_is_missing:
-                continue
+                said = f" ({row.error_message})" if row.error_message else ""
+                problems[key] = f"getStock answered {row.error_code}{said}"
             elif row.quantity is None:
                 # An empty Quantity was "stock not managed" (unlimited) before 2018; it reads as no number.
                 log.warning("yahoo.quantity_empty", item=key)
-                continue
             else:
                 found[key] = row
                 if row.allow_overdraft is not None:
                     self._overdraft[key] = row.allow_overdraft
-        return found, problems
 
     async def _set_batch(self, batch: list[tuple[int, StockWrite]]) -> list[tuple[int, ItemResult]]:
         keys = [w.item for _, w in batch]

@@ -63,6 +63,8 @@ _XML = "text/xml"  # the stock APIs answer text/xml; errors are application/xml 
 
 DEMO_KEY_VERSION = "1"
 WRITTEN_UNREAD = "ed-10002"
+UNKNOWN_ROW = "<Result><Status>0</Status></Result>"
+"""getStock's row for a code Yahoo does not know: only Status 0 (the documentation's sample)."""
 
 
 @functools.cache
@@ -77,9 +79,34 @@ def demo_public_pem() -> str:
 
 @attrs.define
 class Item:
+    """A registered item; its getStock row is rendered once per change (the sandbox serves 100,000)."""
+
     quantity: int
     allow_overdraft: int = 0
     updated: float = 0.0
+    _row: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
+
+    def change(self, quantity: int, at: float, allow_overdraft: int | None = None) -> None:
+        self.quantity, self.updated, self._row = quantity, at, None
+        if allow_overdraft is not None:
+            self.allow_overdraft = allow_overdraft
+
+    def row(self, key: str) -> str:
+        if self._row is None:
+            # Registered keys are valid codes (letters, digits, '-', ':'): nothing in them needs escaping.
+            item, _, sub = key.partition(":")
+            when = datetime.fromtimestamp(self.updated, JST).isoformat(timespec="seconds")
+            self._row = (
+                f"<Result><ItemCode>{item}</ItemCode><SubCode>{sub}</SubCode><Status>1</Status>"
+                f"<Quantity>{self.quantity}</Quantity><AllowOverdraft>{self.allow_overdraft}</AllowOverdraft>"
+                f"<IsPublished>1</IsPublished><UpdateTime>{when}</UpdateTime></Result>"
+            )
+        return self._row
+
+
+def _set_row(item: str, sub: str, quantity: int) -> str:
+    # setStock's row. A code that passed check_item_key holds only letters, digits and '-': nothing to escape.
+    return f"<Result><ItemCode>{item}</ItemCode><SubCode>{sub}</SubCode><Quantity>{quantity}</Quantity></Result>"
 
 
 @attrs.frozen
@@ -199,8 +226,7 @@ class YahooEmulator:
         now = self.now()
         for key, quantity in items.items():
             if key in self.items:
-                self.items[key].quantity = int(quantity)
-                self.items[key].updated = now
+                self.items[key].change(int(quantity), now)
             else:
                 self.items[key] = Item(int(quantity), 0, now)
                 self.orphans.pop(key, None)
@@ -227,8 +253,8 @@ class YahooEmulator:
             "token_url": base + TOKEN_PATH,
             "authorize_url": base + AUTHORIZE_PATH,
             "seller_id": self.seller_id,
+            # the pace scales with the emulator's limits; the burst stays a couple of calls, as in production
             "requests_per_second": own.requests_per_second * speed,
-            "burst": max(own.burst, own.burst * speed),
         }
 
     def sandbox_secrets(self) -> dict[str, str]:
@@ -302,27 +328,17 @@ class YahooEmulator:
             return _error("st-01102", "商品コードの指定数が上限を超えています。")
         if len(codes) == 1 and check_item_key(codes[0]):
             return _error("st-01101", "パラメータ「item_code」が不正です。")
-        rows: list[list[tuple[str, object]]] = []
+        rows: list[str] = []
         ok = 0
         for code in codes:
-            item, sub = _item_parts(code)
-            if check_item_key(code):
-                rows.append([("ItemCode", item), ("SubCode", sub), ("ErrorCode", "st-01101")])
-            elif (held := self.items.get(code)) is None:
-                rows.append([("Status", 0)])
-            else:
+            if (held := self.items.get(code)) is not None:
                 ok += 1
-                rows.append(
-                    [
-                        ("ItemCode", item),
-                        ("SubCode", sub),
-                        ("Status", 1),
-                        ("Quantity", held.quantity),
-                        ("AllowOverdraft", held.allow_overdraft),
-                        ("IsPublished", 1),
-                        ("UpdateTime", datetime.fromtimestamp(held.updated, JST).isoformat(timespec="seconds")),
-                    ]
-                )
+                rows.append(held.row(code))
+            elif check_item_key(code):
+                item, sub = _item_parts(code)
+                rows.append(_wire.render_row([("ItemCode", item), ("SubCode", sub), ("ErrorCode", "st-01101")]))
+            else:
+                rows.append(UNKNOWN_ROW)
         body = _wire.render_result_set(rows, ok=ok, ng=len(codes) - ok)
         return Response(body, media_type=_XML, headers=headers)
 
@@ -344,20 +360,20 @@ class YahooEmulator:
         ]
         if len(codes) == 1 and isinstance(plans[0], str):
             return _error(plans[0], "パラメータが不正です。")
-        rows: list[list[tuple[str, object]]] = []
+        rows: list[str] = []
         ok = unread = 0
         for code, plan in zip(codes, plans, strict=True):
             item, sub = _item_parts(code)
             if isinstance(plan, str):
-                rows.append([("ItemCode", item), ("SubCode", sub), ("ErrorCode", plan)])
+                rows.append(_wire.render_row([("ItemCode", item), ("SubCode", sub), ("ErrorCode", plan)]))
                 continue
             if self.item_faults.get(code) == WRITTEN_UNREAD:  # written, then the re-read "failed"
                 self._apply(code, *plan)
                 unread += 1
-                rows.append([("ItemCode", item), ("SubCode", sub), ("ErrorCode", WRITTEN_UNREAD)])
+                rows.append(_wire.render_row([("ItemCode", item), ("SubCode", sub), ("ErrorCode", WRITTEN_UNREAD)]))
                 continue
             ok += 1
-            rows.append([("ItemCode", item), ("SubCode", sub), ("Quantity", self._apply(code, *plan))])
+            rows.append(_set_row(item, sub, self._apply(code, *plan)))
         ng = len(codes) - ok
         # 207: some rows failed while at least one update went through (ed-10002 rows were written too)
         status = self.mixed_status if ng and (ok or unread) else 200
@@ -383,10 +399,9 @@ class YahooEmulator:
             return _error("st-02107", "商品コードと超過購入の指定数が一致しません。")
         return None
 
-    @staticmethod
-    def _plan(code: str, quantity: str, flag: str | None) -> tuple[str, int, int | None] | str:
+    def _plan(self, code: str, quantity: str, flag: str | None) -> tuple[str, int, int | None] | str:
         """(mode, number, flag) for one row, or the row's error code."""
-        if check_item_key(code):
+        if code not in self.items and check_item_key(code):
             return "st-02101"
         text = quantity.strip()  # a '+' sent unencoded arrives as a space: the number then reads as absolute
         mode = text[0] if text[:1] in {"+", "-"} else "="
@@ -404,10 +419,7 @@ class YahooEmulator:
         if held is None:
             self.orphans[code] = new  # Yahoo keeps it for an item registered later; no read shows it
         else:
-            held.quantity = new
-            held.updated = self.now()
-            if flag is not None:
-                held.allow_overdraft = flag
+            held.change(new, self.now(), flag)
         return new
 
     # -- YConnect -----------------------------------------------------------------------------------------

@@ -1,0 +1,215 @@
+"""
+Yahoo: setStock of 100,000 items and their read-back (getStock) against the emulator at ``--speed 100``.
+
+The emulator is served by uvicorn in its own process on 127.0.0.1, as ``ecsync sandbox`` serves it, behind
+the sandbox harness (published limits scaled by the speed, 429 past them), and the real adapter talks HTTP
+to it with the settings the sandbox hands out (our pace scaled by the speed).
+
+Each round first reads every item (untimed: the sync always reads before it writes, and that read is where
+the adapter learns each item's AllowOverdraft), then times the write and the read-back.
+
+Printed: wall time of the write and of the read-back (median of the repeats); the floor our own pace allows
+((calls - burst) / (requests_per_second x speed), per phase); the ratio (goal <= 1.1); the client's CPU per
+call; 429s drawn; peak memory (RSS of the client and of the server).
+
+    python benchmarks/bench_yahoo.py [--items 100000] [--speed 100] [--repeats 3] [--fine-timer]
+
+``--fine-timer`` runs the client on a select() event loop: asyncio's default epoll loop rounds every sleep
+up to a whole millisecond, which matters at --speed 100 (5 ms between calls) and not in a real run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import math
+import multiprocessing
+import resource
+import selectors
+import socket
+import statistics
+import sys
+import time
+
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httpx
+
+
+def serve(items: int, speed: float, conn: Connection) -> None:
+    """The child: the emulator seeded with *items* demo codes, behind the sandbox harness, on a free port."""
+    import uvicorn
+
+    from ecsync_core.sandbox.harness import build_app
+    from ecsync_yahoo.emulator import YahooEmulator
+    from ecsync_yahoo.plugin import sample_item_key
+
+    emulator = YahooEmulator({sample_item_key(n): 1 for n in range(items)})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    conn.send((sock.getsockname()[1], emulator.sandbox_secrets()))
+    config = uvicorn.Config(build_app(emulator, speed=speed), log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _wait_ready(base: str, deadline_s: float = 60.0) -> None:
+    until = time.monotonic() + deadline_s
+    while True:
+        try:
+            httpx.get(f"{base}/_sandbox/requests", timeout=2.0)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > until:
+                raise
+            time.sleep(0.1)
+
+
+def _throttled(base: str) -> int | None:
+    answer = httpx.get(f"{base}/_sandbox/requests", timeout=10.0)
+    return int(answer.json()["throttled"]) if answer.status_code == 200 else None
+
+
+async def one_round(
+    base: str, secrets: dict[str, str], items: int, speed: float, quantity: int
+) -> tuple[float, float, int, int, float]:
+    """Read all, then write every item to *quantity* and read them back; seconds, matches, calls, client CPU."""
+    from ecsync_core.config import make_converter
+    from ecsync_core.domain import StockWrite
+    from ecsync_core.testing import InMemoryKeyValue
+    from ecsync_yahoo.client import YahooShoppingClient
+    from ecsync_yahoo.emulator import YahooEmulator
+    from ecsync_yahoo.plugin import YahooSettings, sample_item_key
+
+    raw = YahooEmulator({}).sandbox_settings(base, speed)
+    settings = make_converter().structure(raw, YahooSettings)
+    adapter = YahooShoppingClient(settings, secrets, InMemoryKeyValue())
+    keys = [sample_item_key(n) for n in range(items)]
+    writes = [StockWrite(k, quantity) for k in keys]
+    try:
+        await adapter.read(keys)  # the sync's first read: untimed
+        await asyncio.sleep(settings.burst / settings.requests_per_second)  # let the bucket refill as between phases
+        _day, calls_before = adapter.calls_today()
+        cpu = time.process_time()
+        started = time.perf_counter()
+        results = await adapter.write(writes)
+        written = time.perf_counter()
+        reading = await adapter.read(keys)
+        read = time.perf_counter()
+        cpu = time.process_time() - cpu
+        _day, calls_after = adapter.calls_today()
+    finally:
+        await adapter.aclose()
+    assert all(r.ok for r in results), "a write failed"
+    matched = sum(reading.quantities.get(k) == quantity for k in keys)
+    return written - started, read - written, matched, calls_after - calls_before, cpu
+
+
+def _run(coro_fn: Callable[[], Any], fine_timer: bool) -> Any:
+    if not fine_timer:
+        return asyncio.run(coro_fn())
+    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+    try:
+        return loop.run_until_complete(coro_fn())
+    finally:
+        loop.close()
+
+
+@dataclasses.dataclass
+class Rounds:
+    """What the repeats measured."""
+
+    writes: list[float] = dataclasses.field(default_factory=list)
+    reads: list[float] = dataclasses.field(default_factory=list)
+    matched: list[int] = dataclasses.field(default_factory=list)
+    calls: list[int] = dataclasses.field(default_factory=list)
+    cpus: list[float] = dataclasses.field(default_factory=list)
+    throttled: str = "n/a"
+
+
+def measure(args: argparse.Namespace) -> tuple[Rounds, str]:
+    """Serve the emulator in a child process and run the rounds against it; the figures and its base URL."""
+    spawn = multiprocessing.get_context("spawn")
+    parent, child = spawn.Pipe()
+    server = spawn.Process(target=serve, args=(args.items, args.speed, child), daemon=True)
+    server.start()
+    rounds = Rounds()
+    try:
+        port, secrets = parent.recv()
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(base)
+        before = _throttled(base)
+        for n in range(args.repeats):
+            w, r, m, c, cpu = _run(
+                lambda n=n: one_round(base, secrets, args.items, args.speed, 2 + n % 2), args.fine_timer
+            )
+            rounds.writes.append(w)
+            rounds.reads.append(r)
+            rounds.matched.append(m)
+            rounds.calls.append(c)
+            rounds.cpus.append(cpu)
+        after = _throttled(base)
+        if before is not None and after is not None:
+            rounds.throttled = str(after - before)
+    finally:
+        server.terminate()
+        server.join(10)
+    return rounds, base
+
+
+def report(args: argparse.Namespace, rounds: Rounds, base: str) -> None:
+    from ecsync_core.config import make_converter
+    from ecsync_yahoo.emulator import YahooEmulator
+    from ecsync_yahoo.plugin import MAX_CODES_PER_CALL, YahooSettings
+
+    client_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    server_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    pace = make_converter().structure(YahooEmulator({}).sandbox_settings(base, args.speed), YahooSettings)
+    rate, burst = pace.requests_per_second, pace.burst
+    per_phase = math.ceil(args.items / MAX_CODES_PER_CALL)
+    phase_floor = max(0.0, per_phase - burst) / rate
+    total_s = statistics.median(w + r for w, r in zip(rounds.writes, rounds.reads, strict=True))
+    loop = "select()" if args.fine_timer else "default (epoll)"
+    rows = [
+        ("setStock", statistics.median(rounds.writes), phase_floor, f"{per_phase} calls"),
+        ("read-back", statistics.median(rounds.reads), phase_floor, f"{per_phase} calls"),
+        ("total", total_s, 2 * phase_floor, "goal <= 1.1"),
+    ]
+    print(
+        f"yahoo: {args.items:,} setStock + read-back at --speed {args.speed:g} (pace {rate:g}/s, burst {burst:g}), "
+        f"{args.repeats} repeats, loop {loop}"
+    )
+    for name, took, least, note in rows:
+        ratio = f"{took / least:5.2f}" if least else "  n/a"
+        print(f"  {name:<10} {took:7.3f} s  floor {least:6.3f} s  ratio {ratio}  ({note})")
+    writes = ", ".join(f"{w:.3f}" for w in rounds.writes)
+    print(f"  rounds     write {writes}; read {', '.join(f'{r:.3f}' for r in rounds.reads)}")
+    cpu = statistics.median(rounds.cpus)
+    print(f"  client CPU {cpu:.3f} s for the timed phases ({cpu / max(1, *rounds.calls) * 1000:.1f} ms a call)")
+    print(
+        f"  read back as written: {min(rounds.matched):,}/{args.items:,}; calls per round: {max(rounds.calls)}; "
+        f"429s: {rounds.throttled}"
+    )
+    print(f"  peak RSS   client {client_peak_mb:.0f} MiB, server {server_peak_mb:.0f} MiB")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    from ecsync_core.logging import configure
+
+    configure(0)  # the console shows warnings only, as the CLI's does without -v
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--speed", type=float, default=100.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fine-timer", action="store_true")
+    args, _ = parser.parse_known_args()
+    rounds, base = measure(args)
+    report(args, rounds, base)
+
+
+if __name__ == "__main__":
+    main()
