@@ -109,7 +109,8 @@ def main() -> None:
             wall = statistics.median(r["wall"] for r in runs)
             cpu = statistics.median(r["cpu"] for r in runs)
             peak = max(r["peak_mb"] for r in runs)
-            ok = "ok" if seconds <= GOAL_S and peak <= GOAL_MB else "MISS"
+            # The goal is the import's; the export (openpyxl's pure-Python XML writer) is shown beside it.
+            ok = "-" if step == "export" else "ok" if seconds <= GOAL_S and peak <= GOAL_MB else "MISS"
             detail = {k: int(v) for k, v in runs[-1].items() if k not in {"seconds", "cpu", "wall", "peak_mb"}}
             print(f"{step:<10} {seconds:>9.2f} {cpu:>6.2f} {wall:>9.2f} {peak:>8.0f} {ok:>6}  {detail}")
         first = statistics.median(r["seconds"] for r in results["import"])
