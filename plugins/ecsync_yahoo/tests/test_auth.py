@@ -15,6 +15,7 @@ from ecsync_core.errors import CredentialError
 from ecsync_yahoo import _rsa
 from ecsync_yahoo.auth import PublicKeySigner, credential_statuses
 from ecsync_yahoo.emulator import demo_key, demo_public_pem
+from ecsync_yahoo.plugin import YahooSettings
 
 
 NOW = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
@@ -32,14 +33,14 @@ BASE = {"YAHOO_CLIENT_ID": "id", "YAHOO_CLIENT_SECRET": "secret", "YAHOO_REFRESH
     ],
 )
 def test_refresh_token_days_left(consent: str, days: int) -> None:
-    """Days left are whole days until 28 days after consent; past it they go negative (expired)."""
-    [status] = credential_statuses({**BASE, "YAHOO_CONSENT_AT": consent}, 28, NOW)
-    assert days == status.days_left
+    """Days left are whole days until 28 days after consent (warned 7 ahead); past it they go negative."""
+    [status] = credential_statuses({**BASE, "YAHOO_CONSENT_AT": consent}, YahooSettings(), NOW)
+    assert (days, 7) == (status.days_left, status.warn_days)
 
 
 def test_unknown_consent_time_is_said() -> None:
     """Without YAHOO_CONSENT_AT the days are unknown, and the action says how to record it."""
-    [status] = credential_statuses(BASE, 28, NOW)
+    [status] = credential_statuses(BASE, YahooSettings(), NOW)
     assert status.days_left is None
     assert "YAHOO_CONSENT_AT is not set" in status.action
     assert "scripts/get_yahoo_token.py" in status.action
@@ -48,7 +49,7 @@ def test_unknown_consent_time_is_said() -> None:
 def test_bad_consent_time_is_one_clear_error() -> None:
     """A consent time that is not ISO is a credential error naming the entry and an example."""
     with pytest.raises(CredentialError, match=r"YAHOO_CONSENT_AT='last week' is not an ISO date"):
-        credential_statuses({**BASE, "YAHOO_CONSENT_AT": "last week"}, 28, NOW)
+        credential_statuses({**BASE, "YAHOO_CONSENT_AT": "last week"}, YahooSettings(), NOW)
 
 
 def test_public_key_expiry() -> None:
@@ -60,15 +61,15 @@ def test_public_key_expiry() -> None:
         "YAHOO_PUBLIC_KEY_VERSION": "3",
         "YAHOO_PUBLIC_KEY_EXPIRES": "2027-01-10",
     }
-    _token, key = credential_statuses(secrets, 28, NOW)
-    assert ("Yahoo public key v3", 10) == (key.name, key.days_left)
+    _token, key = credential_statuses(secrets, YahooSettings(), NOW)
+    assert ("Yahoo public key v3", 10, 30) == (key.name, key.days_left, key.warn_days)
     assert "暗号鍵管理" in key.action
 
 
 def test_public_key_without_expiry() -> None:
     """A key with no expiry date set reports unknown days and asks for YAHOO_PUBLIC_KEY_EXPIRES."""
     secrets = {**BASE, "YAHOO_PUBLIC_KEY": "x", "YAHOO_PUBLIC_KEY_VERSION": "1"}
-    _token, key = credential_statuses(secrets, 28, NOW)
+    _token, key = credential_statuses(secrets, YahooSettings(), NOW)
     assert key.days_left is None
     assert "YAHOO_PUBLIC_KEY_EXPIRES is not set" in key.action
 

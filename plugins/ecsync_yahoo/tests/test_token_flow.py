@@ -299,6 +299,20 @@ def test_rewrite_keeps_line_endings_quotes_and_order(tmp_path: Path) -> None:
     }
 
 
+def test_rewrite_keeps_the_quote_style(tmp_path: Path) -> None:
+    """A value written in single quotes (as `ecsync sandbox` writes .env) gets its new value in single quotes."""
+    path = tmp_path / ".env"
+    path.write_text(
+        "YAHOO_CLIENT_ID='id'\nYAHOO_REFRESH_TOKEN='old-token'\nYAHOO_CONSENT_AT='2026-11-01T00:00:00+00:00'\n"
+    )
+    rewrite_env(path, {"YAHOO_REFRESH_TOKEN": "new-token", "YAHOO_CONSENT_AT": "2026-11-29T00:00:00Z"})
+    assert [
+        "YAHOO_CLIENT_ID='id'",
+        "YAHOO_REFRESH_TOKEN='new-token'",
+        "YAHOO_CONSENT_AT='2026-11-29T00:00:00Z'",
+    ] == path.read_text().splitlines()
+
+
 def test_rewrite_creates_a_private_file(tmp_path: Path) -> None:
     """A .env that does not exist yet is created readable by its owner only."""
     path = tmp_path / "conf" / ".env"

@@ -27,7 +27,7 @@ from ecsync_core.domain import CredentialStatus
 from ecsync_core.errors import CredentialError, MallError
 from ecsync_core.pacing import retrying, transport_error
 from ecsync_yahoo import _rsa
-from ecsync_yahoo.plugin import CODE, SECRET_NAMES
+from ecsync_yahoo.plugin import CODE, SECRET_NAMES, YahooSettings
 
 
 RENEW = "run `python scripts/get_yahoo_token.py` (or `ecsync yahoo-token`) and consent again"
@@ -238,31 +238,24 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def credential_statuses(
-    secrets: Mapping[str, str], refresh_token_days: int, now: datetime | None = None
+    secrets: Mapping[str, str], settings: YahooSettings, now: datetime | None = None
 ) -> list[CredentialStatus]:
     """The refresh token's days left (from ``YAHOO_CONSENT_AT``) and the public key's, when one is set."""
     now = now or datetime.now(UTC)
-    out: list[CredentialStatus] = []
+    days, warn = settings.refresh_token_days, settings.refresh_token_warn_days
     consent = secrets.get("YAHOO_CONSENT_AT", "").strip()
     if not secrets.get("YAHOO_REFRESH_TOKEN"):
-        out.append(CredentialStatus("Yahoo refresh token", None, f"YAHOO_REFRESH_TOKEN is not set: {RENEW}"))
+        token = CredentialStatus("Yahoo refresh token", None, f"YAHOO_REFRESH_TOKEN is not set: {RENEW}", warn)
     elif not consent:
-        out.append(
-            CredentialStatus(
-                "Yahoo refresh token",
-                None,
-                f"YAHOO_CONSENT_AT is not set, so the {refresh_token_days} days cannot be counted: {RENEW}",
-            )
-        )
+        why = f"YAHOO_CONSENT_AT is not set, so the {days} days cannot be counted: {RENEW}"
+        token = CredentialStatus("Yahoo refresh token", None, why, warn)
     else:
-        expires = parse_time(consent, "YAHOO_CONSENT_AT") + timedelta(days=refresh_token_days)
-        out.append(
-            CredentialStatus(
-                f"Yahoo refresh token (expires {expires.date().isoformat()})", _days_left(expires, now), RENEW
-            )
-        )
+        expires = parse_time(consent, "YAHOO_CONSENT_AT") + timedelta(days=days)
+        name = f"Yahoo refresh token (expires {expires.date().isoformat()})"
+        token = CredentialStatus(name, _days_left(expires, now), RENEW, warn)
+    out = [token]
     if secrets.get("YAHOO_PUBLIC_KEY", "").strip():
-        version = secrets.get("YAHOO_PUBLIC_KEY_VERSION", "?")
+        name = f"Yahoo public key v{secrets.get('YAHOO_PUBLIC_KEY_VERSION', '?')}"
         renew_key = (
             "issue a new key in Store Creator Pro → 設定 → 暗号鍵管理 and set YAHOO_PUBLIC_KEY, "
             "YAHOO_PUBLIC_KEY_VERSION and YAHOO_PUBLIC_KEY_EXPIRES"
@@ -272,15 +265,10 @@ def credential_statuses(
             until = parse_time(expiry, "YAHOO_PUBLIC_KEY_EXPIRES")
             if len(expiry) <= len("YYYY-MM-DD"):  # a bare date: the key works through that whole day
                 until += timedelta(days=1)
-            out.append(CredentialStatus(f"Yahoo public key v{version}", _days_left(until, now), renew_key))
+            out.append(CredentialStatus(name, _days_left(until, now), renew_key, settings.public_key_warn_days))
         else:
-            out.append(
-                CredentialStatus(
-                    f"Yahoo public key v{version}",
-                    None,
-                    "YAHOO_PUBLIC_KEY_EXPIRES is not set (keys last one year from issue); " + renew_key,
-                )
-            )
+            why = "YAHOO_PUBLIC_KEY_EXPIRES is not set (keys last one year from issue); " + renew_key
+            out.append(CredentialStatus(name, None, why, settings.public_key_warn_days))
     return out
 
 

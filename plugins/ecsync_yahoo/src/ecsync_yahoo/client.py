@@ -259,7 +259,7 @@ class YahooShoppingClient:
 
     async def credentials(self) -> list[CredentialStatus]:
         """The refresh token's days left (28 from consent) and the public key's, if one is set; no API call."""
-        return credential_statuses(self.secrets, self.settings.refresh_token_days)
+        return credential_statuses(self.secrets, self.settings)
 
     async def ping(self) -> str:
         """One getStock call; the detail names today's call count against the quota."""

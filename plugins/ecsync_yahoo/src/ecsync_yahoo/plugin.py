@@ -60,6 +60,10 @@ class YahooSettings:
         daily_quota: calls a day per application ID (Yahoo: 50,000; counted per JST date).
         timeout_s: seconds before one call counts as timed out (and is retried).
         refresh_token_days: the refresh token's life from consent (YConnect: 4 weeks, not extended by use).
+        refresh_token_warn_days: health warns this many days before the refresh token runs out (a person
+            must consent again; the manual says 7).
+        public_key_warn_days: health warns this many days before the public key expires (keys last a year
+            and are reissued in Store Creator Pro).
         default_allow_overdraft: the 超過購入 flag sent for an item getStock does not know (it is then
             stored by Yahoo as an orphan and the read-back fails it anyway).
         status_zero_is_missing: whether a getStock row with ``Status`` 0 means "no such item". The meaning of
@@ -83,6 +87,8 @@ class YahooSettings:
     daily_quota: int = attrs.field(default=50_000, validator=_positive)
     timeout_s: float = attrs.field(default=30.0, validator=_positive)
     refresh_token_days: int = attrs.field(default=28, validator=_positive)
+    refresh_token_warn_days: int = attrs.field(default=7, validator=attrs.validators.ge(0))
+    public_key_warn_days: int = attrs.field(default=30, validator=attrs.validators.ge(0))
     default_allow_overdraft: int = attrs.field(default=0, validator=attrs.validators.in_((0, 1)))
     status_zero_is_missing: bool = True
     sign_token_requests: bool = False

@@ -210,8 +210,11 @@ _ASSIGN = re.compile(r"^(?P<lead>\s*(?:export\s+)?)(?P<name>[A-Za-z_][A-Za-z0-9_
 _PLAIN = re.compile(r"[A-Za-z0-9._~:+/=@-]*")
 
 
-def _env_value(value: str) -> str:
-    if _PLAIN.fullmatch(value):
+def _env_value(value: str, quote: str = "") -> str:
+    """*value* as a .env value, in the quotes the line had (single, double, none) when they can hold it."""
+    if quote == "'" and "'" not in value and "\n" not in value:
+        return f"'{value}'"
+    if quote != '"' and _PLAIN.fullmatch(value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -250,7 +253,8 @@ def rewrite_env(path: Path, updates: Mapping[str, str]) -> None:
             out.append(line)
             continue
         ending = line[len(line.rstrip("\r\n")) :]
-        value = _env_value(updates[match["name"]])
+        was = line[match.end() :].lstrip()
+        value = _env_value(updates[match["name"]], was[0] if was[:1] in {"'", '"'} else "")
         out.append(f"{match['lead']}{match['name']}={value}{_inline_comment(line[match.end() :])}{ending}")
         seen.add(match["name"])
     missing = [name for name in updates if name not in seen]
