@@ -527,3 +527,29 @@ def test_credentials_count_28_days_from_consent(rig: Callable[..., Any], arun: A
     assert "scripts/get_yahoo_token.py" in status.action
     assert (consent + timedelta(days=28)).date().isoformat() in status.name
     assert [] == r.wire.requests
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 503, "count": 3}, {"status": 500, "count": 2}, {"status": 429, "count": 3}, {"drop": True, "count": 3}],
+    ids=["503", "500", "429", "drop"],
+)
+def test_sandbox_faults_on_token_and_store_calls_are_retried(
+    rig: Callable[..., Any], arun: Any, fault: dict[str, object]
+) -> None:
+    """The sandbox's injected faults (the emulator's own 5xx/429 answers, cut connections) hit the token call and
+    the store call alike; both are retried and the read completes."""
+    r = rig(SEED)
+
+    async def go() -> tuple[dict[str, int], dict[str, Any]]:
+        async with httpx.AsyncClient(transport=r.wire, base_url="http://emulator.test") as sandbox:
+            assert 200 == (await sandbox.post("/_sandbox/faults", json=fault)).status_code
+            try:
+                quantities = (await r.adapter.read(list(SEED))).quantities
+            finally:
+                await r.adapter.aclose()
+            return quantities, (await sandbox.get("/_sandbox/requests")).json()
+
+    quantities, log = arun(go())
+    assert SEED == quantities
+    assert fault["count"] + 2 == log["count"]  # the faulted calls, then one token call and one getStock
