@@ -553,3 +553,23 @@ def test_sandbox_faults_on_token_and_store_calls_are_retried(
     quantities, log = arun(go())
     assert SEED == quantities
     assert fault["count"] + 2 == log["count"]  # the faulted calls, then one token call and one getStock
+
+
+def test_insufficient_scope_is_not_refreshed(rig: Callable[..., Any], arun: Any) -> None:
+    """A 401 insufficient_scope (wrong kind of app) fails at once, naming the scope the app needs; no refresh."""
+    r = rig(SEED)
+    challenge = 'Bearer realm="yahooapis.jp", error="insufficient_scope"'
+    r.wire.faults = [
+        httpx.Response(401, content=_wire.render_auth_error(challenge), headers={"WWW-Authenticate": challenge})
+    ]
+
+    async def go() -> Any:
+        try:
+            return await r.adapter.read(list(SEED))
+        finally:
+            await r.adapter.aclose()
+
+    with pytest.raises(CredentialError, match="ストア向け操作関連の機能") as caught:
+        arun(go())
+    assert "insufficient_scope" in str(caught.value)
+    assert (1, 1) == (r.wire.paths().count("/yconnect/v2/token"), len(r.wire.forms("getStock")))

@@ -421,10 +421,13 @@ class YahooShoppingClient:
         auth = self.auth()
         token = await auth.access_token()
         response = await self._post(op, form, token)
-        if response.status_code == 401 and self._renewable(response):
+        refreshed = response.status_code == 401 and self._renewable(response)
+        if refreshed:
             log.info("yahoo.token_refused", op=op, detail=response.headers.get("WWW-Authenticate", ""))
             token = await auth.refresh(stale=token)
             response = await self._post(op, form, token)
+        if response.status_code == 401:
+            raise self._refused(op, response, refreshed=refreshed)
         return self._answer(op, response)
 
     async def _post(self, op: str, form: dict[str, str], token: str) -> httpx.Response:
@@ -463,8 +466,6 @@ class YahooShoppingClient:
 
     def _answer(self, op: str, response: httpx.Response) -> _wire.ResultSet:
         status = response.status_code
-        if status == 401:
-            raise self._refused(op, response)
         if status == 429 or status >= 500:
             raise MallError(
                 CODE, f"{op}: HTTP {status}{self._code_of(response)}", retryable=True, retry_after=retry_after(response)
@@ -510,7 +511,7 @@ class YahooShoppingClient:
             "it resets at midnight JST",
         )
 
-    def _refused(self, op: str, response: httpx.Response) -> CredentialError:
+    def _refused(self, op: str, response: httpx.Response, *, refreshed: bool) -> CredentialError:
         challenge, code = self._challenge(response)
         error = challenge.get("error") or code or "unauthorized"
         if error == "insufficient_scope":
@@ -525,4 +526,5 @@ class YahooShoppingClient:
                 f"{op}: Yahoo held this session to 12 hours (px-04102): set YAHOO_PUBLIC_KEY and "
                 f"YAHOO_PUBLIC_KEY_VERSION for public-key authentication, then {RENEW}",
             )
-        return CredentialError(CODE, f"{op}: the store API refused the access token ({error}) after a refresh; {RENEW}")
+        after = " even after a refresh" if refreshed else ""
+        return CredentialError(CODE, f"{op}: the store API refused the access token ({error}){after}; {RENEW}")
