@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from collections.abc import Awaitable, Callable
 
@@ -85,3 +86,27 @@ def test_in_process_and_loopback_answer_the_same() -> None:
     assert here == there
     kinds = {a[2] for a in here}
     assert {200, 400, 401, 404, 429, 503, "transport error"} <= kinds
+
+
+def test_served_answers_do_not_wait_for_delayed_acks() -> None:
+    """A keep-alive client gets each answer at once: the server turns Nagle off (no ~40 ms stall per call)."""
+
+    async def go() -> float:
+        servers = Servers.bind({"fakemall": build_app(FakeMallEmulator(SEED))})
+        stop, ready = asyncio.Event(), asyncio.Event()
+        serving = asyncio.create_task(servers.serve(stop, ready.set))
+        await asyncio.wait_for(ready.wait(), 10)
+        fastest = float("inf")
+        try:
+            async with httpx.AsyncClient(base_url=servers.urls["fakemall"]) as client:
+                await client.get("/_sandbox/stock")  # the connection is made: the stall hits the calls after
+                for _ in range(6):
+                    t0 = time.perf_counter()
+                    await client.get("/_sandbox/stock")
+                    fastest = min(fastest, time.perf_counter() - t0)
+        finally:
+            stop.set()
+            await serving
+        return fastest
+
+    assert asyncio.run(go()) < 0.02

@@ -27,7 +27,9 @@ STARTUP_TIMEOUT_S = 10.0
 
 def bind_loopback() -> socket.socket:
     """A listening socket on 127.0.0.1 at a free port the kernel picks; no race between picking and binding."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelt out: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto says TCP, and
+    # accepted sockets inherit it. With proto 0 every answer waited ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((LOOPBACK, 0))
     sock.listen(128)
