@@ -1,8 +1,13 @@
 """
 Public test helpers for ecsync and for mall plugin authors: fakes, an in-process emulator, contract tests.
 
-    from ecsync_core.testing import emulated
-    from ecsync_core.testing.contract import MallInventoryContract
+    from ecsync_core.testing import emulated                          # one plugin, in-process, full harness
+    from ecsync_core.testing.contract import MallInventoryContract    # the adapter contracts
+    from ecsync_core.testing.fake_mall import fake_host               # a fake source and mall over HTTP
+    from ecsync_core.testing.sandbox import sandbox_in_process, start_sandbox  # the whole sandbox
+    pytest_plugins = ["ecsync_core.testing.pytest_plugin"]            # the `ecsync_sandbox` fixture
+
+See docs/plugins.md.
 """
 
 from __future__ import annotations
