@@ -121,19 +121,24 @@ def simulate(state: State, qty: str | None, file: Path | None, rules_file: Path 
     """Allocation preview: what each mall would get. Changes nothing anywhere."""
     from ecsync_core.config import load_rules_file
     from ecsync_core.render import render_simulation
-    from ecsync_core.services.simulate import parse_quantities, simulate_quantities
+    from ecsync_core.services.simulate import current_stock, parse_quantities, simulate, simulate_quantities
 
     app = state.app()
+    if qty is not None and file is not None:
+        raise click.UsageError("--qty and --file are two different previews: give one of them")
     proposed = load_rules_file(rules_file) if rules_file else None
     malls = [p.code for p in app.host.targets()] or ["mall"]
-    if qty is None:
-        not_yet("simulate" + (" --file" if file else " (current FBA stock)"), "04 (the Amazon source)")
-    result = simulate_quantities(app.settings.rules, malls, parse_quantities(qty), proposed)
+    if qty is not None:
+        result = simulate_quantities(app.settings.rules, malls, parse_quantities(qty), proposed)
+    else:
+        result = simulate(app.settings.rules, malls, current_stock(app, file), proposed)
     if as_json:
         emit_json(
             {
                 "rows": [r.as_dict() for r in result.rows],
+                "changed": len(result.changed),
                 "rule_fingerprint": result.rule_fingerprint,
+                "proposed_fingerprint": result.proposed_fingerprint,
                 "edges": result.edges,
             }
         )

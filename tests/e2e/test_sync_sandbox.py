@@ -180,3 +180,20 @@ def test_all_fba_at_zero_is_refused(sandbox: RunningSandbox) -> None:
     assert (0, 0) == (writes(sandbox, "yahoo"), writes(sandbox, "rakuten"))
     runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
     assert ("sync", "REFUSED") == (runs[0]["kind"], runs[0]["status"])
+
+
+def test_simulate_current_stock_and_a_report_file(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """simulate shows each FBA SKU's share from the live listing or a report file, and writes nothing."""
+    amazon = call(sandbox, "amazon", "GET", "/_sandbox/stock")
+    doc = json.loads(cli(sandbox, "simulate", "--json").stdout)
+    assert {sku: MANUAL_RULE.allocate(q) for sku, q in amazon.items()} == {
+        r["sku"]: r["malls"]["yahoo"] for r in doc["rows"]
+    }
+    report = tmp_path / "fba.tsv"
+    report.write_text("sku\tafn-fulfillable-quantity\n0042\t25\nB-9\t9\n", encoding="cp932")
+    proposed = tmp_path / "rules.yaml"
+    proposed.write_text("rules:\n  default:\n    - {min: 1, ratio: '1/4'}\n")
+    doc = json.loads(cli(sandbox, "simulate", "--file", str(report), "--rules", str(proposed), "--json").stdout)
+    rows = {r["sku"]: (r["malls"]["rakuten"], r["proposed"]["rakuten"], r["changed"]) for r in doc["rows"]}
+    assert {"0042": (5, 6, True), "B-9": (3, 2, True)} == rows
+    assert (0, 0) == (writes(sandbox, "yahoo"), writes(sandbox, "rakuten"))

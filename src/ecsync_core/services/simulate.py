@@ -7,13 +7,18 @@ from __future__ import annotations
 import re
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ecsync_core.allocation import non_monotone_edges
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import EcsyncError
+
+
+if TYPE_CHECKING:
+    from ecsync_core.bootstrap import App
 
 
 class QuantityRangeError(EcsyncError):
@@ -130,3 +135,25 @@ def simulate_quantities(
     rules: RuleSet, malls: Sequence[str], quantities: Iterable[int], proposed: RuleSet | None = None
 ) -> Simulation:
     return simulate(rules, malls, ((None, q) for q in quantities), proposed)
+
+
+def current_stock(app: App, file: Path | None) -> list[tuple[str | None, int]]:
+    """FBA stock to simulate over: the live listing (read-only), or a report file; SKUs in order."""
+    import asyncio
+
+    source = app.host.source()
+    if file is not None:
+        if source.read_stock_file is None:
+            raise EcsyncError(f"the source plugin {source.code!r} cannot read stock report files")
+        stock = source.read_stock_file(file)
+    else:
+        adapter = app.source()
+
+        async def listing() -> dict[str, int]:
+            try:
+                return await adapter.snapshot()
+            finally:
+                await adapter.aclose()
+
+        stock = asyncio.run(listing())
+    return [(sku, stock[sku]) for sku in sorted(stock)]
