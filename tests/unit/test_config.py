@@ -99,3 +99,21 @@ def test_secrets_from_env_file_beside_config_env_wins(tmp_path: Path) -> None:
     write(tmp_path / ".env", "# comment\nYAHOO_CLIENT_ID=from-file\nRAKUTEN_LICENSE_KEY=lk\n")
     secrets = load_secrets(load_settings(cfg), environ={"YAHOO_CLIENT_ID": "from-env"})
     assert (secrets["YAHOO_CLIENT_ID"], secrets["RAKUTEN_LICENSE_KEY"]) == ("from-env", "lk")
+
+
+def test_example_config_is_valid_and_complete() -> None:
+    """config.example.yaml loads strictly and shows every key of the core and of each installed mall."""
+    import attrs
+    import yaml
+
+    from ecsync_core.config import Settings
+    from ecsync_core.plugins import get_plugin_host
+
+    example = Path(__file__).resolve().parents[2] / "config" / "config.example.yaml"
+    settings = load_settings(example)
+    raw = yaml.safe_load(example.read_text(encoding="utf-8"))
+    assert {f.name for f in attrs.fields(Settings)} - {"path", "env_file"} == set(raw)
+    for code, installed in get_plugin_host().malls.items():
+        fields = {f.name for f in attrs.fields(installed.plugin.settings_type)}
+        assert fields == set(raw["malls"][code]), code
+        assert installed.plugin.settings_type() == mall_settings(settings, code, installed.plugin.settings_type)
