@@ -53,4 +53,3 @@ def run_detail(app: App, run_id: str) -> RunDetail:
     reap_interrupted(app, LoggingNotifier())
     run = app.ledger.get(run_id)
     return RunDetail(run, app.ledger.items(run.id))
-
