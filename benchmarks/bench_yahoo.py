@@ -27,7 +27,6 @@ import math
 import multiprocessing
 import resource
 import selectors
-import socket
 import statistics
 import sys
 import time
@@ -40,20 +39,22 @@ import httpx
 
 
 def serve(items: int, speed: float, conn: Connection) -> None:
-    """The child: the emulator seeded with *items* demo codes, behind the sandbox harness, on a free port."""
-    import uvicorn
-
+    """The child: the emulator seeded with *items* demo codes, behind the harness, served as the sandbox does."""
     from ecsync_core.sandbox.harness import build_app
+    from ecsync_core.sandbox.serve import Servers, stop_on_signals
     from ecsync_yahoo.emulator import YahooEmulator
     from ecsync_yahoo.plugin import sample_item_key
 
     emulator = YahooEmulator({sample_item_key(n): 1 for n in range(items)})
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    conn.send((sock.getsockname()[1], emulator.sandbox_secrets()))
-    config = uvicorn.Config(build_app(emulator, speed=speed), log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    servers = Servers.bind({"yahoo": build_app(emulator, speed=speed)})
+    conn.send((servers.urls["yahoo"], emulator.sandbox_secrets()))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await servers.serve(stop, lambda: None)
+
+    asyncio.run(run())
 
 
 def _wait_ready(base: str, deadline_s: float = 60.0) -> None:
@@ -138,8 +139,7 @@ def measure(args: argparse.Namespace) -> tuple[Rounds, str]:
     server.start()
     rounds = Rounds()
     try:
-        port, secrets = parent.recv()
-        base = f"http://127.0.0.1:{port}"
+        base, secrets = parent.recv()
         _wait_ready(base)
         before = _throttled(base)
         for n in range(args.repeats):

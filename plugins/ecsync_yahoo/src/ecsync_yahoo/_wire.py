@@ -111,10 +111,10 @@ class _Collector:
     def __init__(self) -> None:
         self.root = ""
         self.attrs: dict[str, str] = {}
-        self.rows: list[dict[str, str]] = []
+        self.rows: list[StockRow] = []
         self.fields: dict[str, str] = {}
         self._depth = 0
-        self._row: dict[str, str] | None = None
+        self._row: dict[str, str] | None = None  # the Result being read; one dict, cleared for each row
         self._field = ""
         self._field_depth = -1
         self._text = ""
@@ -126,7 +126,7 @@ class _Collector:
                 self._field, self._field_depth, self._text = tag.rpartition("}")[2], 3, ""
         elif depth == 2:
             if self.root == "ResultSet" and _local(tag) == "Result":
-                self._row = {}
+                self._row = self.fields
             elif self.root == "Error":
                 self._field, self._field_depth, self._text = _local(tag), 2, ""
         elif depth == 1:
@@ -144,7 +144,8 @@ class _Collector:
             (row if row is not None else self.fields)[self._field] = self._text
             self._field_depth = -1
         elif depth == 2 and self._row is not None:
-            self.rows.append(self._row)
+            self.rows.append(_row(self._row))
+            self._row.clear()  # fewer objects for the garbage collector to walk: only the row tuples stay
             self._row = None
 
 
@@ -208,7 +209,7 @@ def parse(body: bytes | str) -> ResultSet | ApiError:
         raise WireError(msg)
     attrib = collector.attrs
     return ResultSet(
-        rows=tuple(_row(r) for r in collector.rows),
+        rows=tuple(collector.rows),
         ok=_int_or_none(attrib.get("ok"), "ok"),
         ng=_int_or_none(attrib.get("ng"), "ng"),
         total_available=_int_or_none(attrib.get("totalResultsAvailable"), "totalResultsAvailable"),

@@ -44,10 +44,9 @@ def missing_secrets(secrets: Mapping[str, str]) -> list[str]:
 def require_secrets(secrets: Mapping[str, str]) -> None:
     """Raise a CredentialError naming the ``.env`` entries that are not set."""
     if missing := missing_secrets(secrets):
-        raise CredentialError(
-            CODE,
-            f"{', '.join(missing)} not set in .env: put the app's Client ID and secret there, then {RENEW}",
-        )
+        client = {"YAHOO_CLIENT_ID", "YAHOO_CLIENT_SECRET"} & set(missing)
+        first = "put the app's Client ID and secret there (Yahoo! JAPAN developer page), then " if client else ""
+        raise CredentialError(CODE, f"{', '.join(missing)} not set in .env: {first}{RENEW}")
 
 
 def parse_time(text: str, name: str) -> datetime:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -139,18 +139,25 @@ def match_rows(requested: Sequence[str], rows: Sequence[_wire.StockRow]) -> dict
     return {r.key: r for r in rows if r.key is not None}
 
 
-def _batches(writes: Sequence[tuple[int, StockWrite]], size: int) -> Iterator[list[tuple[int, StockWrite]]]:
-    """Runs of at most *size* writes; an item written twice starts a new run (``st-02103`` otherwise)."""
-    batch: list[tuple[int, StockWrite]] = []
-    keys: set[str] = set()
-    for entry in writes:
-        if len(batch) == size or entry[1].item in keys:
-            yield batch
-            batch, keys = [], set()
-        batch.append(entry)
-        keys.add(entry[1].item)
-    if batch:
-        yield batch
+def _batches(items: Sequence[str], size: int) -> list[Sequence[int]]:
+    """
+    Positions of the writes, in runs of at most *size*; an item written twice starts a new run (``st-02103``
+    otherwise). Without duplicates (the usual case) the runs are plain ranges, made at once.
+    """
+    if len(set(items)) == len(items):
+        return [range(start, min(start + size, len(items))) for start in range(0, len(items), size)]
+    runs: list[Sequence[int]] = []
+    run: list[int] = []
+    seen: set[str] = set()
+    for n, item in enumerate(items):
+        if len(run) == size or item in seen:
+            runs.append(run)
+            run, seen = [], set()
+        run.append(n)
+        seen.add(item)
+    if run:
+        runs.append(run)
+    return runs
 
 
 def _screen_quantity(quantity: int) -> str | None:
@@ -190,6 +197,10 @@ class YahooShoppingClient:
         self.quota = DailyQuota(store, settings.daily_quota, clock)
         self.authorize_status: str | None = None
         self._slots = asyncio.Semaphore(settings.max_in_flight)
+        # Batches are prepared just in time (at most max_in_flight at once), not all before the first call.
+        # Reads and writes have their own, as a write batch may read AllowOverdraft while it holds its own.
+        self._writing = asyncio.Semaphore(settings.max_in_flight)
+        self._reading = asyncio.Semaphore(settings.max_in_flight)
         self._signer: PublicKeySigner | None = None
         self._signer_loaded = False
         self._auth: YConnect | None = None
@@ -217,24 +228,33 @@ class YahooShoppingClient:
             CredentialError: the credentials were refused.
             MallError: no batch could be written at all.
         """
-        batches = list(_batches(list(enumerate(writes)), self.settings.batch_size))
-        answers = await asyncio.gather(*(self._write_batch(b) for b in batches), return_exceptions=True)
-        results: dict[int, ItemResult] = {}
+        batches = _batches([w.item for w in writes], self.settings.batch_size)
+        answers = await asyncio.gather(*(self._write_batch(writes, b) for b in batches), return_exceptions=True)
+        results: list[ItemResult | None] = [None] * len(writes)
         errors: list[MallError] = []
         for batch, answer in zip(batches, answers, strict=True):
             if isinstance(answer, MallError):
                 errors.append(answer)
-                results.update((n, ItemResult(w.item, ok=False, error=str(answer))) for n, w in batch)
+                for n in batch:
+                    results[n] = ItemResult(writes[n].item, ok=False, error=str(answer))
             elif isinstance(answer, BaseException):
                 raise answer
             else:
-                results.update(answer)
+                for n, result in answer:
+                    results[n] = result
         if batches and len(errors) == len(batches):
             raise _first_error(errors)
-        return [results[n] for n in range(len(writes))]
+        out = [r for r in results if r is not None]
+        if len(out) != len(writes):  # every batch answers for each of its writes; anything else is a bug here
+            raise AssertionError(f"{len(writes) - len(out)} writes got no result")
+        return out
 
-    async def _write_batch(self, batch: list[tuple[int, StockWrite]]) -> list[tuple[int, ItemResult]]:
+    async def _write_batch(self, writes: Sequence[StockWrite], batch: Sequence[int]) -> list[tuple[int, ItemResult]]:
         """Screen one batch, read AllowOverdraft for items the last read did not cover, then setStock."""
+        async with self._writing:
+            return await self._write_admitted([(n, writes[n]) for n in batch])
+
+    async def _write_admitted(self, batch: list[tuple[int, StockWrite]]) -> list[tuple[int, ItemResult]]:
         done: list[tuple[int, ItemResult]] = []
         send: list[tuple[int, StockWrite]] = []
         for n, w in batch:
@@ -305,6 +325,10 @@ class YahooShoppingClient:
         return rows, problems
 
     async def _get_chunk(self, keys: list[str]) -> tuple[dict[str, _wire.StockRow], dict[str, str]]:
+        async with self._reading:
+            return await self._get_admitted(keys)
+
+    async def _get_admitted(self, keys: list[str]) -> tuple[dict[str, _wire.StockRow], dict[str, str]]:
         found: dict[str, _wire.StockRow] = {}
         problems: dict[str, str] = {}
         chunk = []
