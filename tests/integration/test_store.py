@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 
 from pathlib import Path
 
@@ -125,3 +126,27 @@ def test_run_lock_names_the_holder_and_dies_with_it(tmp_path: Path) -> None:
     assert not lock.is_held()
     lock.acquire("mine", "now")
     lock.release()
+
+
+def _probe(path: str, until: float) -> None:
+    lock = RunLock(Path(path))
+    while time.monotonic() < until:
+        lock.is_held()
+
+
+def test_status_probing_the_lock_never_refuses_a_starting_run(tmp_path: Path) -> None:
+    """`status` probing the lock in a tight loop does not make a starting run report a run that isn't there."""
+    db = tmp_path / "x.duckdb"
+    first = RunLock(db)
+    first.acquire("first", "now")
+    first.release()
+    ctx = multiprocessing.get_context("fork")
+    prober = ctx.Process(target=_probe, args=(str(db), time.monotonic() + 3))
+    prober.start()
+    try:
+        lock = RunLock(db)
+        for n in range(100):
+            lock.acquire(f"run{n}", "now")
+            lock.release()
+    finally:
+        prober.join()

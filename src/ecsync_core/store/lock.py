@@ -7,11 +7,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 
 from pathlib import Path
 from typing import IO, Any
 
 from ecsync_core.errors import RunLockedError
+
+
+PROBE_GRACE_S = 2.0
 
 
 class RunLock:
@@ -28,9 +32,7 @@ class RunLock:
     def acquire(self, run_id: str, started_at: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not self._take(fh):
             fh.close()
             holder = self.holder() or {}
             raise RunLockedError(
@@ -39,6 +41,21 @@ class RunLock:
             ) from None
         self._fh = fh
         self.describe(run_id, started_at)
+
+    @staticmethod
+    def _take(fh: IO[str]) -> bool:
+        # `is_held` in another process (status, health) probes by taking the lock for an instant; a run
+        # starting in that instant waits it out instead of reporting a run that is not there.
+        deadline = time.monotonic() + PROBE_GRACE_S
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.02)
+            else:
+                return True
 
     def describe(self, run_id: str, started_at: str) -> None:
         """Say in the lock file which run holds it, for the refusal another process prints."""
