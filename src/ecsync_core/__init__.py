@@ -1,8 +1,8 @@
 """
 ecsync: Amazon FBA stock is the truth; every other mall gets a banded share of it.
 
-The importable API for notebooks and scripts lives in :mod:`ecsync_core.api`; plugin authors use
-:data:`hookimpl` and :class:`MallPlugin`.
+The importable API for notebooks and scripts is :mod:`ecsync_core.api` (``from ecsync_core import api``);
+plugin authors use :data:`hookimpl` and :class:`MallPlugin`.
 """
 
 from __future__ import annotations

@@ -61,6 +61,11 @@ class PluginHost:
         sources = [m.plugin for m in self.malls.values() if m.plugin.role == "source"]
         if not sources:
             raise PluginError("no source mall plugin is installed (install ecsync-amazon)")
+        if len(sources) > 1:
+            codes = ", ".join(p.code for p in sources)
+            raise PluginError(
+                f"more than one source mall is installed ({codes}): disable all but one with ECSYNC_DISABLE_PLUGINS"
+            )
         return sources[0]
 
 

@@ -92,3 +92,10 @@ def test_extra_module_adds_a_mall() -> None:
     host = get_plugin_host(extra=(_module("my_shop", "myshop"),))
     assert "myshop" in host.malls
     assert sys.modules.get("my_shop") is None
+
+
+def test_two_sources_are_ambiguous() -> None:
+    """With a second source installed, asking for the source says so instead of picking one silently."""
+    host = get_plugin_host(extra=(_module("other_fba", "otherfba", role="source"),))
+    with pytest.raises(PluginError, match=r"more than one source mall is installed \(amazon, otherfba\)"):
+        host.source()

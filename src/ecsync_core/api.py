@@ -1,0 +1,92 @@
+"""
+The importable API, for notebooks and scripts: the same services the CLI calls, returning data.
+
+    from ecsync_core import api
+
+    sim = api.simulate(range(0, 31))
+    pandas.DataFrame(sim.records())
+
+    report = api.sync(config="config/config.yaml", dry_run=True)
+    [(u.sku, u.mall, u.before, u.target) for u in report.plan.updates]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from ecsync_core.bootstrap import App, build_app
+from ecsync_core.config import load_rules_file
+from ecsync_core.domain import Run
+from ecsync_core.notify import LoggingNotifier
+from ecsync_core.services.import_sku import ImportResult
+from ecsync_core.services.import_sku import import_sku as _import_sku
+from ecsync_core.services.runs import RunDetail, recent_runs, run_detail
+from ecsync_core.services.simulate import Simulation, current_stock
+from ecsync_core.services.simulate import simulate as _simulate
+from ecsync_core.services.sync import SyncOptions, SyncReport, run_sync
+
+
+__all__ = ["import_sku", "open_app", "run", "simulate", "status", "sync"]
+
+PathLike = str | Path
+
+
+def open_app(config: PathLike | None = None) -> App:
+    """The composition root for one config (``None``: ``config/config.yaml`` or every default)."""
+    return build_app(config)
+
+
+def simulate(
+    quantities: Iterable[int] | None = None,
+    *,
+    config: PathLike | None = None,
+    file: PathLike | None = None,
+    rules: PathLike | None = None,
+) -> Simulation:
+    """
+    What each mall would get; changes nothing anywhere.
+
+    Args:
+        quantities: Amazon quantities to tabulate; ``None`` takes the current FBA stock (or *file*).
+        file: an FBA inventory report file instead of the live listing.
+        rules: a proposed rule table (YAML) shown beside today's.
+    """
+    app = open_app(config)
+    malls = [p.code for p in app.host.targets()] or ["mall"]
+    proposed = load_rules_file(Path(rules)) if rules is not None else None
+    if quantities is not None:
+        stock: list[tuple[str | None, int]] = [(None, q) for q in quantities]
+    else:
+        stock = current_stock(app, None if file is None else Path(file))
+    return _simulate(app.settings.rules, malls, stock, proposed)
+
+
+def import_sku(
+    file: PathLike | None = None, *, config: PathLike | None = None, replace: bool = False, dry_run: bool = False
+) -> ImportResult:
+    """Load the master sheet (default: ``master_file``), all or nothing; raises InputError with every problem."""
+    return _import_sku(open_app(config), None if file is None else Path(file), replace=replace, dry_run=dry_run)
+
+
+def sync(
+    config: PathLike | None = None,
+    *,
+    dry_run: bool = True,
+    file: PathLike | None = None,
+    full: bool = False,
+    force: bool = False,
+) -> SyncReport:
+    """A sync, a dry run unless *dry_run* is false; alerts go to the log as from the CLI."""
+    options = SyncOptions(dry_run, None if file is None else Path(file), full, force)
+    return run_sync(open_app(config), options, LoggingNotifier())
+
+
+def status(config: PathLike | None = None, limit: int = 10) -> list[Run]:
+    """The latest runs, newest first."""
+    return recent_runs(open_app(config), limit)
+
+
+def run(run_id: str, config: PathLike | None = None) -> RunDetail:
+    """One run and its items, failed ones first."""
+    return run_detail(open_app(config), run_id)
