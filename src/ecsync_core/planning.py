@@ -4,6 +4,8 @@ The plan: allocation, then the diff against what each mall holds now. Pure: a dr
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Mapping as MappingOf
 from collections.abc import Sequence
 
@@ -34,7 +36,7 @@ class Plan:
     unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
     full: bool = False
 
-    @property
+    @functools.cached_property
     def updates(self) -> list[PlannedUpdate]:
         """
         The items whose stock changes (every item with ``full``). An unreadable item is among them: it is
@@ -73,16 +75,25 @@ def make_plan(
     items: list[PlannedUpdate] = []
     unreadable: dict[tuple[str, str], str] = {}
     active_skus: set[str] = set()
+    # One allocation per (mall, quantity): 100,000 SKUs hold a few hundred distinct quantities.
+    targets: dict[str, dict[int, int]] = {mall: {} for mall in readings}
     for m in sorted(mappings, key=lambda m: (m.mall, m.sku)):
         if not m.active or m.mall not in readings:
             continue
         active_skus.add(m.sku)
         q = stock.get(m.sku, 0)
+        known = targets[m.mall]
+        target = known.get(q)
+        if target is None:
+            target = known[q] = rules.for_mall(m.mall).allocate(q)
         reading = readings[m.mall]
-        before = None if reading is None else reading.quantities.get(m.item)
-        if reading is not None and m.item in reading.problems:
-            unreadable[(m.mall, m.item)] = reading.problems[m.item]
-        items.append(PlannedUpdate(m.sku, m.mall, m.item, q, before, rules.for_mall(m.mall).allocate(q)))
+        if reading is None:
+            before = None
+        else:
+            before = reading.quantities.get(m.item)
+            if reading.problems and m.item in reading.problems:
+                unreadable[(m.mall, m.item)] = reading.problems[m.item]
+        items.append(PlannedUpdate(m.sku, m.mall, m.item, q, before, target))
     return Plan(
         found=len(stock),
         mapped=sum(1 for sku in active_skus if sku in stock),
