@@ -17,9 +17,12 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+
 from ecsync_core.sandbox.harness import build_app
 from ecsync_core.testing import EMULATOR_BASE
-from ecsync_yahoo import _rsa, _wire
+from ecsync_yahoo import _wire
+from ecsync_yahoo.auth import load_public_pem
 from ecsync_yahoo.emulator import API, AUTHORIZE_PATH, CHALLENGE, TOKEN_PATH, YahooEmulator, demo_public_pem
 
 
@@ -243,10 +246,10 @@ def test_public_key_signature_sets_the_status_header(arun: Any) -> None:
     """A signature made with the store key reads 'authorized'; a wrong seller 'unauthorized'; both calls work."""
     emulator = YahooEmulator(SEED)
     version = emulator.accept_demo_key()
-    key = _rsa.load_public_pem(demo_public_pem())
+    key = load_public_pem(demo_public_pem())
 
     def sign(text: str) -> dict[str, str]:
-        blob = base64.b64encode(_rsa.encrypt(key, text.encode())).decode()
+        blob = base64.b64encode(key.encrypt(text.encode(), PKCS1v15())).decode()
         return {"X-sws-signature": blob, "X-sws-signature-version": version}
 
     async def go() -> list[httpx.Response]:

@@ -23,10 +23,13 @@ from pathlib import Path
 import attrs
 import httpx
 
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
 from ecsync_core.domain import CredentialStatus
 from ecsync_core.errors import CredentialError, MallError
 from ecsync_core.pacing import retrying, transport_error
-from ecsync_yahoo import _rsa
 from ecsync_yahoo.plugin import CODE, SECRET_NAMES, YahooSettings
 
 
@@ -62,6 +65,18 @@ def _days_left(until: datetime, now: datetime) -> int:
     return (until - now) // timedelta(days=1)
 
 
+def load_public_pem(text: str) -> RSAPublicKey:
+    """An RSA public key from PEM (``BEGIN PUBLIC KEY`` or PKCS#1 ``BEGIN RSA PUBLIC KEY``)."""
+    try:
+        key = load_pem_public_key(text.encode("ascii", errors="replace"))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(str(exc).splitlines()[0] if str(exc) else "not a PEM public key") from None
+    if not isinstance(key, RSAPublicKey):
+        msg = f"a {type(key).__name__}, not an RSA key"
+        raise ValueError(msg)
+    return key
+
+
 @attrs.frozen
 class PublicKeySigner:
     """
@@ -72,7 +87,7 @@ class PublicKeySigner:
         version: the key's version number as shown there; without it Yahoo ignores the key.
     """
 
-    key: _rsa.PublicKey
+    key: RSAPublicKey
     version: str
     seller_id: str
     clock: Callable[[], float] = time.time
@@ -80,7 +95,7 @@ class PublicKeySigner:
     def headers(self) -> dict[str, str]:
         plain = f"{self.seller_id}:{int(self.clock())}".encode()
         return {
-            "X-sws-signature": base64.b64encode(_rsa.encrypt(self.key, plain)).decode(),
+            "X-sws-signature": base64.b64encode(self.key.encrypt(plain, PKCS1v15())).decode(),
             "X-sws-signature-version": self.version,
         }
 
@@ -104,8 +119,8 @@ class PublicKeySigner:
             except OSError as exc:
                 raise CredentialError(CODE, f"YAHOO_PUBLIC_KEY: cannot read {path}: {exc.strerror}") from None
         try:
-            key = _rsa.load_public_pem(text.replace("\\n", "\n"))
-        except _rsa.PemError as exc:
+            key = load_public_pem(text.replace("\\n", "\n"))
+        except ValueError as exc:
             raise CredentialError(CODE, f"YAHOO_PUBLIC_KEY is not an RSA public key in PEM: {exc}") from None
         return cls(key, version, seller_id)
 

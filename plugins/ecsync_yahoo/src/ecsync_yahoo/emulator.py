@@ -37,12 +37,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import attrs
 
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generate_private_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ecsync_core.sandbox.harness import RateLimit
-from ecsync_yahoo import _rsa, _wire
+from ecsync_yahoo import _wire
 from ecsync_yahoo.plugin import MAX_CODES_PER_CALL, YahooSettings, check_item_key
 
 
@@ -68,13 +71,13 @@ UNKNOWN_ROW = "<Result><Status>0</Status></Result>"
 
 
 @functools.cache
-def demo_key() -> _rsa.PrivateKey:
+def demo_key() -> RSAPrivateKey:
     """The emulator's store key (made once a process): tests and the sandbox sign with its public half."""
-    return _rsa.generate(2048)
+    return generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def demo_public_pem() -> str:
-    return _rsa.public_pem(demo_key().public)
+    return demo_key().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 @attrs.define
@@ -181,7 +184,7 @@ class YahooEmulator:
         self.refresh_tokens: dict[str, float] = {}
         self.access_tokens: dict[str, float] = {}
         self.calls: dict[str, int] = {}
-        self.store_keys: dict[str, _rsa.PrivateKey] = {}
+        self.store_keys: dict[str, RSAPrivateKey] = {}
         self.signature_window_s = YahooSettings().signature_window_s
         self.sandbox_refresh_token = self.issue_refresh_token(now)
 
@@ -293,7 +296,7 @@ class YahooEmulator:
         status = "unauthorized"
         if key is not None:
             try:
-                plain = _rsa.decrypt(key, base64.b64decode(signature, validate=True))
+                plain: bytes | None = key.decrypt(base64.b64decode(signature, validate=True), PKCS1v15())
             except ValueError:
                 plain = None
             seller, _, stamp = (plain or b"").decode(errors="replace").rpartition(":")
