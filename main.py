@@ -13,7 +13,10 @@ VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != VENV_PYTHON.parent.parent.resolve():
     os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
 
-from ecsync_core.cli import main  # noqa: E402 -- only after the interpreter is the project's own
+try:
+    from ecsync_core.cli import main
+except ModuleNotFoundError as exc:  # a bare checkout: the tool and its dependencies are not installed yet
+    sys.exit(f"ecsync is not installed ({exc.name} is missing): run `make install` in {ROOT}")
 
 
 if __name__ == "__main__":
