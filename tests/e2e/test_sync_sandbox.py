@@ -197,3 +197,22 @@ def test_simulate_current_stock_and_a_report_file(sandbox: RunningSandbox, tmp_p
     rows = {r["sku"]: (r["malls"]["rakuten"], r["proposed"]["rakuten"], r["changed"]) for r in doc["rows"]}
     assert {"0042": (5, 6, True), "B-9": (3, 2, True)} == rows
     assert (0, 0) == (writes(sandbox, "yahoo"), writes(sandbox, "rakuten"))
+
+
+def test_sync_from_a_report_file(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """`sync --file` takes FBA stock from a downloaded report (cp932); a bad file is one located line, exit 1."""
+    amazon = call(sandbox, "amazon", "GET", "/_sandbox/stock")
+    report = tmp_path / "fba.txt"
+    lines = ["sku\tfnsku\tafn-fulfillable-quantity"] + [f"{sku}\tX00\t{q}" for sku, q in amazon.items()]
+    report.write_text("\n".join(lines) + "\n", encoding="cp932")
+    doc = json.loads(cli(sandbox, "sync", "--dry-run", "--file", str(report), "--json").stdout)
+    assert {"found": 142, "mapped": 138, "updates": 15}.items() <= doc["counts"].items()
+    assert 0 == call(sandbox, "amazon", "GET", "/_sandbox/requests")["count"]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("sku\tafn-fulfillable-quantity\nA-1\t3\nA-2\tmany\n", encoding="utf-8")
+    p = cli(sandbox, "sync", "--dry-run", "--file", str(bad))
+    assert 1 == p.returncode
+    [line] = p.stderr.strip().splitlines()
+    assert str(bad) in line
+    assert "row 3" in line
+    assert "afn-fulfillable-quantity" in line
