@@ -323,13 +323,18 @@ def import_sku(state: State, file: Path | None, replace: bool, dry_run: bool, sh
     required=True,
     help="Where to write the sheet.",
 )
+@json_option
 @pass_state
-def export_sku(state: State, file: Path) -> None:
+def export_sku(state: State, file: Path, as_json: bool) -> None:
     """Write the mappings out as a master sheet."""
     from ecsync_core.render import render_export
     from ecsync_core.services.import_sku import export_sku as run_export
 
-    render_export(run_export(state.app(), file))
+    result = run_export(state.app(), file)
+    if as_json:
+        emit_json(attrs.asdict(result))
+    else:
+        render_export(result)
 
 
 @cli.command()

@@ -110,3 +110,14 @@ def test_rules_approval_is_recorded(tmp_path: Path) -> None:
     assert (after["approved"], after["approved_by"]) == (True, "Tanaka")
     history = json.loads(ecsync("-c", str(cfg), "rules", "history", "--json").stdout)
     assert [before["fingerprint"]] == [a["fingerprint"] for a in history["approvals"]]
+
+
+def test_export_sku_json(tmp_path: Path) -> None:
+    """`export-sku --json` says what it wrote, one document on stdout."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'x.duckdb'}\n")
+    p = ecsync("-c", str(cfg), "export-sku", "-f", str(tmp_path / "out.xlsx"), "--json")
+    doc = json.loads(p.stdout)
+    assert (0, 0) == (doc["skus"], doc["mappings"])
+    assert {"yahoo_item_code", "rakuten_item_number"} == set(doc["columns"])
+    assert (tmp_path / "out.xlsx").is_file()
