@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, StockWrite
+from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved
+from ecsync_core.services.push import item, push
 from ecsync_core.services.runs import reap_interrupted
 
 
@@ -285,46 +286,19 @@ class _Sync:
         assert self.run_id is not None
         run_id = self.run_id
         unreadable = self.plan_unreadable
-        blocked = [_item(run_id, u, None, unreadable[(code, u.item)]) for u in updates if (code, u.item) in unreadable]
+        blocked = [item(run_id, u, None, unreadable[(code, u.item)]) for u in updates if (code, u.item) in unreadable]
         updates = [u for u in updates if (code, u.item) not in unreadable]
         if not updates:
             return blocked
-        try:
-            results = await adapter.write([StockWrite(u.item, u.target) for u in updates])
-        except MallError as exc:
-            self.mall_errors[code] = f"write failed: {exc.message}"
-            log.warning("mall_write_failed", mall=code, error=exc.message, run_id=run_id)
-            return blocked + [_item(run_id, u, None, f"{name}: {exc.message}") for u in updates]
-        refused = {r.item: r.error or "refused by the mall" for r in results if not r.ok}
-        # Both malls accept unknown codes without an error: only a read-back tells a write that took hold.
-        try:
-            after = (await adapter.read([u.item for u in updates])).quantities
-        except MallError as exc:
-            self.mall_errors[code] = f"read-back failed: {exc.message}"
-            failed = [_item(run_id, u, None, refused.get(u.item, f"read-back failed: {exc.message}")) for u in updates]
-            return blocked + failed
-        out = blocked
-        for u in updates:
-            got = after.get(u.item)
-            if u.item in refused:
-                error: str | None = refused[u.item]
-            elif got is None:
-                error = f"item code not found on {name}"
-            elif got != u.target:
-                error = f"read back {got}, sent {u.target}"
-            else:
-                error = None
-            out.append(_item(run_id, u, got, error))
-        return out
+        pushed = await push(run_id, adapter, updates, name)
+        if pushed.mall_error is not None:
+            self.mall_errors[code] = pushed.mall_error
+            log.warning("mall_push_failed", mall=code, error=pushed.mall_error, run_id=run_id)
+        return blocked + pushed.items
 
 
 def _intent(run_id: str, updates: Sequence[PlannedUpdate]) -> list[RunItem]:
     return [RunItem(run_id, u.sku, u.mall, u.item, u.amazon_qty, u.before, u.target) for u in updates]
-
-
-def _item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) -> RunItem:
-    outcome = "failed" if error else "ok"
-    return RunItem(run_id, u.sku, u.mall, u.item, u.amazon_qty, u.before, u.target, after, outcome, error)
 
 
 def _outcome(counts: Counts, mall_errors: MappingOf[str, str]) -> Outcome:
