@@ -371,7 +371,28 @@ def status(state: State, run_id: str | None, limit: int, as_json: bool) -> None:
 @pass_state
 def rollback(state: State, dry_run: bool, run_id: str | None, yes: bool, as_json: bool) -> None:
     """Put back what the last sync changed (once, within 24 hours)."""
-    not_yet("rollback", "a later issue (rollback)")
+    from ecsync_core.notify import LoggingNotifier
+    from ecsync_core.render import render_rollback, rollback_json
+    from ecsync_core.services.rollback import RollbackReport, run_rollback
+
+    app = state.app()
+
+    def confirm(plan: RollbackReport) -> bool:
+        if yes:
+            return True
+        render_rollback(plan, err=True)
+        return click.confirm(f"Put back {len(plan.items)} items changed by sync {plan.sync.id}?", err=True)
+
+    report = run_rollback(app, run_id, dry_run=dry_run, notifier=LoggingNotifier(), confirm=confirm)
+    if as_json:
+        emit_json(rollback_json(report))
+    else:
+        render_rollback(report)
+    if not report.dry_run:
+        sys.exit(EXIT_CODES[report.status or Outcome.FAILED])
+    if not dry_run and report.items:
+        click.echo("rollback cancelled: nothing was changed", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 @cli.command()

@@ -17,6 +17,7 @@ from ecsync_core.domain import Run, RunItem
 if TYPE_CHECKING:
     from ecsync_core.services.governance import RuleStatus
     from ecsync_core.services.import_sku import ExportResult, ImportResult
+    from ecsync_core.services.rollback import RollbackReport
     from ecsync_core.services.simulate import Simulation
     from ecsync_core.services.sync import SyncReport
 
@@ -28,7 +29,7 @@ def local_time(at: datetime | None, zone: ZoneInfo) -> str:
     return at.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, err: bool = False) -> None:
     """A plain aligned table: it reads the same in a terminal, a cron mail and a log."""
     cells = [[str(h) for h in headers], *[["-" if c is None else str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
@@ -36,10 +37,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         click.echo(
             "  ".join(
                 c.rjust(w) if c.lstrip("-").isdigit() else c.ljust(w) for c, w in zip(row, widths, strict=True)
-            ).rstrip()
+            ).rstrip(),
+            err=err,
         )
         if n == 0:
-            click.echo("  ".join("-" * w for w in widths))
+            click.echo("  ".join("-" * w for w in widths), err=err)
 
 
 def render_simulation(sim: Simulation) -> None:
@@ -252,3 +254,66 @@ def render_export(result: ExportResult) -> None:
             f"warning: {n} mappings of mall {mall!r} are not in the sheet: no installed plugin gives its column",
             err=True,
         )
+
+
+def rollback_json(report: RollbackReport) -> dict[str, Any]:
+    """`rollback --json`: ``item`` as the master sheet names it; ``run_id`` null for a dry run."""
+    outcome = {(r.mall, r.item): r for r in report.results}
+    items = []
+    for i in report.items:
+        doc: dict[str, Any] = {
+            "mall": i.mall,
+            "item": i.item,
+            "sku": i.sku,
+            "now": i.now,
+            "restore": i.restore,
+            "before": i.before,
+            "sync_set": i.after,
+        }
+        if (i.mall, i.item) in outcome:
+            doc.update(outcome=outcome[(i.mall, i.item)].outcome, error=outcome[(i.mall, i.item)].error)
+        items.append(doc)
+    return {
+        "run_id": report.run_id,
+        "rolled_back": report.sync.id,
+        "dry_run": report.dry_run,
+        "status": None if report.status is None else report.status.value,
+        "items": items,
+        "skipped": [{"mall": m, "item": i, "why": why} for (m, i), why in sorted(report.skipped.items())],
+        "mall_errors": dict(report.mall_errors),
+    }
+
+
+def render_rollback(report: RollbackReport, *, err: bool = False) -> None:
+    """The items a rollback puts back, with both numbers where stock moved since the sync."""
+    click.echo(f"Rollback of sync {report.sync.id}: {len(report.items)} items to put back", err=err)
+    if report.items:
+        table(
+            ["mall", "item", "sku", "before sync", "sync set", "now", "restore", "note"],
+            [
+                [
+                    i.mall,
+                    i.item,
+                    i.sku,
+                    i.before,
+                    i.after,
+                    i.now,
+                    i.restore,
+                    "moved since the sync: its change reversed, never below 0" if i.moved else "",
+                ]
+                for i in report.items
+            ],
+            err=err,
+        )
+    for (mall, item), why in sorted(report.skipped.items()):
+        click.echo(f"  left alone: {mall} {item}: {why}", err=err)
+    if err:
+        return
+    if report.dry_run:
+        click.echo("[DRY-RUN] No changes made to API.")
+        return
+    failed = [r for r in report.results if r.outcome == "failed"]
+    for r in failed:
+        click.echo(f"  failed: {r.mall} {r.item}: {r.error}")
+    status = report.status.value if report.status else "FAILED"
+    click.echo(f"[{status}] Rollback finished: run {report.run_id} (sync {report.sync.id} rolled back)")

@@ -254,6 +254,15 @@ class DuckDBLedger:
             ).fetchone()
         return None if row is None else _run(row)
 
+    def last_written_sync(self) -> Run | None:
+        """The newest live sync that wrote at least one item to a mall: what `rollback` puts back."""
+        with self.db.connect() as con:
+            row = con.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE kind = 'sync' AND succeeded > 0 "
+                "ORDER BY started_at DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else _run(row)
+
     def delete_older_than(self, cutoff: datetime, *, dry_run: bool) -> int:
         with self.db.transaction() as con:
             row = con.execute(

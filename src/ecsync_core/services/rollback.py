@@ -1,0 +1,207 @@
+"""
+`rollback`: put back what the last live sync changed, once, within 24 hours, without bringing back sold stock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind
+from ecsync_core.errors import EcsyncError
+from ecsync_core.logging import get_logger
+from ecsync_core.ports import MallInventory
+from ecsync_core.services.push import push
+from ecsync_core.services.runs import reap_interrupted
+from ecsync_core.store.db import utcnow
+
+
+if TYPE_CHECKING:
+    from ecsync_core.bootstrap import App
+    from ecsync_core.notify import Notifier
+
+log = get_logger("ecsync.rollback")
+
+WINDOW = timedelta(hours=24)
+"""The manual: a sync can be rolled back within 24 hours of its end."""
+
+
+class RollbackRefusedError(EcsyncError):
+    """Raised when there is nothing a rollback may put back (no sync, too old, already rolled back)."""
+
+
+@attrs.frozen
+class RollbackItem:
+    """
+    One mall item to put back.
+
+    Attributes:
+        before: what the mall held before the sync; ``after``: what the sync set; ``now``: what it holds now.
+        restore: what the rollback sets: ``before`` if nothing moved since, else today's value less the sync's
+            change, never below 0 (stock sold since the sync is not brought back).
+    """
+
+    sku: str
+    mall: str
+    item: str
+    before: int
+    after: int
+    now: int
+    restore: int
+
+    @property
+    def moved(self) -> bool:
+        return self.now != self.after
+
+
+def restore_value(before: int, after: int, now: int) -> int:
+    """The value to put back: pure, the rule of the manual's rollback."""
+    if now == after:
+        return before
+    return max(0, now - (after - before))
+
+
+@attrs.frozen
+class RollbackReport:
+    """
+    A rollback's plan and, live, its outcome.
+
+    Attributes:
+        run_id: the rollback's own run; ``None`` for a dry run (it is not recorded).
+        skipped: (mall, item) -> why it is left alone (gone from the mall, never read, already back).
+    """
+
+    sync: Run
+    items: tuple[RollbackItem, ...]
+    dry_run: bool
+    run_id: str | None = None
+    status: Outcome | None = None
+    results: tuple[RunItem, ...] = ()
+    skipped: Mapping[tuple[str, str], str] = attrs.field(factory=dict)
+    mall_errors: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def find_target(app: App, run_id: str | None) -> Run:
+    """The latest live sync that wrote to a mall; ``--run`` must name that very sync."""
+    latest = app.ledger.last_written_sync()
+    if latest is None:
+        raise RollbackRefusedError("no live sync has written to any mall: nothing to roll back")
+    if run_id is not None:
+        asked = app.ledger.get(run_id)
+        if asked.kind is RunKind.ROLLBACK:
+            raise RollbackRefusedError(f"run {asked.id} is a rollback: a rollback cannot be rolled back")
+        if asked.id != latest.id:
+            raise RollbackRefusedError(
+                f"run {asked.id} is not the latest sync that wrote to a mall ({latest.id}): only that one can be "
+                "rolled back"
+            )
+    if latest.rolled_back_by is not None:
+        raise RollbackRefusedError(
+            f"sync {latest.id} was already rolled back by run {latest.rolled_back_by} (once only)"
+        )
+    if latest.finished_at is None or utcnow() - latest.finished_at > WINDOW:
+        raise RollbackRefusedError(f"sync {latest.id} finished more than 24 hours ago: too old to roll back")
+    return latest
+
+
+def run_rollback(
+    app: App, run_id: str | None, *, dry_run: bool, notifier: Notifier, confirm: Callable[[RollbackReport], bool]
+) -> RollbackReport:
+    """
+    Plan the rollback against what each mall holds now; live, ask *confirm*, then write and read back.
+
+    The run lock is held throughout, so no sync writes in between.
+    """
+    reap_interrupted(app, notifier)
+    lock = app.lock
+    lock.acquire("(rollback)", "now")
+    try:
+        return asyncio.run(_rollback(app, run_id, dry_run=dry_run, notifier=notifier, confirm=confirm))
+    finally:
+        lock.release()
+
+
+async def _rollback(
+    app: App, run_id: str | None, *, dry_run: bool, notifier: Notifier, confirm: Callable[[RollbackReport], bool]
+) -> RollbackReport:
+    sync = find_target(app, run_id)
+    written = [i for i in app.ledger.items(sync.id) if i.outcome == "ok" and i.after is not None]
+    malls = app.targets()
+    try:
+        plan = await _plan(sync, written, malls)
+        if dry_run or not plan.items or not confirm(plan):
+            return plan
+        return await _apply(app, plan, malls, notifier)
+    finally:
+        await asyncio.gather(*(m.aclose() for m in malls.values()))
+
+
+async def _plan(sync: Run, written: Sequence[RunItem], malls: Mapping[str, MallInventory]) -> RollbackReport:
+    skipped: dict[tuple[str, str], str] = {}
+    changed = []
+    for i in written:
+        if i.before is None:
+            skipped[(i.mall, i.item)] = "the mall did not report it before the sync: nothing to put back"
+        elif i.mall not in malls:
+            skipped[(i.mall, i.item)] = f"no plugin for mall {i.mall!r} is installed"
+        elif i.before != i.after:
+            changed.append(i)
+    codes = sorted({i.mall for i in changed})
+    readings = await asyncio.gather(*(malls[c].read(sorted({i.item for i in changed if i.mall == c})) for c in codes))
+    now = {c: r.quantities for c, r in zip(codes, readings, strict=True)}
+    items = []
+    for i in changed:
+        assert i.before is not None
+        assert i.after is not None
+        current = now[i.mall].get(i.item)
+        if current is None:
+            skipped[(i.mall, i.item)] = "the mall no longer has this item"
+            continue
+        restore = restore_value(i.before, i.after, current)
+        if restore == current:
+            skipped[(i.mall, i.item)] = "already at the value to restore"
+            continue
+        items.append(RollbackItem(i.sku, i.mall, i.item, i.before, i.after, current, restore))
+    return RollbackReport(sync, tuple(items), dry_run=True, skipped=skipped)
+
+
+async def _apply(
+    app: App, plan: RollbackReport, malls: Mapping[str, MallInventory], notifier: Notifier
+) -> RollbackReport:
+    ledger = app.ledger
+    run = ledger.start(RunKind.ROLLBACK, target_run=plan.sync.id, rule_fingerprint=app.settings.rules.fingerprint)
+    app.lock.describe(run.id, run.started_at.isoformat(timespec="seconds") + "Z")
+    updates = [PlannedUpdate(i.sku, i.mall, i.item, 0, i.now, i.restore) for i in plan.items]
+    ledger.record_items(RunItem(run.id, u.sku, u.mall, u.item, None, u.before, u.target) for u in updates)
+    names = {p.code: p.name for p in app.host.targets()}
+    codes = sorted({u.mall for u in updates})
+    mall_errors: dict[str, str] = {}
+    pushed = await asyncio.gather(
+        *(push(run.id, malls[c], [u for u in updates if u.mall == c], names.get(c, c)) for c in codes)
+    )
+    results = [attrs.evolve(r, amazon_qty=None) for p in pushed for r in p.items]
+    for code, p in zip(codes, pushed, strict=True):
+        if p.mall_error is not None:
+            mall_errors[code] = p.mall_error
+    ledger.record_outcomes(run.id, results)
+    ok = sum(1 for r in results if r.outcome == "ok")
+    counts = Counts(0, 0, len(updates), ok, len(results) - ok)
+    status = Outcome.SUCCESS if ok == len(results) else Outcome.PARTIAL if ok else Outcome.FAILED
+    message = "; ".join(f"{m}: {e}" for m, e in sorted(mall_errors.items()))
+    ledger.finish(run.id, status, counts, message)
+    if ok:
+        # Once only: a rollback that put anything back uses up the sync's one rollback.
+        ledger.link_rollback(plan.sync.id, run.id)
+    log.info("rollback_finished", run_id=run.id, sync=plan.sync.id, status=status.value, **counts.as_dict())
+    if status is not Outcome.SUCCESS:
+        notifier.notify(
+            status.value, f"rollback {run.id} of sync {plan.sync.id}: {counts.failed} items failed", run_id=run.id
+        )
+    return attrs.evolve(
+        plan, dry_run=False, run_id=run.id, status=status, results=tuple(results), mall_errors=mall_errors
+    )

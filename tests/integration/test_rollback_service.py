@@ -1,0 +1,105 @@
+"""The rollback use case over fakes and a real DuckDB file: put back the last sync, once, within 24 hours."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecsync_core.domain import Outcome, RunKind
+from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, restore_value, run_rollback
+from ecsync_core.store.db import utcnow
+from tests.fakeworld import World, make_world
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    return make_world(tmp_path, monkeypatch)
+
+
+def rollback(world: World, run_id: str | None = None, *, dry_run: bool = False, answer: bool = True) -> RollbackReport:
+    return run_rollback(world.app, run_id, dry_run=dry_run, notifier=world.notifier, confirm=lambda _plan: answer)
+
+
+@given(st.integers(0, 50), st.integers(0, 50), st.integers(0, 50))
+def test_restore_never_brings_back_sold_stock(before: int, after: int, now: int) -> None:
+    """Untouched since the sync: the old value; moved: the sync's change reversed on today's value, never below 0."""
+    got = restore_value(before, after, now)
+    assert got >= 0
+    if now == after:
+        assert before == got
+    else:
+        assert max(0, now - (after - before)) == got
+
+
+def test_dry_run_shows_both_numbers_and_records_nothing(world: World) -> None:
+    """The dry run lists every item the sync changed with before / sync set / now / restore, and is not a run."""
+    sync = world.sync()
+    world.malls["mart"].stock["a"] = 4  # an order for one unit after the sync set it to 5
+    plan = rollback(world, dry_run=True)
+    rows = {(i.mall, i.item): (i.before, i.after, i.now, i.restore) for i in plan.items}
+    assert {
+        ("shop", "b"): (0, 4, 4, 0),
+        ("shop", "d"): (2, 0, 0, 2),
+        ("mart", "a"): (1, 5, 4, 0),
+    } == rows
+    assert (None, sync.run_id) == (plan.run_id, plan.sync.id)
+    assert [sync.run_id] == [r.id for r in world.app.ledger.recent() if r.kind is not RunKind.DRY_RUN]
+
+
+def test_live_rollback_puts_back_once(world: World) -> None:
+    """A live rollback restores the malls, is a run of its own, and the same sync cannot be rolled back again."""
+    before = {code: dict(m.stock) for code, m in world.malls.items()}
+    sync = world.sync()
+    report = rollback(world)
+    assert (Outcome.SUCCESS, 3) == (report.status, len(report.results))
+    assert before == {code: dict(m.stock) for code, m in world.malls.items()}
+    run = world.app.ledger.get(report.run_id or "")
+    assert (RunKind.ROLLBACK, sync.run_id) == (run.kind, run.target_run)
+    with pytest.raises(RollbackRefusedError, match="already rolled back"):
+        rollback(world)
+    with pytest.raises(RollbackRefusedError, match="a rollback cannot be rolled back"):
+        rollback(world, report.run_id)
+
+
+def test_declined_confirmation_changes_nothing(world: World) -> None:
+    """Answering no at the prompt writes nothing and records no run."""
+    world.sync()
+    after = {code: dict(m.stock) for code, m in world.malls.items()}
+    report = rollback(world, answer=False)
+    assert report.run_id is None
+    assert after == {code: dict(m.stock) for code, m in world.malls.items()}
+
+
+def test_only_the_latest_sync_within_24_hours(world: World) -> None:
+    """--run must name the latest sync that wrote; a sync that finished over 24 hours ago is too old."""
+    first = world.sync()
+    world.source.stock["A"] = 40
+    second = world.sync()
+    with pytest.raises(RollbackRefusedError, match="not the latest sync"):
+        rollback(world, first.run_id)
+    with world.app.db.connect() as con:
+        con.execute("UPDATE runs SET finished_at = ? WHERE id = ?", [utcnow() - timedelta(hours=25), second.run_id])
+    with pytest.raises(RollbackRefusedError, match="more than 24 hours ago"):
+        rollback(world)
+
+
+def test_nothing_to_roll_back(world: World) -> None:
+    """Before any live sync has written, a rollback says so."""
+    world.sync(dry_run=True)
+    with pytest.raises(RollbackRefusedError, match="no live sync"):
+        rollback(world)
+
+
+def test_item_gone_from_the_mall_is_left_alone(world: World) -> None:
+    """An item the mall no longer has is reported as left alone, and the rest is put back."""
+    world.sync()
+    del world.malls["shop"].stock["b"]
+    report = rollback(world)
+    assert "no longer has" in report.skipped[("shop", "b")]
+    assert Outcome.SUCCESS == report.status
+    assert 2 == world.malls["shop"].stock["d"]
