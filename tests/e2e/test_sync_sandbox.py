@@ -216,3 +216,27 @@ def test_sync_from_a_report_file(sandbox: RunningSandbox, tmp_path: Path) -> Non
     assert str(bad) in line
     assert "row 3" in line
     assert "afn-fulfillable-quantity" in line
+
+
+def test_rollback_after_an_order(sandbox: RunningSandbox) -> None:
+    """rollback --dry-run shows both numbers for an item sold since the sync; --yes puts back; once only."""
+    before = {m: stock(sandbox, m) for m in TARGETS}
+    assert 0 == cli(sandbox, "sync").returncode
+    after = {m: stock(sandbox, m) for m in TARGETS}
+    sold = next(k for k in sorted(after["yahoo"]) if after["yahoo"][k] > 0 and after["yahoo"][k] != before["yahoo"][k])
+    call(sandbox, "yahoo", "PUT", "/_sandbox/stock", {sold: after["yahoo"][sold] - 1})
+    plan = json.loads(cli(sandbox, "rollback", "--dry-run", "--json").stdout)
+    assert plan["run_id"] is None
+    row = next(i for i in plan["items"] if i["mall"] == "yahoo" and i["item"] == sold)
+    change = after["yahoo"][sold] - before["yahoo"][sold]
+    assert (after["yahoo"][sold] - 1, max(0, after["yahoo"][sold] - 1 - change)) == (row["now"], row["restore"])
+    p = cli(sandbox, "rollback", "--yes", "--json")
+    assert (0, "SUCCESS") == (p.returncode, json.loads(p.stdout)["status"])
+    assert row["restore"] == stock(sandbox, "yahoo")[sold]
+    unsold = {k: v for k, v in before["rakuten"].items() if after["rakuten"][k] != v}
+    assert unsold == {k: stock(sandbox, "rakuten")[k] for k in unsold}
+    again = cli(sandbox, "rollback", "--yes")
+    assert 1 == again.returncode
+    assert "already rolled back" in again.stderr
+    kinds = [r["kind"] for r in json.loads(cli(sandbox, "status", "--json").stdout)["runs"]]
+    assert "rollback" == kinds[0]
