@@ -417,7 +417,28 @@ def health(state: State, online: bool, as_json: bool) -> None:
 @pass_state
 def cleanup(state: State, older_than: int | None, dry_run: bool, as_json: bool) -> None:
     """Delete old runs and logs past retention."""
-    not_yet("cleanup", "a later issue (operations)")
+    from ecsync_core.render import local_time
+    from ecsync_core.services.cleanup import cleanup as run_cleanup
+
+    app = state.app()
+    report = run_cleanup(app, older_than, dry_run=dry_run)
+    if as_json:
+        emit_json(
+            {
+                "dry_run": report.dry_run,
+                "cutoff": report.cutoff.isoformat() + "Z",
+                "runs": report.runs,
+                "log_files": [str(p) for p in report.log_files],
+            }
+        )
+        return
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb} {report.runs} runs and {len(report.log_files)} rotated log files "
+        f"from before {local_time(report.cutoff, app.settings.zone)} ({app.settings.zone.key})"
+    )
+    for path in report.log_files:
+        click.echo(f"  {path}")
 
 
 @cli.command()

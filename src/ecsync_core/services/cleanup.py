@@ -1,0 +1,55 @@
+"""
+`cleanup`: delete runs and rotated log files past retention.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ecsync_core.store.db import utcnow
+
+
+if TYPE_CHECKING:
+    from ecsync_core.bootstrap import App
+
+
+@attrs.frozen
+class CleanupReport:
+    """What went (or, with *dry_run*, would go): finished runs and their items, and rotated log files."""
+
+    dry_run: bool
+    cutoff: datetime
+    runs: int
+    log_files: tuple[Path, ...]
+
+
+def rotated_logs(log_file: Path, cutoff: datetime) -> list[Path]:
+    """The rotated copies (``inventory_sync.log.1`` ...) last written before *cutoff*; never the live log."""
+    if not log_file.parent.is_dir():
+        return []
+    old = []
+    for path in sorted(log_file.parent.glob(log_file.name + ".*")):
+        written = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+        if path.is_file() and written < cutoff:
+            old.append(path)
+    return old
+
+
+def cleanup(app: App, older_than_days: int | None, *, dry_run: bool) -> CleanupReport:
+    """
+    Delete what is older than *older_than_days* (default: ``logging.retention_days``).
+
+    A run still RUNNING is never deleted, however old: the next command marks it INTERRUPTED first.
+    """
+    days = older_than_days if older_than_days is not None else app.settings.logging.retention_days
+    cutoff = utcnow() - timedelta(days=days)
+    runs = app.ledger.delete_older_than(cutoff, dry_run=dry_run)
+    logs = rotated_logs(app.settings.log_file, cutoff)
+    if not dry_run:
+        for path in logs:
+            path.unlink(missing_ok=True)
+    return CleanupReport(dry_run, cutoff, runs, tuple(logs))

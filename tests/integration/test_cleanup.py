@@ -1,0 +1,51 @@
+"""cleanup: old runs and rotated logs go; recent ones, running ones and the live log stay."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from datetime import timedelta
+from pathlib import Path
+
+from ecsync_core.bootstrap import build_app
+from ecsync_core.domain import Counts, Outcome, RunItem, RunKind
+from ecsync_core.services.cleanup import cleanup
+from ecsync_core.store.db import utcnow
+
+
+def test_cleanup_past_retention(tmp_path: Path) -> None:
+    """Runs (and their items) and rotated log files older than the cutoff go; --dry-run only counts them."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"database: {tmp_path / 'x.duckdb'}\nlog_file: {logs / 'sync.log'}\nlogging:\n  retention_days: 30\n"
+    )
+    app = build_app(cfg)
+    ledger = app.ledger
+    old, recent, stuck = (ledger.start(RunKind.SYNC) for _ in range(3))
+    ledger.record_items([RunItem(old.id, "A", "yahoo", "a", 1, 0, 0)])
+    for run in (old, recent):
+        ledger.finish(run.id, Outcome.SUCCESS, Counts())
+    with app.db.connect() as con:
+        con.execute(
+            "UPDATE runs SET started_at = ? WHERE id IN (?, ?)", [utcnow() - timedelta(days=40), old.id, stuck.id]
+        )
+    live, rotated, fresh = logs / "sync.log", logs / "sync.log.1", logs / "sync.log.2"
+    for path in (live, rotated, fresh):
+        path.write_text("{}\n")
+    ancient = time.time() - 40 * 86400
+    for path in (live, rotated):
+        os.utime(path, (ancient, ancient))
+
+    dry = cleanup(app, None, dry_run=True)
+    assert (1, (rotated,)) == (dry.runs, dry.log_files)
+    assert rotated.exists()
+    assert 3 == len(ledger.recent())
+
+    done = cleanup(app, None, dry_run=False)
+    assert 1 == done.runs
+    assert {recent.id, stuck.id} == {r.id for r in ledger.recent()}
+    assert [] == ledger.items(old.id)
+    assert (True, False, True) == (live.exists(), rotated.exists(), fresh.exists())
