@@ -401,7 +401,25 @@ def rollback(state: State, dry_run: bool, run_id: str | None, yes: bool, as_json
 @pass_state
 def health(state: State, online: bool, as_json: bool) -> None:
     """System state; exit 1 when a check FAILs."""
-    not_yet("health", "a later issue (health)")
+    from ecsync_core.errors import ConfigError, PluginError
+    from ecsync_core.notify import LoggingNotifier
+    from ecsync_core.render import render_health
+    from ecsync_core.services.health import HealthReport, alert, config_failed, run_health
+
+    notifier = LoggingNotifier()
+    try:
+        app = state.app()
+    except (ConfigError, PluginError) as exc:
+        # A config that does not load is health's first finding, not a crash: report it as a FAIL.
+        report = HealthReport((config_failed(exc),))
+    else:
+        report = run_health(app, online=online, notifier=notifier)
+    alert(report, notifier)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        render_health(report)
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
 @cli.command()

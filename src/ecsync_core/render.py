@@ -16,6 +16,7 @@ from ecsync_core.domain import Run, RunItem
 
 if TYPE_CHECKING:
     from ecsync_core.services.governance import RuleStatus
+    from ecsync_core.services.health import HealthReport
     from ecsync_core.services.import_sku import ExportResult, ImportResult
     from ecsync_core.services.rollback import RollbackReport
     from ecsync_core.services.simulate import Simulation
@@ -317,3 +318,15 @@ def render_rollback(report: RollbackReport, *, err: bool = False) -> None:
         click.echo(f"  failed: {r.mall} {r.item}: {r.error}")
     status = report.status.value if report.status else "FAILED"
     click.echo(f"[{status}] Rollback finished: run {report.run_id} (sync {report.sync.id} rolled back)")
+
+
+def render_health(report: HealthReport) -> None:
+    """One line a check (`DB Connection: OK (...)`), then a closing count."""
+    for check in report.checks:
+        click.echo(f"{check.title}: {check.status}" + (f" ({check.detail})" if check.detail else ""))
+    fails = sum(c.status == "FAIL" for c in report.checks)
+    warns = sum(c.status == "WARN" for c in report.checks)
+    if not fails and not warns:
+        click.echo(f"all {len(report.checks)} checks OK")
+    else:
+        click.echo(f"{len(report.checks)} checks: {fails} FAIL, {warns} WARN")

@@ -1,0 +1,360 @@
+"""
+`ecsync health`: the system's state as a list of checks, each OK, WARN or FAIL.
+
+Every check is guarded: whatever it raises becomes that check's FAIL with one line, and the others still run.
+A FAIL means a person is needed now (exit 1); a WARN is alerted but exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from ecsync_core.config import env_file_for
+from ecsync_core.domain import CredentialStatus, Outcome
+from ecsync_core.errors import CredentialError, EcsyncError, MallError
+from ecsync_core.logging import get_logger
+
+
+if TYPE_CHECKING:
+    from ecsync_core.bootstrap import App
+    from ecsync_core.config import Settings
+    from ecsync_core.mall import MallPlugin
+    from ecsync_core.notify import Notifier
+    from ecsync_core.ports import MallAdapter
+
+
+Status = Literal["OK", "WARN", "FAIL"]
+
+DISK_WARN_BYTES = 1024**3
+"""Below 1 GiB free beside the database, warn: the ledger of a 100,000-SKU run, its log lines and DuckDB's
+write-ahead log and checkpoint take tens of MB a day, so a few weeks of room are left."""
+DISK_FAIL_BYTES = 100 * 1024**2
+"""Below 100 MiB free, fail: one large run may no longer fit, and a ledger cut short loses the rollback trail."""
+DEFAULT_WARN_DAYS = 7
+"""Days before a credential's expiry that health warns, when the plugin names no threshold of its own."""
+_WORKBOOK_MAGIC = b"PK\x03\x04"  # an .xlsx is a zip archive
+
+_RANK: dict[Status, int] = {"OK": 0, "WARN": 1, "FAIL": 2}
+_BAD_OUTCOMES = frozenset({Outcome.FAILED, Outcome.PARTIAL, Outcome.REFUSED, Outcome.INTERRUPTED})
+
+log = get_logger("ecsync.health")
+
+
+@attrs.frozen
+class Check:
+    """
+    One line of health.
+
+    Attributes:
+        name: stable machine name (``db``, ``credentials.yahoo``), the ``name`` of ``--json``.
+        status: ``OK``, ``WARN`` or ``FAIL``.
+        detail: one line for a person: what was found and, when not OK, what to do.
+        label: the name people read (``DB Connection``).
+    """
+
+    name: str
+    status: Status
+    detail: str
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status, "detail": self.detail}
+
+
+@attrs.frozen
+class HealthReport:
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        """False exactly when some check FAILs."""
+        return all(c.status != "FAIL" for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [c.as_dict() for c in self.checks]}
+
+
+def worst(statuses: Sequence[Status]) -> Status:
+    return max(statuses, key=_RANK.__getitem__, default="OK")
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as the one line a health detail shows."""
+    text = exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def guarded(name: str, label: str, check: Callable[[], Check]) -> Check:
+    """Run *check*; anything it raises becomes its FAIL (the traceback only in the debug log, i.e. with -v)."""
+    try:
+        return check()
+    except Exception as exc:
+        log.debug("health_check_raised", check=name, exc_info=True)
+        return Check(name, "FAIL", one_line(exc), label)
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# -- checks that need no database --------------------------------------------------------------------------
+
+
+def config_failed(exc: EcsyncError) -> Check:
+    """The config (or the plugin set) could not be loaded: nothing else can be checked."""
+    return Check("config", "FAIL", f"{exc.one_line()}; nothing else can be checked until it loads", "Config")
+
+
+def check_config(app: App) -> Check:
+    app.check_mall_settings()  # every installed mall's section, structured now: a bad key raises
+    source = str(app.settings.path) if app.settings.path else "no config file, every default applies"
+    malls = ", ".join(app.host.malls) or "none"
+    if app.host.broken:
+        broken = "; ".join(f"plugin {n} failed to load: {why}" for n, why in app.host.broken.items())
+        return Check("config", "WARN", f"{source} is valid, but {broken}", "Config")
+    return Check("config", "OK", f"{source} is valid; malls: {malls}", "Config")
+
+
+def existing_folder(path: Path) -> Path:
+    """*path*'s nearest ancestor that exists (the database's folder may not be created yet)."""
+    folder = path.absolute().parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def check_disk(path: Path, warn_bytes: int = DISK_WARN_BYTES, fail_bytes: int = DISK_FAIL_BYTES) -> Check:
+    folder = existing_folder(path)
+    free = shutil.disk_usage(folder).free
+    detail = f"{human_bytes(free)} free at {folder}"
+    if free < fail_bytes:
+        return Check("disk", "FAIL", f"{detail} (under {human_bytes(fail_bytes)}): free some space", "Disk free")
+    if free < warn_bytes:
+        return Check("disk", "WARN", f"{detail} (under {human_bytes(warn_bytes)})", "Disk free")
+    return Check("disk", "OK", detail, "Disk free")
+
+
+def check_log_file(settings: Settings) -> Check:
+    path = settings.log_file
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass  # opening to append proves it writable and changes nothing
+    except OSError as exc:
+        return Check("log_file", "FAIL", f"{path}: cannot write: {exc.strerror or exc}", "Log file")
+    return Check("log_file", "OK", f"{path} is writable, {human_bytes(path.stat().st_size)}", "Log file")
+
+
+def check_master_file(settings: Settings) -> Check:
+    path = settings.master_file
+    if not path.exists():
+        # Only `import-sku` reads it, and it can be given another file with -f: not a reason to page anyone.
+        return Check("master_file", "WARN", f"{path} not found: `import-sku` needs -f FILE", "Master file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_WORKBOOK_MAGIC))
+    except OSError as exc:
+        return Check("master_file", "FAIL", f"{path}: cannot read: {exc.strerror or exc}", "Master file")
+    if head != _WORKBOOK_MAGIC:
+        return Check("master_file", "FAIL", f"{path} is not an .xlsx workbook", "Master file")
+    return Check("master_file", "OK", f"{path} is readable", "Master file")
+
+
+# -- checks on the database ----------------------------------------------------------------------------------
+
+
+def check_db(app: App) -> Check:
+    version = app.db.version()
+    return Check("db", "OK", f"schema {version}, {app.db.path}", "DB Connection")
+
+
+def check_db_size(app: App) -> Check:
+    return Check("db_size", "OK", f"{human_bytes(app.db.size_bytes())} at {app.db.path}", "Database size")
+
+
+def check_rules(app: App) -> Check:
+    from ecsync_core.services.governance import rule_status
+
+    status = rule_status(app)
+    fingerprint = status.rules.fingerprint
+    if status.approved:
+        who = f"approved by {status.approved_by}" if status.approved_by else "the manual's table"
+        return Check("rules", "OK", f"rule table {fingerprint}, {who}", "Rule table")
+    detail = (
+        f"rule table {fingerprint} is not approved: live syncs are refused until a manager runs "
+        "`ecsync rules approve --by NAME`"
+    )
+    return Check("rules", "WARN", detail, "Rule table")
+
+
+def check_last_run(app: App, notifier: Notifier | None) -> Check:
+    from ecsync_core.render import local_time
+    from ecsync_core.services.runs import reap_interrupted
+
+    reap_interrupted(app, notifier)
+    runs = app.ledger.recent(1)
+    if not runs:
+        return Check("last_run", "OK", "no runs yet", "Last run")
+    run = runs[0]
+    detail = f"{run.status.value}: {run.kind.value} {run.id} at {local_time(run.started_at, app.settings.zone)}"
+    if run.message:
+        detail += f" ({run.message.strip().splitlines()[0]})"
+    if run.status in _BAD_OUTCOMES:
+        return Check("last_run", "WARN", f"{detail}; see `ecsync status {run.id}`", "Last run")
+    return Check("last_run", "OK", detail, "Last run")
+
+
+# -- checks on the malls -----------------------------------------------------------------------------------
+
+
+def credential_status(status: CredentialStatus) -> tuple[Status, str]:
+    """One credential's status: FAIL when expired, WARN within its plugin's threshold, OK otherwise."""
+    warn_days = DEFAULT_WARN_DAYS if status.warn_days is None else status.warn_days
+    if status.days_left is None:
+        return "OK", f"{status.name}: {status.action or 'no expiry date known'}"
+    if status.days_left <= 0:
+        return "FAIL", f"{status.name}: expired; {status.action}".rstrip("; ")
+    if status.days_left <= warn_days:
+        return "WARN", f"{status.name}: {status.days_left} days left; {status.action}".rstrip("; ")
+    return "OK", f"{status.name}: {status.days_left} days left"
+
+
+def missing_secrets(plugin: MallPlugin, secrets: Any) -> list[str]:
+    return [n for n in plugin.secret_names if not str(secrets.get(n) or "").strip()]
+
+
+async def _mall_checks(app: App, plugin: MallPlugin, *, online: bool) -> list[Check]:
+    label = f"{plugin.name} credentials"
+    cred_name, ping_name = f"credentials.{plugin.code}", f"online.{plugin.code}"
+    checks: list[Check] = []
+    missing = missing_secrets(plugin, app.secrets)
+    if missing:
+        where = env_file_for(app.settings)
+        detail = f"missing in .env: {', '.join(missing)}" + (f" ({where})" if where else " (no .env found)")
+        checks.append(Check(cred_name, "FAIL", detail, label))
+        if online:
+            checks.append(Check(ping_name, "FAIL", "not asked: the credentials are missing", f"{plugin.name} API"))
+        return checks
+    try:
+        adapter: MallAdapter = plugin.make_adapter(app.context(plugin))
+    except Exception as exc:
+        log.debug("health_adapter_failed", mall=plugin.code, exc_info=True)
+        checks.append(Check(cred_name, "FAIL", one_line(exc), label))
+        return checks
+    try:
+        checks.append(await _credentials(adapter, cred_name, label))
+        if online:
+            checks.append(await _ping(adapter, ping_name, f"{plugin.name} API"))
+    finally:
+        try:
+            await adapter.aclose()
+        except Exception:
+            log.debug("health_adapter_close_failed", mall=plugin.code, exc_info=True)
+    return checks
+
+
+async def _credentials(adapter: MallAdapter, name: str, label: str) -> Check:
+    try:
+        statuses = await adapter.credentials()
+    except CredentialError as exc:
+        return Check(name, "FAIL", exc.message, label)
+    except MallError as exc:
+        # The mall could not be asked (network, an outage): offline health does not page anyone for that;
+        # `--online` judges whether the mall answers.
+        return Check(name, "WARN", f"could not ask the mall for the days left: {exc.message}", label)
+    except Exception as exc:
+        log.debug("health_credentials_raised", check=name, exc_info=True)
+        return Check(name, "FAIL", one_line(exc), label)
+    if not statuses:
+        return Check(name, "OK", "all secrets present", label)
+    rated = [credential_status(s) for s in statuses]
+    return Check(name, worst([s for s, _ in rated]), "; ".join(d for _, d in rated), label)
+
+
+async def _ping(adapter: MallAdapter, name: str, label: str) -> Check:
+    try:
+        return Check(name, "OK", await adapter.ping(), label)
+    except MallError as exc:
+        return Check(name, "FAIL", exc.message, label)
+    except Exception as exc:
+        log.debug("health_ping_raised", check=name, exc_info=True)
+        return Check(name, "FAIL", one_line(exc), label)
+
+
+async def _all_malls(app: App, *, online: bool) -> list[Check]:
+    plugins = [m.plugin for m in app.host.malls.values()]
+    answers = await asyncio.gather(*(_mall_checks(app, p, online=online) for p in plugins))
+    return [c for checks in answers for c in checks]
+
+
+def check_malls(app: App, *, online: bool) -> list[Check]:
+    """Each installed mall's credentials (and with *online* one API call each), the malls in parallel."""
+    try:
+        return asyncio.run(_all_malls(app, online=online))
+    except Exception as exc:
+        log.debug("health_malls_raised", exc_info=True)
+        return [Check("credentials", "FAIL", one_line(exc), "Credentials")]
+
+
+# -- the one place that runs them -------------------------------------------------------------------------
+
+
+def run_health(app: App, *, online: bool = False, notifier: Notifier | None = None) -> HealthReport:
+    """
+    Every check, in the order people read them.
+
+    The checks that read the database are not run when it cannot be opened: the ``db`` FAIL says why once.
+    """
+    settings = app.settings
+    checks = [guarded("config", "Config", lambda: check_config(app))]
+    db = guarded("db", "DB Connection", lambda: check_db(app))
+    checks.append(db)
+    if db.status == "OK":
+        checks += [
+            guarded("db_size", "Database size", lambda: check_db_size(app)),
+            guarded("last_run", "Last run", lambda: check_last_run(app, notifier)),
+            guarded("rules", "Rule table", lambda: check_rules(app)),
+        ]
+    else:
+        skipped = "not checked: the database cannot be opened"
+        checks += [
+            Check("db_size", "WARN", skipped, "Database size"),
+            Check("last_run", "WARN", skipped, "Last run"),
+            Check("rules", "WARN", skipped, "Rule table"),
+        ]
+    checks += [
+        guarded("disk", "Disk free", lambda: check_disk(settings.database)),
+        guarded("log_file", "Log file", lambda: check_log_file(settings)),
+        guarded("master_file", "Master file", lambda: check_master_file(settings)),
+    ]
+    checks += check_malls(app, online=online)
+    return HealthReport(tuple(checks))
+
+
+def alert(report: HealthReport, notifier: Notifier) -> None:
+    """
+    One alert for every check that is not OK (a WARN alone still exits 0 but reaches a person).
+
+    One per health run, not one per check: a database that cannot be opened takes three checks with it.
+    """
+    problems = [c for c in report.checks if c.status != "OK"]
+    if problems:
+        subject = worst([c.status for c in problems])
+        notifier.notify(subject, "health: " + " | ".join(f"{c.title}: {c.status} ({c.detail})" for c in problems))

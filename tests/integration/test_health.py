@@ -1,0 +1,134 @@
+"""Health over the in-process sandbox (every installed mall's emulator) and a real DuckDB file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ecsync_core.bootstrap import App, build_app
+from ecsync_core.domain import Counts, CredentialStatus, Outcome, RunKind
+from ecsync_core.services.health import (
+    Check,
+    HealthReport,
+    alert,
+    check_disk,
+    credential_status,
+    run_health,
+)
+from ecsync_core.testing.sandbox import InProcessSandbox, sandbox_in_process
+from tests.fakeworld import RecordingNotifier
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> InProcessSandbox:
+    return sandbox_in_process(tmp_path_factory.mktemp("sb"))
+
+
+def app_for(sb: InProcessSandbox, environ: Mapping[str, str] | None = None, config: Path | None = None) -> App:
+    return build_app(config or sb.files.config, transports=sb.transports, environ=dict(environ or {}))
+
+
+def by_name(report: HealthReport) -> dict[str, tuple[str, str]]:
+    return {c.name: (c.status, c.detail) for c in report.checks}
+
+
+def test_fresh_sandbox_is_green_online_too(sandbox: InProcessSandbox) -> None:
+    """On a fresh sandbox every check is OK, offline and with each mall's API asked once."""
+    app = app_for(sandbox)
+    offline = run_health(app)
+    online = run_health(app, online=True)
+    assert [] == [c for c in online.checks if c.status != "OK"]
+    assert (True, True) == (offline.ok, online.ok)
+    assert 6 <= len(offline.checks)
+    names = by_name(online)
+    assert {"db", "config", "disk", "db_size", "log_file", "master_file", "last_run", "rules"} <= set(names)
+    assert {f"online.{code}" for code in sandbox.apps} <= set(names)
+    assert "of 50,000 calls used on" in names["online.yahoo"][1]
+
+
+def test_missing_secret_fails_that_malls_credentials(sandbox: InProcessSandbox) -> None:
+    """A required .env name that is empty FAILs that mall's credentials, naming it; other malls stay OK."""
+    report = run_health(app_for(sandbox, {"RAKUTEN_LICENSE_KEY": ""}))
+    status, detail = by_name(report)["credentials.rakuten"]
+    assert ("FAIL", False) == (status, report.ok)
+    assert "RAKUTEN_LICENSE_KEY" in detail
+    assert "OK" == by_name(report)["credentials.yahoo"][0]
+
+
+def test_yahoo_consent_25_days_ago_warns_with_days_left(sandbox: InProcessSandbox) -> None:
+    """A Yahoo consent 25 days old leaves 3 of 28 days (whole days): a WARN saying so; health stays ok."""
+    # An hour short of 25 days, so that the seconds this test takes cannot tip it to 2 whole days left.
+    consent = (datetime.now(UTC) - timedelta(days=25, hours=-1)).isoformat(timespec="seconds")
+    report = run_health(app_for(sandbox, {"YAHOO_CONSENT_AT": consent}))
+    status, detail = by_name(report)["credentials.yahoo"]
+    assert ("WARN", True) == (status, report.ok)
+    assert "3 days left" in detail
+    assert "get_yahoo_token.py" in detail
+
+
+def test_unopenable_database_fails_db_and_the_rest_still_run(sandbox: InProcessSandbox) -> None:
+    """A database path under a file FAILs `db` with one line; the checks that need no database still run."""
+    config = sandbox.files.config
+    lines = [ln for ln in config.read_text().splitlines() if not ln.startswith("database:")]
+    bad = config.with_name("bad.yaml")
+    bad.write_text(f"database: {sandbox.files.master / 'x.duckdb'}\n" + "\n".join(lines) + "\n")
+    report = run_health(app_for(sandbox, config=bad))
+    status, detail = by_name(report)["db"]
+    assert ("FAIL", False) == (status, report.ok)
+    assert "cannot" in detail
+    assert "\n" not in detail
+    assert ("OK", "OK") == (by_name(report)["log_file"][0], by_name(report)["credentials.yahoo"][0])
+
+
+def test_partial_last_run_warns(tmp_path: Path) -> None:
+    """A newest run that ended PARTIAL is a WARN naming it; health still exits 0."""
+    sb = sandbox_in_process(tmp_path / "sb")
+    app = app_for(sb)
+    run = app.ledger.start(RunKind.SYNC)
+    app.ledger.finish(run.id, Outcome.PARTIAL, Counts(5, 5, 5, 3, 2), "2 items failed")
+    report = run_health(app)
+    status, detail = by_name(report)["last_run"]
+    assert ("WARN", True) == (status, report.ok)
+    assert f"PARTIAL: sync {run.id}" in detail
+
+
+def test_a_dead_running_run_is_marked_interrupted_and_alerted(tmp_path: Path) -> None:
+    """A RUNNING run nobody holds the lock for becomes INTERRUPTED: alerted, and the last run WARNs."""
+    sb = sandbox_in_process(tmp_path / "sb")
+    app = app_for(sb)
+    run = app.ledger.start(RunKind.SYNC)
+    notifier = RecordingNotifier()
+    report = run_health(app, notifier=notifier)
+    assert Outcome.INTERRUPTED == app.ledger.get(run.id).status
+    assert "WARN" == by_name(report)["last_run"][0]
+    assert ["INTERRUPTED"] == [s for s, _ in notifier.sent]
+
+
+def test_alert_sends_one_alert_naming_every_problem() -> None:
+    """WARN and FAIL checks reach a person in one alert whose subject is the worst status; all OK sends none."""
+    notifier = RecordingNotifier()
+    alert(HealthReport((Check("db", "OK", "fine"),)), notifier)
+    assert [] == notifier.sent
+    alert(HealthReport((Check("a", "WARN", "soon", "A"), Check("b", "FAIL", "broken", "B"))), notifier)
+    [(subject, body)] = notifier.sent
+    assert "FAIL" == subject
+    assert "A: WARN (soon)" in body
+    assert "B: FAIL (broken)" in body
+
+
+@pytest.mark.parametrize(
+    ("days_left", "warn_days", "expected"),
+    [(None, None, "OK"), (30, 14, "OK"), (14, 14, "WARN"), (7, None, "WARN"), (8, None, "OK"), (0, 7, "FAIL")],
+)
+def test_credential_status_thresholds(days_left: int | None, warn_days: int | None, expected: str) -> None:
+    """Expired is FAIL, at or under the plugin's threshold (default 7 days) WARN, otherwise OK."""
+    assert expected == credential_status(CredentialStatus("key", days_left, "renew it", warn_days))[0]
+
+
+def test_disk_thresholds(tmp_path: Path) -> None:
+    """Free space under the FAIL threshold FAILs, under the WARN threshold WARNs."""
+    assert "FAIL" == check_disk(tmp_path / "db.duckdb", warn_bytes=2**62, fail_bytes=2**62).status
+    assert "WARN" == check_disk(tmp_path / "db.duckdb", warn_bytes=2**62, fail_bytes=0).status
