@@ -132,3 +132,14 @@ def test_disk_thresholds(tmp_path: Path) -> None:
     """Free space under the FAIL threshold FAILs, under the WARN threshold WARNs."""
     assert "FAIL" == check_disk(tmp_path / "db.duckdb", warn_bytes=2**62, fail_bytes=2**62).status
     assert "WARN" == check_disk(tmp_path / "db.duckdb", warn_bytes=2**62, fail_bytes=0).status
+
+
+def test_unreachable_mall_warns_offline_and_fails_online(sandbox: InProcessSandbox) -> None:
+    """Rakuten not answering: offline health only WARNs that it could not ask; --online FAILs its API check."""
+    transports = {code: t for code, t in sandbox.transports.items() if code != "rakuten"}  # -> the discard port
+    app = build_app(sandbox.files.config, transports=transports, environ={})
+    offline = by_name(run_health(app))
+    online = run_health(app, online=True)
+    assert "WARN" == offline["credentials.rakuten"][0]
+    assert "could not ask" in offline["credentials.rakuten"][1]
+    assert ("FAIL", False) == (by_name(online)["online.rakuten"][0], online.ok)
