@@ -144,6 +144,55 @@ class ListedPage:
     payload: ListedPayload | None = None
 
 
+class UnreadPageError(Exception):
+    """The fast reader declines a page; the caller reads it through the models, which name the fault."""
+
+
+def read_listed_page(body: Any, into: dict[str, int]) -> str | None:
+    """
+    Put a getInventorySummaries page's ``sellerSku: fulfillableQuantity`` pairs in *into*; its nextToken.
+
+    The plain-dict twin of structuring ``ListedPage`` and reading every summary's SKU and quantity: cattrs
+    spent ~0.5 ms a page of 50 (a tenth of the client's CPU in a 2,000-page listing) checking types that
+    JSON already gives. It accepts only what that road accepts with the same result, and raises
+    ``UnreadPageError`` for anything else (a wrong type anywhere, no payload, a summary without SKU or
+    quantity), so the caller reads that page through ``structure`` and says what is wrong where. Entries put
+    in *into* before declining are the ones the slow road writes again, or throws away with its error.
+
+    Raises:
+        UnreadPageError: the page is not plainly well formed.
+    """
+    if type(body) is not dict:
+        raise UnreadPageError
+    pagination = body.get("pagination")
+    token = None
+    if pagination is not None:
+        if type(pagination) is not dict:
+            raise UnreadPageError
+        token = pagination.get("nextToken")
+        if token is not None and type(token) is not str:
+            raise UnreadPageError
+    payload = body.get("payload")
+    if type(payload) is not dict:
+        raise UnreadPageError
+    summaries = payload.get("inventorySummaries")
+    if type(summaries) is not list:
+        raise UnreadPageError
+    for summary in summaries:
+        if type(summary) is not dict:
+            raise UnreadPageError
+        sku = summary.get("sellerSku")
+        details = summary.get("inventoryDetails")
+        asin = summary.get("asin")
+        if not sku or type(sku) is not str or type(details) is not dict or (asin is not None and type(asin) is not str):
+            raise UnreadPageError
+        quantity = details.get("fulfillableQuantity")
+        if type(quantity) is not int:  # bool is not int here, as _strict_int refuses it
+            raise UnreadPageError
+        into[sku] = quantity
+    return token
+
+
 @attrs.frozen
 class LwaToken:
     access_token: str

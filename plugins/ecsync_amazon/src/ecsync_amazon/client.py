@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import httpx
 
 from ecsync_amazon._spapi import CallStats, NextTokenRefusedError, SpApi
-from ecsync_amazon._wire import ListedPage, ListedSummary, structure
+from ecsync_amazon._wire import ListedPage, ListedSummary, UnreadPageError, read_listed_page, structure
 from ecsync_amazon.auth import RENEW_CLIENT_SECRET, RENEW_REFRESH_TOKEN, LwaAuth
 from ecsync_amazon.plugin import CODE, AmazonSettings
 from ecsync_amazon.reports_api import FbaReportSource
@@ -121,23 +121,41 @@ class FbaInventoryClient:
     async def _all_pages(self, query: Mapping[str, str]) -> dict[str, int]:
         # Pages are fetched back to back (paced, never parked): the nextToken dies 30 s after it is issued.
         found: dict[str, int] = {}
-        page = await self._page(query)
+        token: str | None = None
         while True:
-            assert page.payload is not None
-            for summary in page.payload.inventorySummaries:
-                sku, quantity = _fulfillable(summary)
-                found[sku] = quantity
-            token = page.pagination.nextToken if page.pagination else None
+            body = await self._api.call("GET", SUMMARIES, OP, self._bucket, params=_next(query, token))
+            try:
+                token = read_listed_page(body, found)
+            except UnreadPageError:
+                # Not plainly well formed: the models read it, and raise a located MallError.
+                token = _read_slowly(body, found)
             if not token:
                 return found
-            page = await self._page({**query, "nextToken": token})
 
     async def _page(self, query: Mapping[str, str]) -> ListedPage:
         body = await self._api.call("GET", SUMMARIES, OP, self._bucket, params=query)
-        page = structure(body, ListedPage, OP)
-        if page.payload is None:
-            raise MallError(CODE, f"{OP} answered 200 without a payload")
-        return page
+        return _structure_page(body)
+
+
+def _next(query: Mapping[str, str], token: str | None) -> Mapping[str, str]:
+    return {**query, "nextToken": token} if token else query
+
+
+def _structure_page(body: object) -> ListedPage:
+    page = structure(body, ListedPage, OP)
+    if page.payload is None:
+        raise MallError(CODE, f"{OP} answered 200 without a payload")
+    return page
+
+
+def _read_slowly(body: object, into: dict[str, int]) -> str | None:
+    """A page through the wire models: what ``read_listed_page`` declines, read or refused with its reason."""
+    page = _structure_page(body)
+    assert page.payload is not None
+    for summary in page.payload.inventorySummaries:
+        sku, quantity = _fulfillable(summary)
+        into[sku] = quantity
+    return page.pagination.nextToken if page.pagination else None
 
 
 def _fulfillable(summary: ListedSummary) -> tuple[str, int]:
