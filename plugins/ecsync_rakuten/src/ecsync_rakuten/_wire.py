@@ -9,6 +9,7 @@ follow the facts sheet (``shared/malls/yahoo-rakuten.md`` §3.1, §4, §5.1), wh
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -143,6 +144,51 @@ def describe_structure_error(exc: Exception) -> str:
     return str(exc)
 
 
+# -- the hot path: one bulk-get and one bulk-upsert a call, 1,000 and 400 SKUs ----------------------------------
+# cattrs builds these bodies and reads bulk-get's answer through generated code, an attrs object a SKU: about
+# 0.6 ms to write a 1,000-SKU bulk-get, 1 ms to read its answer. The functions below do the same in plain
+# dicts; the classes above stay the documented shapes, and the answer's slow path.
+
+
+def bulk_get_body(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """``unstructure(BulkGetRequest(...))`` for these (manageNumber, variantId) pairs, written directly."""
+    return {"inventories": [{"manageNumber": m, "variantId": v} for m, v in pairs]}
+
+
+def bulk_upsert_body(entries: Iterable[tuple[tuple[str, str], int]]) -> dict[str, Any]:
+    """``unstructure(BulkUpsertRequest(...))`` of ``ABSOLUTE`` upserts ((manageNumber, variantId), quantity)."""
+    return {
+        "inventories": [
+            {"manageNumber": m, "variantId": v, "quantity": quantity, "mode": "ABSOLUTE"}
+            for (m, v), quantity in entries
+        ]
+    }
+
+
+def bulk_get_quantities(data: object) -> dict[tuple[str, str], int] | None:
+    """
+    A ``bulk-get`` answer as (manageNumber folded, variantId) -> quantity, when every row is plainly typed
+    (strings and a whole number, as RMS sends them); ``None`` for anything else.
+
+    ``None`` sends the caller to ``structure(data, BulkGetResponse)``, which then either reads it as before
+    (cattrs also takes ``"5"`` for a quantity) or names what is wrong: no row is ever dropped here.
+    """
+    if type(data) is not dict:
+        return None
+    rows = data.get("inventories", [])
+    if type(rows) is not list:
+        return None
+    held: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if type(row) is not dict:
+            return None
+        m, v, quantity = row.get("manageNumber"), row.get("variantId"), row.get("quantity")
+        if type(m) is not str or type(v) is not str or type(quantity) is not int:
+            return None
+        held[(m.lower(), v)] = quantity  # Rakuten answers the manageNumber folded; the variantId as stored
+    return held
+
+
 __all__ = [
     "ApiError",
     "BulkGetRequest",
@@ -154,6 +200,9 @@ __all__ = [
     "InventoryRef",
     "InventoryUpsert",
     "Item",
+    "bulk_get_body",
+    "bulk_get_quantities",
+    "bulk_upsert_body",
     "describe_structure_error",
     "structure",
     "unstructure",

@@ -185,13 +185,16 @@ class RakutenRmsClient:
         return [task.result() for task in tasks]
 
     async def _bulk_get(self, batch: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        body = wire.unstructure(wire.BulkGetRequest([wire.InventoryRef(m, v) for m, v in batch]))
-        response = await self._call("POST", BULK_GET, json=body)
+        response = await self._call("POST", BULK_GET, json=wire.bulk_get_body(batch))
         if response.status_code != 200:
             raise self._unexpected("bulk-get", response)
-        answer = self._parse(response, wire.BulkGetResponse, "bulk-get")
-        # Rakuten answers the manageNumber folded; the variantId as stored.
-        return {(row.manage_number.lower(), row.variant_id): row.quantity for row in answer.inventories}
+        data = self._json(response, "bulk-get")
+        held = wire.bulk_get_quantities(data)
+        if held is None:  # not the plain shape: cattrs reads it, or says what is wrong with it
+            answer = self._structure(data, wire.BulkGetResponse, "bulk-get")
+            # Rakuten answers the manageNumber folded; the variantId as stored.
+            held = {(row.manage_number.lower(), row.variant_id): row.quantity for row in answer.inventories}
+        return held
 
     async def _upsert_or_fail(
         self, batch: list[tuple[tuple[str, str], int]]
@@ -211,10 +214,7 @@ class RakutenRmsClient:
         failed: dict[tuple[str, str], str] = {}
         pending = batch
         for attempt in range(2):
-            body = wire.unstructure(
-                wire.BulkUpsertRequest([wire.InventoryUpsert(m, v, quantity) for (m, v), quantity in pending])
-            )
-            response = await self._call("POST", BULK_UPSERT, json=body)
+            response = await self._call("POST", BULK_UPSERT, json=wire.bulk_upsert_body(pending))
             if response.status_code == 204:
                 return failed
             if response.status_code != 400:
@@ -293,10 +293,17 @@ class RakutenRmsClient:
             return []
 
     def _parse(self, response: httpx.Response, cls: type[T], what: str) -> T:
+        return self._structure(self._json(response, what), cls, what)
+
+    @staticmethod
+    def _json(response: httpx.Response, what: str) -> Any:
         try:
-            data = response.json()
+            return response.json()
         except ValueError as exc:
             raise MallError(CODE, f"{what}: answer is not JSON: {exc}") from None
+
+    @staticmethod
+    def _structure(data: Any, cls: type[T], what: str) -> T:
         try:
             return wire.structure(data, cls)
         except Exception as exc:  # cattrs' validation errors, made one line
