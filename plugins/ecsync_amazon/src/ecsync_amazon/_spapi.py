@@ -148,7 +148,7 @@ class SpApi:
         self._stats.requests += 1
         headers = {"x-amz-access-token": token, "user-agent": self._agent, "accept": "application/json"}
         try:
-            return await self._http.request(method, self._endpoint + path, params=params, json=body, headers=headers)
+            return await self._http.request(method, self._endpoint + path + _query(params), json=body, headers=headers)
         except httpx.TransportError as exc:
             raise transport_error(CODE, exc) from exc
 
@@ -174,6 +174,16 @@ class SpApi:
             # "Next token is invalid or expired" (its status code is UNCERTAIN in amazon.md; 400 assumed).
             raise NextTokenRefusedError(CODE, f"{op} refused the nextToken ({said}{where})")
         raise MallError(CODE, f"{op} refused the request (HTTP {status}, {said}{where})")
+
+
+def _query(params: Mapping[str, str] | None) -> str:
+    """
+    ``?`` and *params* encoded as httpx encodes ``params=``, for a URL httpx then parses once.
+
+    Given ``params=``, httpx parses the bare URL, then the whole URL again with the query merged in; a listing
+    page's URL carries a ~150-character nextToken that its parser checks character by character in Python.
+    """
+    return "?" + str(httpx.QueryParams(params)) if params else ""
 
 
 def _request_id(response: httpx.Response) -> str:
