@@ -6,7 +6,8 @@ real adapter talks HTTP to it with the settings the sandbox hands out (rates sca
 
 Printed: wall time of the write and of the read-back (median of the repeats), the floor the published limits
 allow (calls spaced 1/rate, no burst: (upserts - 1) / (1 x speed) + (bulk-gets - 1) / (5 x speed)), the
-ratio (goal <= 1.1), 429s drawn, and peak memory (RSS of the client and of the server process).
+ratio (goal <= 1.1), 429s drawn, CPU seconds a round of the client and of the server process, and peak memory
+(RSS of the client and of the server process).
 
     python benchmarks/bench_rakuten.py [--items 100000] [--speed 100] [--repeats 3] [--fine-timer]
 
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import math
 import multiprocessing
+import os
 import resource
 import selectors
 import socket
@@ -30,6 +32,7 @@ import time
 
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,6 +53,21 @@ def serve(items: int, speed: float, conn: Connection) -> None:
     conn.send(sock.getsockname()[1])
     config = uvicorn.Config(build_app(emulator, speed=speed), log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time, user and system (``resource.getrusage``)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu_seconds(pid: int | None) -> float | None:
+    """The server process's CPU time so far, from ``/proc`` (Linux); ``None`` where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _wait_ready(base: str, deadline_s: float = 60.0) -> None:
@@ -88,11 +106,11 @@ async def one_round(base: str, items: int, speed: float, quantity: int) -> tuple
     keys = [sample_item_key(n) for n in range(items)]
     writes = [StockWrite(k, quantity) for k in keys]
     try:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), cpu_seconds()
         results = await adapter.write(writes)
         written = time.perf_counter()
         reading = await adapter.read(keys)
-        read, cpu = time.perf_counter(), time.process_time() - cpu
+        read, cpu = time.perf_counter(), cpu_seconds() - cpu
     finally:
         await adapter.aclose()
     assert all(r.ok for r in results), "a write failed"
@@ -110,6 +128,14 @@ def _run(coro_fn: Callable[[], Any], fine_timer: bool) -> Any:
         loop.close()
 
 
+def _served(pid: int | None, round_fn: Callable[[], Any]) -> tuple[Any, float | None]:
+    """What *round_fn* returns, and the CPU seconds the server process spent meanwhile (``None``: unknown)."""
+    before = server_cpu_seconds(pid)
+    result = round_fn()
+    after = server_cpu_seconds(pid)
+    return result, None if before is None or after is None else after - before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
@@ -125,10 +151,13 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{parent.recv()}"
         _wait_ready(base)
-        writes, reads, cpus, matched = [], [], [], []
+        writes, reads, cpus, matched, served = [], [], [], [], []
         throttled_before = _throttled(base)
         for n in range(args.repeats):
-            w, r, c, m = _run(lambda n=n: one_round(base, args.items, args.speed, 2 + n), args.fine_timer)
+            (w, r, c, m), server_cpu = _served(
+                server.pid, lambda n=n: _run(lambda: one_round(base, args.items, args.speed, 2 + n), args.fine_timer)
+            )
+            served.extend([] if server_cpu is None else [server_cpu])
             writes.append(w)
             reads.append(r)
             cpus.append(c)
@@ -169,6 +198,10 @@ def main() -> None:
     cpu = statistics.median(cpus)
     real_floor = floor * args.speed
     projected = real_floor * (1 + margin) + cpu
+    print(
+        f"  CPU a round (getrusage, /proc): client {cpu:.3f} s, emulator's server "
+        + (f"{statistics.median(served):.3f} s" if served else "n/a")
+    )
     print(
         f"  client CPU {cpu:.3f} s a round; at --speed 1 (floor {real_floor:.0f} s) at most "
         f"{projected:.0f} s, ratio <= {projected / real_floor:.3f}"

@@ -10,7 +10,7 @@ the adapter learns each item's AllowOverdraft), then times the write and the rea
 
 Printed: wall time of the write and of the read-back (median of the repeats); the floor our own pace allows
 ((calls - burst) / (requests_per_second x speed), per phase); the ratio (goal <= 1.1); the client's CPU per
-call; 429s drawn; peak memory (RSS of the client and of the server).
+call and the server's CPU a round; 429s drawn; peak memory (RSS of the client and of the server).
 
     python benchmarks/bench_yahoo.py [--items 100000] [--speed 100] [--repeats 3] [--fine-timer]
 
@@ -25,6 +25,7 @@ import asyncio
 import dataclasses
 import math
 import multiprocessing
+import os
 import resource
 import selectors
 import statistics
@@ -33,6 +34,7 @@ import time
 
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,6 +57,21 @@ def serve(items: int, speed: float, conn: Connection) -> None:
         await servers.serve(stop, lambda: None)
 
     asyncio.run(run())
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time, user and system (``resource.getrusage``)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu_seconds(pid: int | None) -> float | None:
+    """The server process's CPU time so far, from ``/proc`` (Linux); ``None`` where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _wait_ready(base: str, deadline_s: float = 60.0) -> None:
@@ -94,13 +111,13 @@ async def one_round(
         await adapter.read(keys)  # the sync's first read: untimed
         await asyncio.sleep(settings.burst / settings.requests_per_second)  # let the bucket refill as between phases
         _day, calls_before = adapter.calls_today()
-        cpu = time.process_time()
+        cpu = cpu_seconds()
         started = time.perf_counter()
         results = await adapter.write(writes)
         written = time.perf_counter()
         reading = await adapter.read(keys)
         read = time.perf_counter()
-        cpu = time.process_time() - cpu
+        cpu = cpu_seconds() - cpu
         _day, calls_after = adapter.calls_today()
     finally:
         await adapter.aclose()
@@ -128,6 +145,7 @@ class Rounds:
     matched: list[int] = dataclasses.field(default_factory=list)
     calls: list[int] = dataclasses.field(default_factory=list)
     cpus: list[float] = dataclasses.field(default_factory=list)
+    served: list[float] = dataclasses.field(default_factory=list)
     throttled: str = "n/a"
 
 
@@ -143,9 +161,13 @@ def measure(args: argparse.Namespace) -> tuple[Rounds, str]:
         _wait_ready(base)
         before = _throttled(base)
         for n in range(args.repeats):
+            server_before = server_cpu_seconds(server.pid)
             w, r, m, c, cpu = _run(
                 lambda n=n: one_round(base, secrets, args.items, args.speed, 2 + n % 2), args.fine_timer
             )
+            server_after = server_cpu_seconds(server.pid)
+            if server_before is not None and server_after is not None:
+                rounds.served.append(server_after - server_before)
             rounds.writes.append(w)
             rounds.reads.append(r)
             rounds.matched.append(m)
@@ -189,6 +211,8 @@ def report(args: argparse.Namespace, rounds: Rounds, base: str) -> None:
     print(f"  rounds     write {writes}; read {', '.join(f'{r:.3f}' for r in rounds.reads)}")
     cpu = statistics.median(rounds.cpus)
     print(f"  client CPU {cpu:.3f} s for the timed phases ({cpu / max(1, *rounds.calls) * 1000:.1f} ms a call)")
+    served = f"{statistics.median(rounds.served):.3f} s" if rounds.served else "n/a"
+    print(f"  CPU a round (getrusage, /proc): client {cpu:.3f} s (timed phases), emulator's server {served} (all)")
     print(
         f"  read back as written: {min(rounds.matched):,}/{args.items:,}; calls per round: {max(rounds.calls)}; "
         f"429s: {rounds.throttled}"
