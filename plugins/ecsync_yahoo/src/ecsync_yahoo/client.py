@@ -11,11 +11,13 @@ the core's sync reads every written item again.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
+from urllib.parse import quote_plus
 
 import attrs
 import httpx
@@ -134,6 +136,25 @@ class DailyQuota:
         self._stored = max(0, int(self.store.get(key) or 0) - self._left)
         self.store.put(key, str(self._stored))
         self._left = 0
+
+
+_FORM_PLAIN = re.compile(r"[A-Za-z0-9_.~:,-]*")
+"""What a form value made of item codes and numbers holds: ``quote_plus`` keeps all but ``:`` and ``,``."""
+
+
+def encode_form(form: Mapping[str, str]) -> bytes:
+    """
+    *form* as the ``application/x-www-form-urlencoded`` body httpx's ``data=`` would send, byte for byte.
+
+    ``urlencode`` quotes a value with a character it does not keep byte by byte in Python (~1 ms for the
+    13 kB ``item_code`` of a 1,000-code call). Values of codes, commas and digits (every value our calls
+    send, as ``check_item_key`` admits only letters, digits, ``-`` and one ``:``) need two replaces; any
+    other value still goes through ``quote_plus``.
+    """
+    return "&".join(
+        f"{quote_plus(k)}={v.replace(':', '%3A').replace(',', '%2C') if _FORM_PLAIN.fullmatch(v) else quote_plus(v)}"
+        for k, v in form.items()
+    ).encode()
 
 
 def match_rows(requested: Sequence[str], rows: Sequence[_wire.StockRow]) -> dict[str, _wire.StockRow]:
@@ -470,11 +491,13 @@ class YahooShoppingClient:
     async def _post(self, op: str, form: dict[str, str], token: str) -> httpx.Response:
         await self.bucket.acquire()
         self.quota.spend()
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-www-form-urlencoded"}
         if (signer := self.signer()) is not None:
             headers.update(signer.headers())
         try:
-            response = await self.http.post(f"{self.settings.endpoint.rstrip('/')}/{op}", data=form, headers=headers)
+            response = await self.http.post(
+                f"{self.settings.endpoint.rstrip('/')}/{op}", content=encode_form(form), headers=headers
+            )
         except httpx.TransportError as exc:
             raise transport_error(CODE, exc) from None
         if status := response.headers.get("X-SWS-Authorize-Status"):
