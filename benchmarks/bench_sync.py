@@ -74,7 +74,7 @@ def main() -> None:
         imp_wall, imp_cpu, imp_rss, p = timed(*cfg, "import-sku", "-f", str(sb.files.master))
         if p.returncode:
             sys.exit(f"import-sku failed: {p.stderr}")
-        wall, cpu, rss, p = timed(*cfg, "-v", "sync", "--json")
+        wall, cpu, rss, p = timed(*cfg, "sync", "--json")
         if p.returncode not in (0, 3):
             sys.exit(f"sync exited {p.returncode}: {p.stdout[-500:]} {p.stderr[-500:]}")
         doc = json.loads(p.stdout)
