@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecsync_amazon._emulated_pages import Row, page_json
-from ecsync_amazon._wire import UnreadPageError, read_listed_page
-from ecsync_amazon.client import _read_slowly
+from ecsync_amazon._wire import read_listed_page
+from ecsync_amazon.client import _read_page, _read_slowly
 from ecsync_amazon.emulator import MARKETPLACE
 from ecsync_core.errors import MallError
 
@@ -74,10 +74,7 @@ def _read(body: Any) -> tuple[dict[str, int], str | None] | str:
     """What the listing makes of *body*: its SKUs and nextToken, or the MallError's words."""
     found: dict[str, int] = {}
     try:
-        try:
-            token = read_listed_page(body, found)
-        except UnreadPageError:
-            token = _read_slowly(body, found)
+        token = _read_page(body, found)
     except MallError as exc:
         return exc.message
     return found, token

@@ -123,12 +123,10 @@ class FbaInventoryClient:
         found: dict[str, int] = {}
         token: str | None = None
         while True:
-            body = await self._api.call("GET", SUMMARIES, OP, self._bucket, params=_next(query, token))
-            try:
-                token = read_listed_page(body, found)
-            except UnreadPageError:
-                # Not plainly well formed: the models read it, and raise a located MallError.
-                token = _read_slowly(body, found)
+            # The body goes out of scope here, so it is not kept while the next one is read.
+            token = _read_page(
+                await self._api.call("GET", SUMMARIES, OP, self._bucket, params=_next(query, token)), found
+            )
             if not token:
                 return found
 
@@ -139,6 +137,14 @@ class FbaInventoryClient:
 
 def _next(query: Mapping[str, str], token: str | None) -> Mapping[str, str]:
     return {**query, "nextToken": token} if token else query
+
+
+def _read_page(body: object, into: dict[str, int]) -> str | None:
+    try:
+        return read_listed_page(body, into)
+    except UnreadPageError:
+        # Not plainly well formed: the models read it, and raise a located MallError.
+        return _read_slowly(body, into)
 
 
 def _structure_page(body: object) -> ListedPage:
