@@ -9,7 +9,11 @@ Printed: wall time of the listing (median of the repeats), the floor (pages / sc
 pages / (2 x speed)), the ratio (goal <= 1.1), 429s drawn (goal 0), peak memory (RSS of the client and of the
 server process; the Python heap peak of one listing under tracemalloc, in an extra untimed round).
 
-    python benchmarks/bench_amazon.py [--skus 100000] [--speed 100] [--repeats 3] [--fine-timer]
+    python benchmarks/bench_amazon.py [--skus 100000] [--speed 100] [--repeats 3] [--fine-timer] [--canned]
+
+``--canned`` measures only the client's CPU per 100,000 SKUs against canned pages in process (httpx.MockTransport,
+no socket, no pacing, no server): a steadier figure on a shared machine for changes to the adapter's own code,
+since the socket stack's share is the same before and after.
 
 ``--fine-timer`` runs the client on a select() event loop: asyncio's default epoll loop rounds every sleep up
 to a whole millisecond, which at --speed 100 (5 ms between pages) is felt, and at speed 1 (0.5 s) is not.
@@ -105,6 +109,74 @@ async def one_listing(base: str, speed: float) -> tuple[float, float, int, int]:
     return wall, cpu, len(stock), adapter.stats.throttled
 
 
+async def one_canned_listing(bodies: list[bytes]) -> float:
+    """One snapshot of canned pages (page n's nextToken ends in n + 1): client CPU seconds."""
+    import json
+
+    import attrs
+
+    from ecsync_amazon.auth import LwaAuth
+    from ecsync_amazon.client import FbaInventoryClient
+    from ecsync_amazon.emulator import AmazonEmulator
+    from ecsync_amazon.plugin import AmazonSettings
+
+    grant = json.dumps({"access_token": "Atza|canned", "token_type": "bearer", "expires_in": 3600}).encode()
+    headers = {"content-type": "application/json", "x-amzn-requestid": "canned"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, content=grant, headers=headers)
+        token = request.url.params.get("nextToken")
+        return httpx.Response(200, content=bodies[int(token.rsplit("-", 1)[1]) if token else 0], headers=headers)
+
+    host = "http://127.0.0.1:9"
+    settings = attrs.evolve(AmazonSettings(), endpoint=host, token_url=f"{host}/auth/o2/token", rate=1e9, burst=1e9)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer), timeout=settings.timeout_s)
+    client = FbaInventoryClient(http, LwaAuth(http, settings.token_url, AmazonEmulator({}).sandbox_secrets()), settings)
+    try:
+        cpu = time.process_time()
+        stock = await client.snapshot()
+        cpu = time.process_time() - cpu
+    finally:
+        await client.aclose()
+    assert len(stock) == 50 * len(bodies), len(stock)
+    return cpu
+
+
+def canned(skus: int, repeats: int) -> None:
+    """``--canned``: the client's CPU alone, per 100,000 SKUs, median of *repeats*."""
+    from ecsync_amazon._emulated_pages import Row, page_json
+    from ecsync_amazon.emulator import MARKETPLACE
+
+    pages = math.ceil(skus / 50)
+    token = "canned-next-token-" + "Q" * 120  # real nextTokens are long base64 text
+    bodies = [
+        page_json(
+            [
+                Row(
+                    f"SKU-{p * 50 + i:07d}",
+                    f"B{p:05d}{i:04d}",
+                    f"X{p:05d}{i:04d}",
+                    "A product",
+                    "2024-01-01T00:00:00Z",
+                    i,
+                    1,
+                    2,
+                )
+                for i in range(50)
+            ],
+            True,
+            f"{token}-{p + 1}" if p + 1 < pages else None,
+            MARKETPLACE,
+        ).encode()
+        for p in range(pages)
+    ]
+    cpus = [asyncio.run(one_canned_listing(bodies)) for _ in range(repeats)]
+    per = statistics.median(cpus) * 100_000 / (50 * pages)
+    print(f"amazon listing, canned pages: {50 * pages:,} SKUs, {pages:,} pages, {repeats} repeats")
+    print(f"  client CPU per 100,000 SKUs (median)  {per:.2f} s   (rounds: {', '.join(f'{c:.2f}' for c in cpus)})")
+
+
 def _run(make: Callable[[], Coroutine[Any, Any, Any]], fine_timer: bool) -> Any:
     if not fine_timer:
         return asyncio.run(make())
@@ -121,11 +193,15 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=100.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fine-timer", action="store_true")
+    parser.add_argument("--canned", action="store_true")
     args, _ = parser.parse_known_args()
 
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # the adapter's INFO lines off
+    if args.canned:
+        canned(args.skus, max(args.repeats, 5))
+        return
 
     spawn = multiprocessing.get_context("spawn")
     parent, child = spawn.Pipe()
