@@ -26,65 +26,22 @@ import asyncio
 import math
 import multiprocessing
 import resource
-import selectors
-import socket
 import statistics
 import time
 import tracemalloc
 
-from collections.abc import Callable, Coroutine
 from multiprocessing.connection import Connection
-from typing import Any
 
+import _emulated
 import httpx
 
 
 def serve(skus: int, speed: float, conn: Connection) -> None:
-    """The child: the Amazon emulator with *skus* demo SKUs, behind the sandbox harness, on a free port."""
-    import uvicorn
-
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
+    """The child: the Amazon emulator with *skus* demo SKUs, served as the sandbox serves it."""
     from ecsync_amazon.emulator import AmazonEmulator
     from ecsync_amazon.plugin import sample_sku
-    from ecsync_core.sandbox.harness import build_app
 
-    class NoDelayH11(H11Protocol):
-        """h11 with Nagle off: asyncio leaves TCP_NODELAY unset on sockets accepted from a socket we bound, and
-        uvicorn writes a response's head and body apart, so each answer waits ~40 ms for a delayed ACK."""
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().connection_made(transport)
-
-    emulator = AmazonEmulator({sample_sku(n): n % 50 for n in range(skus)})
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    conn.send(sock.getsockname()[1])
-    config = uvicorn.Config(
-        build_app(emulator, speed=speed), http=NoDelayH11, log_level="warning", access_log=False, lifespan="off"
-    )
-    uvicorn.Server(config).run(sockets=[sock])
-
-
-def _wait_ready(base: str, deadline_s: float = 120.0) -> None:
-    until = time.monotonic() + deadline_s
-    while True:
-        try:
-            httpx.get(f"{base}/_sandbox/requests", timeout=2.0)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > until:
-                raise
-            time.sleep(0.1)
-
-
-def _requests(base: str) -> dict[str, Any]:
-    answer: dict[str, Any] = httpx.get(f"{base}/_sandbox/requests", timeout=10.0).json()
-    return answer
+    _emulated.serve("amazon", AmazonEmulator({sample_sku(n): n % 50 for n in range(skus)}), speed, conn)
 
 
 async def one_listing(base: str, speed: float) -> tuple[float, float, int, int]:
@@ -177,16 +134,6 @@ def canned(skus: int, repeats: int) -> None:
     print(f"  client CPU per 100,000 SKUs (median)  {per:.2f} s   (rounds: {', '.join(f'{c:.2f}' for c in cpus)})")
 
 
-def _run(make: Callable[[], Coroutine[Any, Any, Any]], fine_timer: bool) -> Any:
-    if not fine_timer:
-        return asyncio.run(make())
-    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
-    try:
-        return loop.run_until_complete(make())
-    finally:
-        loop.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--skus", type=int, default=100_000)
@@ -208,13 +155,15 @@ def main() -> None:
     server = spawn.Process(target=serve, args=(args.skus, args.speed, child), daemon=True)
     server.start()
     try:
-        base = f"http://127.0.0.1:{parent.recv()}"
-        _wait_ready(base)
-        before = _requests(base)
-        rounds = [_run(lambda: one_listing(base, args.speed), args.fine_timer) for _ in range(args.repeats)]
-        after = _requests(base)
+        base, _secrets = parent.recv()
+        _emulated.wait_ready(base)
+        before = _emulated.requests_log(base)
+        rounds = [
+            _emulated.run_round(lambda: one_listing(base, args.speed), args.fine_timer) for _ in range(args.repeats)
+        ]
+        after = _emulated.requests_log(base)
         tracemalloc.start()
-        _run(lambda: one_listing(base, args.speed), args.fine_timer)
+        _emulated.run_round(lambda: one_listing(base, args.speed), args.fine_timer)
         heap_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     finally:

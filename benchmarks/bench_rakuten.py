@@ -19,72 +19,30 @@ up to a whole millisecond, which at --speed 100 (10 ms between upserts) costs up
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import multiprocessing
-import os
 import resource
-import selectors
-import socket
 import statistics
 import sys
 import time
 
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
-import httpx
+import _emulated
 
 
 def serve(items: int, speed: float, conn: Connection) -> None:
-    """The child: the emulator seeded with *items* demo SKUs, behind the sandbox harness, on a free port."""
-    import uvicorn
-
-    from ecsync_core.sandbox.harness import build_app
+    """The child: the Rakuten emulator seeded with *items* demo SKUs, served as the sandbox serves it."""
     from ecsync_rakuten.emulator import RakutenEmulator
     from ecsync_rakuten.identity import sample_item_key
 
-    emulator = RakutenEmulator({sample_item_key(n): 1 for n in range(items)})
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    conn.send(sock.getsockname()[1])
-    config = uvicorn.Config(build_app(emulator, speed=speed), log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    _emulated.serve("rakuten", RakutenEmulator({sample_item_key(n): 1 for n in range(items)}), speed, conn)
 
 
-def cpu_seconds() -> float:
-    """This process's CPU time, user and system (``resource.getrusage``)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def server_cpu_seconds(pid: int | None) -> float | None:
-    """The server process's CPU time so far, from ``/proc`` (Linux); ``None`` where that cannot be read."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-
-
-def _wait_ready(base: str, deadline_s: float = 60.0) -> None:
-    until = time.monotonic() + deadline_s
-    while True:
-        try:
-            httpx.get(f"{base}/_sandbox/requests", timeout=2.0)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > until:
-                raise
-            time.sleep(0.1)
-
-
-def _throttled(base: str) -> int | None:
-    answer = httpx.get(f"{base}/_sandbox/requests", timeout=10.0)
-    return int(answer.json()["throttled"]) if answer.status_code == 200 else None
+def _throttled(base: str) -> int:
+    return int(_emulated.requests_log(base)["throttled"])
 
 
 async def one_round(base: str, items: int, speed: float, quantity: int) -> tuple[float, float, float, int]:
@@ -106,11 +64,11 @@ async def one_round(base: str, items: int, speed: float, quantity: int) -> tuple
     keys = [sample_item_key(n) for n in range(items)]
     writes = [StockWrite(k, quantity) for k in keys]
     try:
-        started, cpu = time.perf_counter(), cpu_seconds()
+        started, cpu = time.perf_counter(), _emulated.cpu_seconds()
         results = await adapter.write(writes)
         written = time.perf_counter()
         reading = await adapter.read(keys)
-        read, cpu = time.perf_counter(), cpu_seconds() - cpu
+        read, cpu = time.perf_counter(), _emulated.cpu_seconds() - cpu
     finally:
         await adapter.aclose()
     assert all(r.ok for r in results), "a write failed"
@@ -118,21 +76,11 @@ async def one_round(base: str, items: int, speed: float, quantity: int) -> tuple
     return written - started, read - written, cpu, matched
 
 
-def _run(coro_fn: Callable[[], Any], fine_timer: bool) -> Any:
-    if not fine_timer:
-        return asyncio.run(coro_fn())
-    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
-    try:
-        return loop.run_until_complete(coro_fn())
-    finally:
-        loop.close()
-
-
 def _served(pid: int | None, round_fn: Callable[[], Any]) -> tuple[Any, float | None]:
     """What *round_fn* returns, and the CPU seconds the server process spent meanwhile (``None``: unknown)."""
-    before = server_cpu_seconds(pid)
+    before = _emulated.server_cpu_seconds(pid)
     result = round_fn()
-    after = server_cpu_seconds(pid)
+    after = _emulated.server_cpu_seconds(pid)
     return result, None if before is None or after is None else after - before
 
 
@@ -149,13 +97,16 @@ def main() -> None:
     server = spawn.Process(target=serve, args=(args.items, args.speed, child), daemon=True)
     server.start()
     try:
-        base = f"http://127.0.0.1:{parent.recv()}"
-        _wait_ready(base)
+        base, _secrets = parent.recv()
+        _emulated.wait_ready(base)
         writes, reads, cpus, matched, served = [], [], [], [], []
         throttled_before = _throttled(base)
         for n in range(args.repeats):
             (w, r, c, m), server_cpu = _served(
-                server.pid, lambda n=n: _run(lambda: one_round(base, args.items, args.speed, 2 + n), args.fine_timer)
+                server.pid,
+                lambda n=n: _emulated.run_round(
+                    lambda: one_round(base, args.items, args.speed, 2 + n), args.fine_timer
+                ),
             )
             served.extend([] if server_cpu is None else [server_cpu])
             writes.append(w)

@@ -25,70 +25,26 @@ import asyncio
 import dataclasses
 import math
 import multiprocessing
-import os
 import resource
-import selectors
 import statistics
 import sys
 import time
 
-from collections.abc import Callable
 from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import Any
 
-import httpx
+import _emulated
 
 
 def serve(items: int, speed: float, conn: Connection) -> None:
-    """The child: the emulator seeded with *items* demo codes, behind the harness, served as the sandbox does."""
-    from ecsync_core.sandbox.harness import build_app
-    from ecsync_core.sandbox.serve import Servers, stop_on_signals
+    """The child: the Yahoo emulator seeded with *items* demo codes, served as the sandbox serves it."""
     from ecsync_yahoo.emulator import YahooEmulator
     from ecsync_yahoo.plugin import sample_item_key
 
-    emulator = YahooEmulator({sample_item_key(n): 1 for n in range(items)})
-    servers = Servers.bind({"yahoo": build_app(emulator, speed=speed)})
-    conn.send((servers.urls["yahoo"], emulator.sandbox_secrets()))
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        stop_on_signals(stop)
-        await servers.serve(stop, lambda: None)
-
-    asyncio.run(run())
+    _emulated.serve("yahoo", YahooEmulator({sample_item_key(n): 1 for n in range(items)}), speed, conn)
 
 
-def cpu_seconds() -> float:
-    """This process's CPU time, user and system (``resource.getrusage``)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def server_cpu_seconds(pid: int | None) -> float | None:
-    """The server process's CPU time so far, from ``/proc`` (Linux); ``None`` where that cannot be read."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-
-
-def _wait_ready(base: str, deadline_s: float = 60.0) -> None:
-    until = time.monotonic() + deadline_s
-    while True:
-        try:
-            httpx.get(f"{base}/_sandbox/requests", timeout=2.0)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > until:
-                raise
-            time.sleep(0.1)
-
-
-def _throttled(base: str) -> int | None:
-    answer = httpx.get(f"{base}/_sandbox/requests", timeout=10.0)
-    return int(answer.json()["throttled"]) if answer.status_code == 200 else None
+def _throttled(base: str) -> int:
+    return int(_emulated.requests_log(base)["throttled"])
 
 
 async def one_round(
@@ -111,29 +67,19 @@ async def one_round(
         await adapter.read(keys)  # the sync's first read: untimed
         await asyncio.sleep(settings.burst / settings.requests_per_second)  # let the bucket refill as between phases
         _day, calls_before = adapter.calls_today()
-        cpu = cpu_seconds()
+        cpu = _emulated.cpu_seconds()
         started = time.perf_counter()
         results = await adapter.write(writes)
         written = time.perf_counter()
         reading = await adapter.read(keys)
         read = time.perf_counter()
-        cpu = cpu_seconds() - cpu
+        cpu = _emulated.cpu_seconds() - cpu
         _day, calls_after = adapter.calls_today()
     finally:
         await adapter.aclose()
     assert all(r.ok for r in results), "a write failed"
     matched = sum(reading.quantities.get(k) == quantity for k in keys)
     return written - started, read - written, matched, calls_after - calls_before, cpu
-
-
-def _run(coro_fn: Callable[[], Any], fine_timer: bool) -> Any:
-    if not fine_timer:
-        return asyncio.run(coro_fn())
-    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
-    try:
-        return loop.run_until_complete(coro_fn())
-    finally:
-        loop.close()
 
 
 @dataclasses.dataclass
@@ -158,14 +104,14 @@ def measure(args: argparse.Namespace) -> tuple[Rounds, str]:
     rounds = Rounds()
     try:
         base, secrets = parent.recv()
-        _wait_ready(base)
+        _emulated.wait_ready(base)
         before = _throttled(base)
         for n in range(args.repeats):
-            server_before = server_cpu_seconds(server.pid)
-            w, r, m, c, cpu = _run(
+            server_before = _emulated.server_cpu_seconds(server.pid)
+            w, r, m, c, cpu = _emulated.run_round(
                 lambda n=n: one_round(base, secrets, args.items, args.speed, 2 + n % 2), args.fine_timer
             )
-            server_after = server_cpu_seconds(server.pid)
+            server_after = _emulated.server_cpu_seconds(server.pid)
             if server_before is not None and server_after is not None:
                 rounds.served.append(server_after - server_before)
             rounds.writes.append(w)

@@ -1,0 +1,87 @@
+"""
+What the per-mall benchmarks share: one emulator served in a child process as ``ecsync sandbox`` serves it,
+readiness, the harness's request log, CPU clocks of both processes, and the event loop to run a round on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import selectors
+import time
+
+from collections.abc import Callable, Coroutine
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def serve(code: str, emulator: Any, speed: float, conn: Connection) -> None:
+    """
+    In the child: *emulator* behind the sandbox harness at *speed*, on loopback, until SIGTERM.
+
+    Sends (base URL, the emulator's sandbox secrets) through *conn* once listening; the sockets are the
+    sandbox's own (no Nagle stall).
+    """
+    from ecsync_core.sandbox.harness import build_app
+    from ecsync_core.sandbox.serve import Servers, stop_on_signals
+
+    servers = Servers.bind({code: build_app(emulator, speed=speed)})
+    conn.send((servers.urls[code], emulator.sandbox_secrets()))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await servers.serve(stop, lambda: None)
+
+    asyncio.run(run())
+
+
+def wait_ready(base: str, deadline_s: float = 120.0) -> None:
+    until = time.monotonic() + deadline_s
+    while True:
+        try:
+            httpx.get(f"{base}/_sandbox/requests", timeout=2.0)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > until:
+                raise
+            time.sleep(0.1)
+
+
+def requests_log(base: str) -> dict[str, Any]:
+    """The harness's request log: ``count``, ``by_path``, ``throttled``."""
+    answer: dict[str, Any] = httpx.get(f"{base}/_sandbox/requests", timeout=10.0).json()
+    return answer
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time, user and system (``resource.getrusage``)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu_seconds(pid: int | None) -> float | None:
+    """The server process's CPU time so far, from ``/proc`` (Linux); ``None`` where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def run_round(make: Callable[[], Coroutine[Any, Any, Any]], fine_timer: bool) -> Any:
+    """
+    One round on a fresh event loop. *fine_timer*: a select() loop, since asyncio's default epoll loop rounds
+    every sleep up to a whole millisecond, which matters at --speed 100 and not in a real run.
+    """
+    if not fine_timer:
+        return asyncio.run(make())
+    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+    try:
+        return loop.run_until_complete(make())
+    finally:
+        loop.close()
