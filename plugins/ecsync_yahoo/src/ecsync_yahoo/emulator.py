@@ -317,13 +317,21 @@ class YahooEmulator:
             return _error("ed-00004", "指定されたストアアカウントは存在しません。")
         return None
 
-    async def get_stock(self, request: Request) -> Response:
+    async def _store_call(self, request: Request) -> tuple[dict[str, list[str]], dict[str, str]] | Response:
+        """What every store-API call goes through first: quota and token, signature, form, seller id."""
         if refused := self._admit(request):
             return refused
         headers = self._signature_status(request)
         form = await self._form(request)
         if problem := self._seller_problem(form):
             return problem
+        return form, headers
+
+    async def get_stock(self, request: Request) -> Response:
+        checked = await self._store_call(request)
+        if isinstance(checked, Response):
+            return checked
+        form, headers = checked
         codes = form.get("item_code", [""])[0].split(",")
         if codes == [""]:
             return _error("st-01101", "パラメータ「item_code」が指定されていません。")
@@ -346,12 +354,10 @@ class YahooEmulator:
         return Response(body, media_type=_XML, headers=headers)
 
     async def set_stock_api(self, request: Request) -> Response:
-        if refused := self._admit(request):
-            return refused
-        headers = self._signature_status(request)
-        form = await self._form(request)
-        if problem := self._seller_problem(form):
-            return problem
+        checked = await self._store_call(request)
+        if isinstance(checked, Response):
+            return checked
+        form, headers = checked
         codes = form.get("item_code", [""])[0].split(",")
         quantities = form.get("quantity", [""])[0].split(",")
         flags = form["allow_overdraft"][0].split(",") if "allow_overdraft" in form else None
