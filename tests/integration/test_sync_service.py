@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,27 @@ def test_unapproved_rules_refuse_live_only(world: World, tmp_path: Path) -> None
 def test_full_sends_every_item(world: World) -> None:
     """--full sends every mapped item, changed or not."""
     assert 7 == world.sync(dry_run=True, full=True).counts.updates
+
+
+def test_malls_are_read_while_fba_is_listed(world: World) -> None:
+    """The malls' stock is read during the FBA listing, not after it (at real limits the listing takes minutes)."""
+    import asyncio
+
+    from ecsync_core.ports import StockReading
+    from ecsync_core.testing import FakeMall, FakeStockSource
+
+    mall_read = asyncio.Event()
+
+    class SignallingMall(FakeMall):
+        async def read(self, items: Sequence[str]) -> StockReading:
+            mall_read.set()
+            return await super().read(items)
+
+    class SlowSource(FakeStockSource):
+        async def snapshot(self) -> dict[str, int]:
+            await asyncio.wait_for(mall_read.wait(), timeout=5)  # only ends if a mall was read meanwhile
+            return await super().snapshot()
+
+    world.holder["malls"]["shop"] = SignallingMall(dict(world.malls["shop"].stock))
+    world.holder["source"] = SlowSource(dict(world.source.stock))
+    assert 3 == world.sync(dry_run=True).counts.updates

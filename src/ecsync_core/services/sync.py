@@ -137,12 +137,15 @@ class _Sync:
         if opts.file is not None:
             self.progress(f"reading {opts.file}")
             stock = self._read_file(opts.file)
-        else:
-            self.progress("reading FBA stock (every page)")
-            stock = await self._snapshot(app.source(), mappings)
         malls = app.targets()
+        # The malls' current stock depends on the mappings only, so it is read while FBA is listed: at the
+        # real limits the listing takes minutes, and the malls' reads hide inside it instead of following it.
+        reads = asyncio.create_task(self._read_malls(malls, mappings))
         try:
-            readings = await self._read_malls(malls, mappings)
+            if opts.file is None:
+                self.progress("reading FBA stock (every page) and the malls' stock")
+                stock = await self._snapshot(app.source(), mappings)
+            readings = await reads
             plan = make_plan(stock, mappings, readings, app.settings.rules, full=opts.full)
             refusal = self._refusal(plan, len(stock))
             if refusal is not None:
@@ -151,6 +154,9 @@ class _Sync:
                 return self._finish_dry(plan)
             return await self._push(plan, malls)
         finally:
+            if not reads.done():
+                reads.cancel()
+            await asyncio.gather(reads, return_exceptions=True)
             await asyncio.gather(*(m.aclose() for m in malls.values()))
 
     def _read_file(self, path: Path) -> dict[str, int]:
