@@ -12,8 +12,8 @@ sync process's CPU time: all but waiting on the APIs; goal <= 5 s per 100,000 SK
 - paced: Yahoo at our configured pace (0.5/s), the others as published.
 
 Floor = the listing or the slowest mall's read, whichever is longer (they run at once), + the slowest mall's
-write and read-back (writing waits for the plan), with burst ignored. Calls are counted from the plan: pages of 50 SKUs, 1,000 codes per Yahoo
-call, 1,000 per Rakuten read, 400 per Rakuten write.
+write and read-back (writing waits for the plan), with burst ignored. Calls are counted from the plan: pages
+of 50 SKUs, 1,000 codes per Yahoo call, 1,000 per Rakuten read, 400 per Rakuten write.
 
     python benchmarks/bench_sync.py [--skus 100000] [--speed 100]
 """
