@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import attrs
 import httpx
 import pytest
-import stamina
 
 from ecsync_core.mall import MallContext
 from ecsync_core.pacing import TokenBucket
@@ -23,16 +22,6 @@ from ecsync_rakuten.plugin import ecsync_malls
 
 
 T = TypeVar("T")
-
-ATTEMPTS = 5
-
-
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    """Retries still happen (and are counted) but without real waiting."""
-    stamina.set_testing(True, attempts=ATTEMPTS)
-    yield
-    stamina.set_testing(False)
 
 
 @attrs.frozen

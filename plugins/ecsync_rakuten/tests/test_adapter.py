@@ -13,12 +13,12 @@ import pytest
 
 from ecsync_core.domain import ItemResult, StockWrite
 from ecsync_core.errors import CredentialError, MallError
-from ecsync_core.pacing import TokenBucket
+from ecsync_core.pacing import RETRY_ATTEMPTS, TokenBucket
 from ecsync_core.ports import StockReading
 from ecsync_rakuten.client import BULK_GET, BULK_UPSERT, JST, REFUSED_BATCH
 from ecsync_rakuten.identity import CACHE_KEY
 
-from .conftest import ATTEMPTS, Rig
+from .conftest import Rig
 
 
 MakeRig = Callable[..., Rig]
@@ -185,7 +185,7 @@ def test_bare_manage_number_unknown_to_rakuten_is_absent_then_fails_on_write(mak
 
 def test_items_api_failure_refuses_that_key_and_writes_the_others(make_rig: MakeRig) -> None:
     """When Items API keeps failing for one product, only its key fails; the other items are written."""
-    rig = make_rig(SEED, fail=[503] * ATTEMPTS, fail_on="/es/2.0/items/")
+    rig = make_rig(SEED, fail=[503] * RETRY_ATTEMPTS, fail_on="/es/2.0/items/")
     results = rig.run(lambda: rig.adapter.write([StockWrite("single", 1), StockWrite("tee-01:red-m", 2)]))
     assert [False, True] == [r.ok for r in results]
     assert "could not look up product 'single' in Items API" in (results[0].error or "")
@@ -269,16 +269,16 @@ def test_transient_failures_are_retried(make_rig: MakeRig, failure: int | Except
 def test_failing_batch_fails_its_items_and_the_others_land(make_rig: MakeRig) -> None:
     """When one batch fails every attempt, its items fail with the reason; the other batch is written."""
     seed = {f"p{n:04d}:v": 1 for n in range(500)}
-    rig = make_rig(seed, settings={"max_in_flight": 1}, fail=[503] * ATTEMPTS, fail_on="bulk-upsert")
+    rig = make_rig(seed, settings={"max_in_flight": 1}, fail=[503] * RETRY_ATTEMPTS, fail_on="bulk-upsert")
     results = rig.run(lambda: rig.adapter.write([StockWrite(k, 2) for k in seed]))
     assert [False] * 400 + [True] * 100 == [r.ok for r in results]
     assert "HTTP 503" in (results[0].error or "")
-    assert ATTEMPTS + 1 == rig.http.count("bulk-upsert")
+    assert RETRY_ATTEMPTS + 1 == rig.http.count("bulk-upsert")
 
 
 def test_nothing_written_raises(make_rig: MakeRig) -> None:
     """When every batch fails, write raises the mall error instead of reporting items."""
-    rig = make_rig(SEED, fail=[503] * ATTEMPTS, fail_on="bulk-upsert")
+    rig = make_rig(SEED, fail=[503] * RETRY_ATTEMPTS, fail_on="bulk-upsert")
     with pytest.raises(MallError, match="HTTP 503") as caught:
         rig.run(lambda: rig.adapter.write([StockWrite("single:normal-inventory", 2)]))
     assert caught.value.retryable

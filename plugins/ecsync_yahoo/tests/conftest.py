@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import attrs
 import httpx
 import pytest
-import stamina
 
 from ecsync_core.config import make_converter
 from ecsync_core.sandbox.harness import build_app
@@ -22,22 +21,6 @@ from ecsync_yahoo.plugin import YahooSettings
 
 
 T = TypeVar("T")
-
-
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    """Retries still happen (and are counted) but without real waiting."""
-    stamina.set_testing(True, attempts=5)
-    yield
-    stamina.set_testing(False)
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test reads the developer's config, .env or ECSYNC_* variables."""
-    for name in ("ECSYNC_CONFIG", "ECSYNC_DISABLE_PLUGINS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
 # -- the rig: the real adapter talking to the real emulator through a recording wire ----------------------
