@@ -70,6 +70,17 @@ class Rig:
     wire: Wire
     store: InMemoryKeyValue
 
+    def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run *make*'s coroutine to completion, then close the adapter as the core does after a run."""
+
+        async def go() -> T:
+            try:
+                return await make()
+            finally:
+                await self.adapter.aclose()
+
+        return asyncio.run(go())
+
 
 def make_rig(
     seed: Mapping[str, int],

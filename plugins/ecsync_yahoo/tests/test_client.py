@@ -22,51 +22,42 @@ from ecsync_yahoo.emulator import demo_public_pem
 SEED = {"ec-item-00001": 5, "ec-tee-00003:size-s": 2, "ec-item-00004": 0}
 
 
-def test_read_batches_by_a_thousand_and_leaves_unknown_codes_out(rig: Callable[..., Any], arun: Any) -> None:
+def test_read_batches_by_a_thousand_and_leaves_unknown_codes_out(rig: Callable[..., Any]) -> None:
     """2,500 codes go as three getStock calls of at most 1,000; unknown codes are absent, never 0."""
     seed = {f"ec-item-{n:05d}": n % 9 for n in range(2400)}
     r = rig(seed)
 
     async def go() -> Any:
-        try:
-            return await r.adapter.read([*seed, *(f"gone-{n}" for n in range(100))])
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.read([*seed, *(f"gone-{n}" for n in range(100))])
 
-    reading = arun(go())
+    reading = r.run(go)
     assert (seed, {}) == (reading.quantities, reading.problems)
     assert [1000, 1000, 500] == [len(f["item_code"].split(",")) for f in r.wire.forms("getStock")]
 
 
-def test_malformed_codes_are_problems_and_not_sent(rig: Callable[..., Any], arun: Any) -> None:
+def test_malformed_codes_are_problems_and_not_sent(rig: Callable[..., Any]) -> None:
     """A code Yahoo would refuse is reported as a problem with the reason, and never sent."""
     r = rig(SEED)
 
     async def go() -> Any:
-        try:
-            return await r.adapter.read(["ec-item-00001", "bad_code"])
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.read(["ec-item-00001", "bad_code"])
 
-    reading = arun(go())
+    reading = r.run(go)
     assert {"ec-item-00001": 5} == reading.quantities
     assert ["bad_code"] == list(reading.problems)
     assert ["ec-item-00001"] == [f["item_code"] for f in r.wire.forms("getStock")]
 
 
-def test_write_resends_allow_overdraft_as_read(rig: Callable[..., Any], arun: Any) -> None:
+def test_write_resends_allow_overdraft_as_read(rig: Callable[..., Any]) -> None:
     """setStock carries every item's AllowOverdraft as getStock last said (1 stays 1), absolute quantities."""
     r = rig(SEED)
     r.emulator.items["ec-tee-00003:size-s"].allow_overdraft = 1
 
     async def go() -> list[ItemResult]:
-        try:
-            await r.adapter.read(list(SEED))
-            return await r.adapter.write([StockWrite("ec-item-00001", 9), StockWrite("ec-tee-00003:size-s", 0)])
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(list(SEED))
+        return await r.adapter.write([StockWrite("ec-item-00001", 9), StockWrite("ec-tee-00003:size-s", 0)])
 
-    assert [True, True] == [x.ok for x in arun(go())]
+    assert [True, True] == [x.ok for x in r.run(go)]
     [form] = r.wire.forms("setStock")
     expected = {"item_code": "ec-item-00001,ec-tee-00003:size-s", "quantity": "9,0", "allow_overdraft": "0,1"}
     assert expected == {k: form[k] for k in expected}
@@ -76,156 +67,129 @@ def test_write_resends_allow_overdraft_as_read(rig: Callable[..., Any], arun: An
     )
 
 
-def test_write_without_a_read_fetches_allow_overdraft_first(rig: Callable[..., Any], arun: Any) -> None:
+def test_write_without_a_read_fetches_allow_overdraft_first(rig: Callable[..., Any]) -> None:
     """An item the adapter has not read yet is read first, so its AllowOverdraft is never guessed."""
     r = rig(SEED)
     r.emulator.items["ec-item-00004"].allow_overdraft = 1
 
     async def go() -> list[ItemResult]:
-        try:
-            return await r.adapter.write([StockWrite("ec-item-00004", 3)])
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.write([StockWrite("ec-item-00004", 3)])
 
-    assert [True] == [x.ok for x in arun(go())]
+    assert [True] == [x.ok for x in r.run(go)]
     assert ["getStock", "setStock"] == [p.rsplit("/", 1)[-1] for p in r.wire.paths() if "/V1/" in p]
     assert "1" == r.wire.forms("setStock")[0]["allow_overdraft"]
     assert 1 == r.emulator.items["ec-item-00004"].allow_overdraft
 
 
-def test_unknown_code_write_is_accepted_and_does_not_read_back(rig: Callable[..., Any], arun: Any) -> None:
+def test_unknown_code_write_is_accepted_and_does_not_read_back(rig: Callable[..., Any]) -> None:
     """Yahoo takes a write to an unknown code as a success, and the code stays absent on read: hence read-back."""
     r = rig(SEED)
 
     async def go() -> tuple[list[ItemResult], dict[str, int]]:
-        try:
-            results = await r.adapter.write([StockWrite("ec-item-09999", 4)])
-            return results, (await r.adapter.read(["ec-item-09999"])).quantities
-        finally:
-            await r.adapter.aclose()
+        results = await r.adapter.write([StockWrite("ec-item-09999", 4)])
+        return results, (await r.adapter.read(["ec-item-09999"])).quantities
 
-    results, after = arun(go())
+    results, after = r.run(go)
     assert ([ItemResult("ec-item-09999", ok=True)], {}) == (results, after)
     assert "0" == r.wire.forms("setStock")[0]["allow_overdraft"]
     assert {"ec-item-09999": 4} == r.emulator.orphans
 
 
-def test_mixed_results_fail_only_their_items(rig: Callable[..., Any], arun: Any) -> None:
+def test_mixed_results_fail_only_their_items(rig: Callable[..., Any]) -> None:
     """A 207 with one row's ErrorCode fails that item with the code; the others are written and succeed."""
     r = rig(SEED)
     r.emulator.item_faults["ec-tee-00003:size-s"] = "st-02104"
 
     async def go() -> list[ItemResult]:
-        try:
-            await r.adapter.read(list(SEED))
-            return await r.adapter.write([StockWrite(k, 7) for k in SEED])
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(list(SEED))
+        return await r.adapter.write([StockWrite(k, 7) for k in SEED])
 
-    results = arun(go())
+    results = r.run(go)
     assert [True, False, True] == [x.ok for x in results]
     assert "st-02104" in str(results[1].error)
     assert {"ec-item-00001": 7, "ec-tee-00003:size-s": 2, "ec-item-00004": 7} == r.emulator.stock()
     assert 207 == r.emulator.mixed_status
 
 
-def test_written_unread_rows_count_as_written(rig: Callable[..., Any], arun: Any) -> None:
+def test_written_unread_rows_count_as_written(rig: Callable[..., Any]) -> None:
     """ed-10002 (updated, re-read failed) is not a failure: the write went through, the read-back decides."""
     r = rig(SEED)
     r.emulator.item_faults["ec-item-00001"] = "ed-10002"
 
     async def go() -> list[ItemResult]:
-        try:
-            return await r.adapter.write([StockWrite("ec-item-00001", 3)])
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.write([StockWrite("ec-item-00001", 3)])
 
-    assert [ItemResult("ec-item-00001", ok=True)] == arun(go())
+    assert [ItemResult("ec-item-00001", ok=True)] == r.run(go)
     assert 3 == r.emulator.stock()["ec-item-00001"]
 
 
-def test_a_single_refused_item_fails_alone(rig: Callable[..., Any], arun: Any) -> None:
+def test_a_single_refused_item_fails_alone(rig: Callable[..., Any]) -> None:
     """A one-code setStock answered by the <Error> envelope (st-021xx) fails that item, without an exception."""
     r = rig(SEED)
     r.emulator.item_faults["ec-item-00001"] = "st-02104"
 
     async def go() -> list[ItemResult]:
-        try:
-            return await r.adapter.write([StockWrite("ec-item-00001", 3)])
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.write([StockWrite("ec-item-00001", 3)])
 
-    [result] = arun(go())
+    [result] = r.run(go)
     assert (False, "Yahoo refused the item: st-02104") == (result.ok, result.error)
 
 
-def test_whole_request_error_is_a_clear_error_with_its_code(rig: Callable[..., Any], arun: Any) -> None:
+def test_whole_request_error_is_a_clear_error_with_its_code(rig: Callable[..., Any]) -> None:
     """A whole-request <Error> (an unknown store account) raises one error naming the call and Yahoo's code."""
     r = rig(SEED, settings={"seller_id": "another-store"})
 
     async def go() -> list[ItemResult]:
-        try:
-            return await r.adapter.write([StockWrite("ec-item-00001", 3)])
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.write([StockWrite("ec-item-00001", 3)])
 
     with pytest.raises(YahooRequestError) as caught:
-        arun(go())
+        r.run(go)
     assert "ed-00004" == caught.value.code
     assert str(caught.value).startswith("yahoo: getStock refused the request: ed-00004")
     assert not caught.value.retryable
 
 
-def test_quantities_yahoo_would_misread_are_refused_locally(rig: Callable[..., Any], arun: Any) -> None:
+def test_quantities_yahoo_would_misread_are_refused_locally(rig: Callable[..., Any]) -> None:
     """A negative quantity (Yahoo: subtraction) or one above 999,999,999 fails its item and is never sent."""
     r = rig(SEED)
 
     async def go() -> list[ItemResult]:
-        try:
-            await r.adapter.read(list(SEED))
-            return await r.adapter.write(
-                [
-                    StockWrite("ec-item-00001", -1),
-                    StockWrite("ec-item-00004", 1_000_000_000),
-                    StockWrite("ec-item-00001", 2),
-                ]
-            )
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(list(SEED))
+        return await r.adapter.write(
+            [
+                StockWrite("ec-item-00001", -1),
+                StockWrite("ec-item-00004", 1_000_000_000),
+                StockWrite("ec-item-00001", 2),
+            ]
+        )
 
-    results = arun(go())
+    results = r.run(go)
     assert [False, False, True] == [x.ok for x in results]
     assert ["ec-item-00001"] == [f["item_code"] for f in r.wire.forms("setStock")]
 
 
-def test_an_item_twice_goes_in_separate_calls(rig: Callable[..., Any], arun: Any) -> None:
+def test_an_item_twice_goes_in_separate_calls(rig: Callable[..., Any]) -> None:
     """The same code twice in one write is split over two calls (Yahoo refuses duplicates: st-02103)."""
     r = rig(SEED)
 
     async def go() -> list[ItemResult]:
-        try:
-            await r.adapter.read(list(SEED))
-            return await r.adapter.write([StockWrite("ec-item-00001", 1), StockWrite("ec-item-00001", 2)])
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(list(SEED))
+        return await r.adapter.write([StockWrite("ec-item-00001", 1), StockWrite("ec-item-00001", 2)])
 
-    assert [True, True] == [x.ok for x in arun(go())]
+    assert [True, True] == [x.ok for x in r.run(go)]
     assert 2 == len(r.wire.forms("setStock"))
 
 
-def test_writes_go_in_batches_of_the_configured_size(rig: Callable[..., Any], arun: Any) -> None:
+def test_writes_go_in_batches_of_the_configured_size(rig: Callable[..., Any]) -> None:
     """batch_size caps the codes a call carries (Yahoo's limit, 1,000, is the default)."""
     seed = {f"ec-item-{n:05d}": 1 for n in range(25)}
     r = rig(seed, settings={"batch_size": 10})
 
     async def go() -> list[ItemResult]:
-        try:
-            await r.adapter.read(list(seed))
-            return await r.adapter.write([StockWrite(k, 4) for k in seed])
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(list(seed))
+        return await r.adapter.write([StockWrite(k, 4) for k in seed])
 
-    assert all(x.ok for x in arun(go()))
+    assert all(x.ok for x in r.run(go))
     assert [10, 10, 5] == sorted((len(f["item_code"].split(",")) for f in r.wire.forms("setStock")), reverse=True)
     assert {4} == set(r.emulator.stock().values())
 
@@ -241,34 +205,28 @@ def outage(status: int) -> httpx.Response:
     [outage(503), outage(500), httpx.ReadTimeout("slow"), httpx.ConnectError("dropped"), outage(429)],
     ids=["503", "500", "timeout", "dropped", "429"],
 )
-def test_transient_failures_are_retried(rig: Callable[..., Any], arun: Any, fault: Any) -> None:
+def test_transient_failures_are_retried(rig: Callable[..., Any], fault: Any) -> None:
     """5xx, 429, timeouts and dropped connections are tried again; the read then succeeds."""
     r = rig(SEED)
     r.wire.faults = [fault, fault]
 
     async def go() -> dict[str, int]:
-        try:
-            return (await r.adapter.read(list(SEED))).quantities
-        finally:
-            await r.adapter.aclose()
+        return (await r.adapter.read(list(SEED))).quantities
 
-    assert SEED == arun(go())
+    assert SEED == r.run(go)
     assert 3 == len(r.wire.forms("getStock"))
 
 
-def test_a_lasting_outage_fails_the_call_after_the_retries(rig: Callable[..., Any], arun: Any) -> None:
+def test_a_lasting_outage_fails_the_call_after_the_retries(rig: Callable[..., Any]) -> None:
     """A 503 that does not go away fails after 5 attempts with a retryable error naming the status and code."""
     r = rig(SEED)
     r.wire.faults = [outage(503)] * 10
 
     async def go() -> Any:
-        try:
-            return await r.adapter.write([StockWrite("ec-item-00001", 3)])
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.write([StockWrite("ec-item-00001", 3)])
 
     with pytest.raises(MallError) as caught:
-        arun(go())
+        r.run(go)
     assert (True, "yahoo: getStock: HTTP 503 (ed-00002)") == (caught.value.retryable, str(caught.value))
     assert 5 == len(r.wire.forms("getStock"))
 
@@ -276,41 +234,35 @@ def test_a_lasting_outage_fails_the_call_after_the_retries(rig: Callable[..., An
 # -- tokens -------------------------------------------------------------------------------------------------
 
 
-def test_access_token_is_reused(rig: Callable[..., Any], arun: Any) -> None:
+def test_access_token_is_reused(rig: Callable[..., Any]) -> None:
     """One access token serves many calls: the token endpoint is asked once."""
     r = rig({f"ec-item-{n:05d}": 1 for n in range(3000)})
 
     async def go() -> None:
-        try:
-            await r.adapter.read([f"ec-item-{n:05d}" for n in range(3000)])
-            await r.adapter.ping()
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read([f"ec-item-{n:05d}" for n in range(3000)])
+        await r.adapter.ping()
 
-    arun(go())
+    r.run(go)
     assert 1 == r.wire.paths().count("/yconnect/v2/token")
     assert 1 == r.adapter.auth().refreshes
 
 
-def test_expired_access_token_is_refreshed_once(rig: Callable[..., Any], arun: Any) -> None:
+def test_expired_access_token_is_refreshed_once(rig: Callable[..., Any]) -> None:
     """A 401 invalid_token (the token expired on Yahoo's side) refreshes once and the call goes through."""
     r = rig(SEED)
 
     async def go() -> dict[str, int]:
-        try:
-            await r.adapter.read(["ec-item-00001"])
-            r.emulator.advance(3601)
-            return (await r.adapter.read(list(SEED))).quantities
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(["ec-item-00001"])
+        r.emulator.advance(3601)
+        return (await r.adapter.read(list(SEED))).quantities
 
-    assert SEED == arun(go())
+    assert SEED == r.run(go)
     assert 2 == r.wire.paths().count("/yconnect/v2/token")
     statuses = [p for p in r.wire.paths() if p.endswith("getStock")]
     assert 3 == len(statuses)
 
 
-def test_a_token_refused_after_the_refresh_is_a_credential_error(rig: Callable[..., Any], arun: Any) -> None:
+def test_a_token_refused_after_the_refresh_is_a_credential_error(rig: Callable[..., Any]) -> None:
     """If the store API still refuses the fresh token, the call fails once, as a credential problem."""
     r = rig(SEED)
 
@@ -320,121 +272,100 @@ def test_a_token_refused_after_the_refresh_is_a_credential_error(rig: Callable[.
     r.wire.rewrite = forge
 
     async def go() -> Any:
-        try:
-            return await r.adapter.read(list(SEED))
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.read(list(SEED))
 
     with pytest.raises(CredentialError) as caught:
-        arun(go())
+        r.run(go)
     assert "invalid_token" in str(caught.value)
     assert "scripts/get_yahoo_token.py" in str(caught.value)
     assert (2, 2) == (r.wire.paths().count("/yconnect/v2/token"), len(r.wire.forms("getStock")))
 
 
 @pytest.mark.parametrize("how", ["unknown token", "28 days passed"])
-def test_invalid_grant_says_to_run_the_token_helper(rig: Callable[..., Any], arun: Any, how: str) -> None:
+def test_invalid_grant_says_to_run_the_token_helper(rig: Callable[..., Any], how: str) -> None:
     """A refused refresh token (invalid_grant) is a credential error naming scripts/get_yahoo_token.py, not retried."""
     r = rig(SEED, secrets={"YAHOO_REFRESH_TOKEN": "not-a-token"} if how == "unknown token" else {})
     if how == "28 days passed":
         r.emulator.advance(28 * 86400 + 1)
 
     async def go() -> Any:
-        try:
-            return await r.adapter.write([StockWrite("ec-item-00001", 1)])
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.write([StockWrite("ec-item-00001", 1)])
 
     with pytest.raises(CredentialError) as caught:
-        arun(go())
+        r.run(go)
     assert "invalid_grant" in str(caught.value)
     assert "python scripts/get_yahoo_token.py" in str(caught.value)
     assert 1 == r.wire.paths().count("/yconnect/v2/token")
     assert [] == r.wire.forms("getStock")
 
 
-def test_missing_secrets_are_named(rig: Callable[..., Any], arun: Any) -> None:
+def test_missing_secrets_are_named(rig: Callable[..., Any]) -> None:
     """Without a client secret, the error names the .env entry and what to do; nothing is sent."""
     r = rig(SEED, secrets={"YAHOO_CLIENT_SECRET": ""})
 
     async def go() -> Any:
-        try:
-            return await r.adapter.read(list(SEED))
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.read(list(SEED))
 
     with pytest.raises(CredentialError, match=r"YAHOO_CLIENT_SECRET not set in \.env"):
-        arun(go())
+        r.run(go)
     assert [] == r.wire.requests
 
 
-def test_missing_seller_id_is_a_config_error(rig: Callable[..., Any], arun: Any) -> None:
+def test_missing_seller_id_is_a_config_error(rig: Callable[..., Any]) -> None:
     """Without malls.yahoo.seller_id the error names that key."""
     r = rig(SEED, settings={"seller_id": ""})
 
     async def go() -> Any:
-        try:
-            return await r.adapter.read(list(SEED))
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.read(list(SEED))
 
     with pytest.raises(ConfigError, match=r"malls\.yahoo\.seller_id"):
-        arun(go())
+        r.run(go)
 
 
 # -- quota --------------------------------------------------------------------------------------------------
 
 
-def test_calls_are_counted_per_jst_day_in_the_store(rig: Callable[..., Any], arun: Any) -> None:
+def test_calls_are_counted_per_jst_day_in_the_store(rig: Callable[..., Any]) -> None:
     """Every store-API call counts toward today's (JST) quota, kept in the plugin store across adapters."""
     r = rig(SEED)
     today = datetime.now(JST).date().isoformat()
     r.store.put(f"calls:{today}", "40")
 
     async def go() -> str:
-        try:
-            await r.adapter.read(list(SEED))
-            await r.adapter.write([StockWrite("ec-item-00001", 1)])
-            return await r.adapter.ping()
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(list(SEED))
+        await r.adapter.write([StockWrite("ec-item-00001", 1)])
+        return await r.adapter.ping()
 
-    detail = arun(go())
+    detail = r.run(go)
     assert "43" == r.store.get(f"calls:{today}")
     assert f"43 of 50,000 calls used on {today} (JST)" in detail
 
 
-def test_quota_used_up_stops_before_calling(rig: Callable[..., Any], arun: Any) -> None:
+def test_quota_used_up_stops_before_calling(rig: Callable[..., Any]) -> None:
     """With today's quota spent, the call is refused here, without reaching Yahoo, saying when it resets."""
     r = rig(SEED, settings={"daily_quota": 2})
 
     async def go() -> Any:
-        try:
-            await r.adapter.read(["ec-item-00001"])
-            await r.adapter.read(["ec-item-00004"])
-            return await r.adapter.read(["ec-item-00001"])
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(["ec-item-00001"])
+        await r.adapter.read(["ec-item-00004"])
+        return await r.adapter.read(["ec-item-00001"])
 
     with pytest.raises(MallError, match="daily quota of 2 store-API calls is used up") as caught:
-        arun(go())
+        r.run(go)
     assert "midnight JST" in str(caught.value)
     assert 2 == len(r.wire.forms("getStock"))
 
 
-def test_yahoo_quota_403_is_not_retried(rig: Callable[..., Any], arun: Any) -> None:
+def test_yahoo_quota_403_is_not_retried(rig: Callable[..., Any]) -> None:
     """Yahoo's own 403 (quota) fails the call at once with the quota explained, not retried."""
     r = rig(SEED)
     r.emulator.daily_quota = 0
 
     async def go() -> Any:
-        try:
-            return await r.adapter.read(list(SEED))
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.read(list(SEED))
 
     with pytest.raises(MallError, match=r"403 Forbidden.*50,000 calls per application ID") as caught:
-        arun(go())
+        r.run(go)
     assert not caught.value.retryable
     assert 1 == len(r.wire.forms("getStock"))
 
@@ -442,19 +373,16 @@ def test_yahoo_quota_403_is_not_retried(rig: Callable[..., Any], arun: Any) -> N
 # -- public key ---------------------------------------------------------------------------------------------
 
 
-def test_public_key_headers_are_sent_when_configured(rig: Callable[..., Any], arun: Any) -> None:
+def test_public_key_headers_are_sent_when_configured(rig: Callable[..., Any]) -> None:
     """With a key and its version set, every store-API call is signed, and Yahoo reports it authorized."""
     r = rig(SEED, secrets={"YAHOO_PUBLIC_KEY": demo_public_pem(), "YAHOO_PUBLIC_KEY_VERSION": "1"})
     r.emulator.accept_demo_key()
 
     async def go() -> str:
-        try:
-            await r.adapter.read(list(SEED))
-            return await r.adapter.ping()
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(list(SEED))
+        return await r.adapter.ping()
 
-    detail = arun(go())
+    detail = r.run(go)
     store_calls = [q for q in r.wire.requests if "/V1/" in q.url.path]
     assert {"1"} == {q.headers["X-sws-signature-version"] for q in store_calls}
     assert all(q.headers.get("X-sws-signature") for q in store_calls)
@@ -462,36 +390,30 @@ def test_public_key_headers_are_sent_when_configured(rig: Callable[..., Any], ar
     assert ("authorized", True) == (r.adapter.authorize_status, detail.endswith("public key authorized"))
 
 
-def test_no_public_key_no_headers(rig: Callable[..., Any], arun: Any) -> None:
+def test_no_public_key_no_headers(rig: Callable[..., Any]) -> None:
     """Without a key, no signature headers go out."""
     r = rig(SEED)
 
     async def go() -> None:
-        try:
-            await r.adapter.read(list(SEED))
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(list(SEED))
 
-    arun(go())
+    r.run(go)
     assert not any("X-sws-signature" in q.headers for q in r.wire.requests)
     assert r.adapter.authorize_status is None
 
 
-def test_a_key_without_its_version_is_refused(rig: Callable[..., Any], arun: Any) -> None:
+def test_a_key_without_its_version_is_refused(rig: Callable[..., Any]) -> None:
     """A key without YAHOO_PUBLIC_KEY_VERSION is a credential error saying Yahoo ignores it (px-14303)."""
     r = rig(SEED, secrets={"YAHOO_PUBLIC_KEY": demo_public_pem()})
 
     async def go() -> Any:
-        try:
-            return await r.adapter.read(list(SEED))
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.read(list(SEED))
 
     with pytest.raises(CredentialError, match="YAHOO_PUBLIC_KEY_VERSION"):
-        arun(go())
+        r.run(go)
 
 
-def test_public_key_read_from_a_file(rig: Callable[..., Any], arun: Any, tmp_path: Any) -> None:
+def test_public_key_read_from_a_file(rig: Callable[..., Any], tmp_path: Any) -> None:
     """YAHOO_PUBLIC_KEY may name the PEM file instead of holding its text."""
     pem = tmp_path / "yahoo_public.pem"
     pem.write_text(demo_public_pem())
@@ -499,30 +421,24 @@ def test_public_key_read_from_a_file(rig: Callable[..., Any], arun: Any, tmp_pat
     r.emulator.accept_demo_key()
 
     async def go() -> None:
-        try:
-            await r.adapter.read(list(SEED))
-        finally:
-            await r.adapter.aclose()
+        await r.adapter.read(list(SEED))
 
-    arun(go())
+    r.run(go)
     assert "authorized" == r.adapter.authorize_status
 
 
 # -- credentials --------------------------------------------------------------------------------------------
 
 
-def test_credentials_count_28_days_from_consent(rig: Callable[..., Any], arun: Any) -> None:
+def test_credentials_count_28_days_from_consent(rig: Callable[..., Any]) -> None:
     """Health sees the refresh token's days left from YAHOO_CONSENT_AT, and the action to renew it."""
     consent = datetime.now(UTC) - timedelta(days=21, hours=1)
     r = rig(SEED, secrets={"YAHOO_CONSENT_AT": consent.isoformat()})
 
     async def go() -> Any:
-        try:
-            return await r.adapter.credentials()
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.credentials()
 
-    [status] = arun(go())
+    [status] = r.run(go)
     assert 6 == status.days_left
     assert "scripts/get_yahoo_token.py" in status.action
     assert (consent + timedelta(days=28)).date().isoformat() in status.name
@@ -555,7 +471,7 @@ def test_sandbox_faults_on_token_and_store_calls_are_retried(
     assert fault["count"] + 2 == log["count"]  # the faulted calls, then one token call and one getStock
 
 
-def test_insufficient_scope_is_not_refreshed(rig: Callable[..., Any], arun: Any) -> None:
+def test_insufficient_scope_is_not_refreshed(rig: Callable[..., Any]) -> None:
     """A 401 insufficient_scope (wrong kind of app) fails at once, naming the scope the app needs; no refresh."""
     r = rig(SEED)
     challenge = 'Bearer realm="yahooapis.jp", error="insufficient_scope"'
@@ -564,12 +480,9 @@ def test_insufficient_scope_is_not_refreshed(rig: Callable[..., Any], arun: Any)
     ]
 
     async def go() -> Any:
-        try:
-            return await r.adapter.read(list(SEED))
-        finally:
-            await r.adapter.aclose()
+        return await r.adapter.read(list(SEED))
 
     with pytest.raises(CredentialError, match="ストア向け操作関連の機能") as caught:
-        arun(go())
+        r.run(go)
     assert "insufficient_scope" in str(caught.value)
     assert (1, 1) == (r.wire.paths().count("/yconnect/v2/token"), len(r.wire.forms("getStock")))
