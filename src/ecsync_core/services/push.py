@@ -4,11 +4,11 @@ Writing to a mall and believing only what reads back: shared by the sync and the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
-from ecsync_core.domain import PlannedUpdate, RunItem, StockWrite
+from ecsync_core.domain import Counts, Outcome, PlannedUpdate, RunItem, StockWrite
 from ecsync_core.errors import MallError
 from ecsync_core.ports import MallInventory
 
@@ -68,3 +68,17 @@ async def push(run_id: str, adapter: MallInventory, updates: Sequence[PlannedUpd
             error = None
         out.append(item(run_id, u, got, error))
     return Pushed(out)
+
+
+def outcome_of(counts: Counts, mall_errors: Mapping[str, str]) -> Outcome:
+    """A run that wrote: SUCCESS when nothing failed, FAILED when nothing succeeded, PARTIAL between."""
+    if counts.failed == 0 and not mall_errors:
+        return Outcome.SUCCESS
+    if counts.succeeded == 0 and counts.updates > 0:
+        return Outcome.FAILED
+    return Outcome.PARTIAL
+
+
+def summary(mall_errors: Mapping[str, str]) -> str:
+    """The malls that failed as a whole, in one line for the ledger and the alert."""
+    return "; ".join(f"{m}: {e}" for m, e in sorted(mall_errors.items()))

@@ -16,7 +16,7 @@ from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, Run
 from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
-from ecsync_core.services.push import push
+from ecsync_core.services.push import outcome_of, push, summary
 from ecsync_core.services.runs import reap_interrupted
 from ecsync_core.store.db import utcnow
 
@@ -191,8 +191,8 @@ async def _apply(
     ledger.record_outcomes(run.id, results)
     ok = sum(1 for r in results if r.outcome == "ok")
     counts = Counts(0, 0, len(updates), ok, len(results) - ok)
-    status = Outcome.SUCCESS if ok == len(results) else Outcome.PARTIAL if ok else Outcome.FAILED
-    message = "; ".join(f"{m}: {e}" for m, e in sorted(mall_errors.items()))
+    status = outcome_of(counts, mall_errors)
+    message = summary(mall_errors)
     ledger.finish(run.id, status, counts, message)
     if ok:
         # Once only: a rollback that put anything back uses up the sync's one rollback.

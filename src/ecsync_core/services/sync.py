@@ -21,7 +21,7 @@ from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved
-from ecsync_core.services.push import item, push
+from ecsync_core.services.push import item, outcome_of, push, summary
 from ecsync_core.services.runs import reap_interrupted
 
 
@@ -93,10 +93,6 @@ def run_sync(
         return asyncio.run(sync.run())
     finally:
         lock.release()
-
-
-def _summary(mall_errors: MappingOf[str, str]) -> str:
-    return "; ".join(f"{m}: {e}" for m, e in sorted(mall_errors.items()))
 
 
 @attrs.define
@@ -255,7 +251,7 @@ class _Sync:
         )
         status = Outcome.PARTIAL if self.mall_errors else Outcome.SUCCESS
         ledger.record_items(_intent(run.id, plan.updates))
-        message = _summary(self.mall_errors)
+        message = summary(self.mall_errors)
         ledger.finish(run.id, status, counts, message)
         return SyncReport(run.id, status, True, counts, plan, (), dict(self.mall_errors), message, self.options.force)
 
@@ -274,8 +270,8 @@ class _Sync:
         items = [i for batch in batches for i in batch]
         ledger.record_outcomes(run_id, items)
         counts = self._counts(plan, items)
-        status = _outcome(counts, self.mall_errors)
-        message = _summary(self.mall_errors)
+        status = outcome_of(counts, self.mall_errors)
+        message = summary(self.mall_errors)
         ledger.finish(run_id, status, counts, message)
         log.info("sync_finished", run_id=run_id, status=status.value, **counts.as_dict())
         if status is not Outcome.SUCCESS:
@@ -305,11 +301,3 @@ class _Sync:
 
 def _intent(run_id: str, updates: Sequence[PlannedUpdate]) -> list[RunItem]:
     return [RunItem(run_id, u.sku, u.mall, u.item, u.amazon_qty, u.before, u.target) for u in updates]
-
-
-def _outcome(counts: Counts, mall_errors: MappingOf[str, str]) -> Outcome:
-    if counts.failed == 0 and not mall_errors:
-        return Outcome.SUCCESS
-    if counts.succeeded == 0 and counts.updates > 0:
-        return Outcome.FAILED
-    return Outcome.PARTIAL
