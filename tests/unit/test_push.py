@@ -1,0 +1,102 @@
+"""The push: slices written in order, each read back while the next is written, every item judged by its read."""
+
+from __future__ import annotations
+
+import asyncio
+
+from collections.abc import Sequence
+
+import attrs
+
+from ecsync_core.domain import ItemResult, PlannedUpdate, StockWrite
+from ecsync_core.errors import CredentialError, MallError
+from ecsync_core.ports import StockReading
+from ecsync_core.services.push import push
+from ecsync_core.testing import FakeMall
+
+
+def updates(*items: str, target: int = 3) -> list[PlannedUpdate]:
+    return [PlannedUpdate(f"SKU-{i}", "fake", i, 10, 0, target) for i in items]
+
+
+@attrs.define
+class Scripted(FakeMall):
+    """A FakeMall that can refuse a write call as a whole, or a read, by the call's first item."""
+
+    write_errors: dict[str, MallError] = attrs.field(factory=dict)
+    read_errors: dict[str, MallError] = attrs.field(factory=dict)
+    reads: list[list[str]] = attrs.field(factory=list)
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        if (error := self.write_errors.get(writes[0].item)) is not None:
+            self.writes.append(list(writes))
+            raise error
+        return await super().write(writes)
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        self.reads.append(list(items))
+        if (error := self.read_errors.get(items[0])) is not None:
+            raise error
+        return await super().read(items)
+
+
+def test_every_item_is_judged_by_its_read_back_across_slices() -> None:
+    mall = FakeMall({"a": 0, "b": 0, "c": 0, "e": 0}, failing={"c": "quantity out of range"})
+    pushed = asyncio.run(push("r1", mall, updates("a", "b", "c", "d", "e"), "Fake", slice_size=2))
+    assert [["a", "b"], ["c", "d"], ["e"]] == [[w.item for w in call] for call in mall.writes]
+    assert [
+        ("a", "ok", 3, None),
+        ("b", "ok", 3, None),
+        ("c", "failed", 0, "quantity out of range"),
+        ("d", "failed", None, "item code not found on Fake"),
+        ("e", "ok", 3, None),
+    ] == [(i.item, i.outcome, i.after, i.error) for i in pushed.items]
+    assert pushed.mall_error is None
+
+
+@attrs.define
+class Overlapping(FakeMall):
+    """A FakeMall whose second write waits for a read-back: a push that reads only at the end hangs on it."""
+
+    read_started: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        self.read_started.set()
+        return await super().read(items)
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        if self.writes:
+            await asyncio.wait_for(self.read_started.wait(), timeout=5)
+        return await super().write(writes)
+
+
+def test_a_slice_is_read_back_while_the_next_one_is_written() -> None:
+    mall = Overlapping({"a": 0, "b": 0, "c": 0})
+    pushed = asyncio.run(push("r1", mall, updates("a", "b", "c"), "Fake", slice_size=1))
+    assert ["ok", "ok", "ok"] == [i.outcome for i in pushed.items]
+
+
+def test_a_refused_credential_stops_the_slices_after_it() -> None:
+    mall = Scripted({"a": 0, "b": 0, "c": 0}, write_errors={"a": CredentialError("fake", "key revoked: renew it")})
+    pushed = asyncio.run(push("r1", mall, updates("a", "b", "c"), "Fake", slice_size=1))
+    assert 1 == len(mall.writes), "nothing is sent after the key was refused"
+    assert [] == mall.reads
+    assert {"Fake: key revoked: renew it"} == {i.error for i in pushed.items}
+    assert "write failed: key revoked: renew it" == pushed.mall_error
+
+
+def test_a_slice_refused_as_a_whole_does_not_stop_the_next() -> None:
+    mall = Scripted({"a": 0, "b": 0}, write_errors={"a": MallError("fake", "HTTP 503", retryable=True)})
+    pushed = asyncio.run(push("r1", mall, updates("a", "b"), "Fake", slice_size=1))
+    assert [("a", "failed", "Fake: HTTP 503"), ("b", "ok", None)] == [
+        (i.item, i.outcome, i.error) for i in pushed.items
+    ]
+    assert "write failed: HTTP 503" == pushed.mall_error
+    assert {"a": 0, "b": 3} == mall.stock
+
+
+def test_a_failed_read_back_fails_only_its_slice() -> None:
+    mall = Scripted({"a": 0, "b": 0}, read_errors={"b": MallError("fake", "timed out", retryable=True)})
+    pushed = asyncio.run(push("r1", mall, updates("a", "b"), "Fake", slice_size=1))
+    assert [("a", "ok", 3), ("b", "failed", None)] == [(i.item, i.outcome, i.after) for i in pushed.items]
+    assert "read-back failed: timed out" == pushed.items[1].error == pushed.mall_error
