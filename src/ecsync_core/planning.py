@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from ecsync_core.domain import Mapping, PlannedUpdate, RuleSet
+from ecsync_core.domain import Mapping, PlannedUpdate, RuleSet, counted
 from ecsync_core.ports import StockReading
 
 
@@ -31,9 +31,9 @@ class Plan:
 
     found: int
     mapped: int
-    items: tuple[PlannedUpdate, ...]
-    unmapped: tuple[str, ...] = ()
-    unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
+    items: tuple[PlannedUpdate, ...] = attrs.field(repr=counted)
+    unmapped: tuple[str, ...] = attrs.field(default=(), repr=counted)
+    unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict, repr=counted)
     full: bool = False
 
     @functools.cached_property

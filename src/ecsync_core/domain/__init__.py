@@ -11,6 +11,7 @@ from ecsync_core.domain.stock import (
     PlannedUpdate,
     SourceSnapshot,
     StockWrite,
+    counted,
 )
 
 
@@ -30,4 +31,5 @@ __all__ = [
     "SourceSnapshot",
     "StockWrite",
     "Tier",
+    "counted",
 ]

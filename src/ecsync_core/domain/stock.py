@@ -4,7 +4,19 @@ Stock, mappings and the plan: what a sync reads, decides and writes.
 
 from __future__ import annotations
 
+from collections.abc import Sized
+
 import attrs
+
+
+def counted(values: Sized) -> str:
+    """
+    A collection's repr as its size, for the fields that hold one entry per SKU.
+
+    asyncio's SIGINT handling reprs the finished main task, result and all: a 100,000-SKU plan printed in
+    full cost half a second of every sync, and the same wall of text in a notebook.
+    """
+    return f"<{len(values)}>"
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind
+from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind, counted
 from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
@@ -77,12 +77,12 @@ class RollbackReport:
     """
 
     sync: Run
-    items: tuple[RollbackItem, ...]
+    items: tuple[RollbackItem, ...] = attrs.field(repr=counted)
     dry_run: bool
     run_id: str | None = None
     status: Outcome | None = None
-    results: tuple[RunItem, ...] = ()
-    skipped: Mapping[tuple[str, str], str] = attrs.field(factory=dict)
+    results: tuple[RunItem, ...] = attrs.field(default=(), repr=counted)
+    skipped: Mapping[tuple[str, str], str] = attrs.field(factory=dict, repr=counted)
     mall_errors: Mapping[str, str] = attrs.field(factory=dict)
 
 

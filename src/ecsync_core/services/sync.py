@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind
+from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, counted
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan
@@ -55,7 +55,7 @@ class SyncReport:
     dry_run: bool
     counts: Counts
     plan: Plan
-    items: tuple[RunItem, ...] = ()
+    items: tuple[RunItem, ...] = attrs.field(default=(), repr=counted)
     mall_errors: MappingOf[str, str] = attrs.field(factory=dict)
     message: str = ""
     forced: bool = False
