@@ -4,16 +4,22 @@ The sync end to end: N SKUs (default 100,000) on the real sandbox at ``--speed 1
 Starts ``ecsync sandbox --skus N --speed X``, imports its master sheet (timed apart), then times one live
 ``ecsync sync`` in its own process and reads that process's CPU time and peak RSS.
 
-Printed: wall time against the floor the limits allow, the ratio (goal <= 1.2), the local overhead (the
-sync process's CPU time: all but waiting on the APIs; goal <= 5 s per 100,000 SKUs), peak memory
-(goal <= 500 MB). Two floors, because ecsync paces Yahoo under Yahoo's unconfirmed published limit:
+Printed: wall time against the floor the limits allow, the ratio (goal <= 1.2), the local overhead (all but
+waiting on the APIs; goal <= 5 s per 100,000 SKUs), peak memory (goal <= 500 MB). Two floors, because ecsync
+paces Yahoo under Yahoo's unconfirmed published limit:
 
-- published: each API at its published limit (Amazon 2/s, Yahoo ~10/s, Rakuten 5/s read, 1/s write);
-- paced: Yahoo at our configured pace (0.5/s), the others as published.
+- published: each API at its published limit (Amazon 2/s, Yahoo ~10/s per API, Rakuten 5/s read, 1/s write);
+- paced: Yahoo at our configured pace (0.5/s, one budget for every call), the others as published.
 
 Floor = the listing or the slowest mall's read, whichever is longer (they run at once), + the slowest mall's
-write and read-back (writing waits for the plan), with burst ignored. Calls are counted from the plan: pages
+write and read-back (writing waits for the plan), with burst ignored. The push reads each slice back while it
+writes the next, so a read-back under its own limit (Rakuten's, Yahoo's published per-API one) hides inside
+the writes; under one shared budget (Yahoo paced) it adds its calls. Calls are counted from the plan: pages
 of 50 SKUs, 1,000 codes per Yahoo call, 1,000 per Rakuten read, 400 per Rakuten write.
+
+Local overhead is given two ways: wall minus the floor (the time the run spent not waiting on the APIs, at
+most; the async run overlaps its own work with the waits, so this is what the operator waits for) and the
+sync process's CPU time (all of its own work, overlapped or not: the stricter figure).
 
     python benchmarks/bench_sync.py [--skus 100000] [--speed 100]
 """
@@ -52,14 +58,14 @@ def timed(*args: str) -> tuple[float, float, int, subprocess.CompletedProcess[st
     return wall, cpu, after.ru_maxrss * 1024, p
 
 
-def floor(found: int, items: dict[str, int], updates: dict[str, int], speed: float, yahoo_rate: float) -> float:
+def floor(
+    found: int, items: dict[str, int], updates: dict[str, int], speed: float, yahoo_rate: float, yahoo_shared: bool
+) -> float:
     listing = math.ceil(found / AMAZON_PAGE) / (AMAZON_RATE * speed)
     yahoo_read = math.ceil(items["yahoo"] / YAHOO_BATCH) / (yahoo_rate * speed)
     rakuten_read = math.ceil(items["rakuten"] / RAKUTEN_READ) / (RAKUTEN_READ_RATE * speed)
-    yahoo_write = 2 * math.ceil(updates["yahoo"] / YAHOO_BATCH) / (yahoo_rate * speed)
-    rakuten_write = math.ceil(updates["rakuten"] / RAKUTEN_WRITE) / (RAKUTEN_WRITE_RATE * speed) + math.ceil(
-        updates["rakuten"] / RAKUTEN_READ
-    ) / (RAKUTEN_READ_RATE * speed)
+    yahoo_write = (1 + yahoo_shared) * math.ceil(updates["yahoo"] / YAHOO_BATCH) / (yahoo_rate * speed)
+    rakuten_write = math.ceil(updates["rakuten"] / RAKUTEN_WRITE) / (RAKUTEN_WRITE_RATE * speed)
     return max(listing, yahoo_read, rakuten_read) + max(yahoo_write, rakuten_write)
 
 
@@ -100,8 +106,8 @@ def main() -> None:
     for i in run["items"]:
         updates[i["mall"]] = updates.get(i["mall"], 0) + 1
     counts = doc["counts"]
-    published = floor(counts["found"], items, updates, args.speed, YAHOO_PUBLISHED)
-    paced = floor(counts["found"], items, updates, args.speed, YAHOO_PACE)
+    published = floor(counts["found"], items, updates, args.speed, YAHOO_PUBLISHED, yahoo_shared=False)
+    paced = floor(counts["found"], items, updates, args.speed, YAHOO_PACE, yahoo_shared=True)
     scale = 100_000 / max(args.skus, 1)
     print(f"sync of {args.skus:,} SKUs at --speed {args.speed:g} ({os.cpu_count()} cores): status {doc['status']}")
     print(f"  counts: {counts}; mall items {items}; updates by mall {updates}; throttled {throttled}")
@@ -109,7 +115,10 @@ def main() -> None:
         f"  wall {wall:.2f} s; floor {published:.2f} s published / {paced:.2f} s paced; "
         f"ratio {wall / published:.2f} / {wall / paced:.2f} (goal <= 1.2)"
     )
-    print(f"  local overhead (CPU of the sync process) {cpu:.2f} s = {cpu * scale:.2f} s per 100,000 SKUs (goal <= 5)")
+    print(
+        f"  local overhead per 100,000 SKUs (goal <= 5): wall - floor {(wall - published) * scale:.2f} s; "
+        f"CPU of the sync process {cpu * scale:.2f} s ({cpu:.2f} s in all)"
+    )
     print(f"  peak RSS of the sync process {rss / 2**20:.0f} MiB (goal <= 500)")
     print(f"  import-sku before it: {imp_wall:.2f} s wall, {imp_cpu:.2f} s CPU, {imp_rss / 2**20:.0f} MiB")
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
+from ecsync_core import heap
 from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, counted
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
@@ -85,14 +86,20 @@ def run_sync(
     reap_interrupted(app, notifier)
     sync = _Sync(app, options, notifier, progress)
     if options.dry_run:
-        return asyncio.run(sync.run())
+        return _drive(sync)
     require_approved(app)
     lock = app.lock
     lock.acquire("(starting)", "now")
     try:
-        return asyncio.run(sync.run())
+        return _drive(sync)
     finally:
         lock.release()
+
+
+def _drive(sync: _Sync) -> SyncReport:
+    """The sync on its own event loop, with the collector kept out of its way (see ecsync_core.heap)."""
+    with heap.run_scope():
+        return asyncio.run(sync.run())
 
 
 @attrs.define
@@ -129,20 +136,24 @@ class _Sync:
 
     async def _run(self) -> SyncReport:
         app, opts = self.app, self.options
-        mappings = app.mappings.active()
-        if opts.file is not None:
-            self.progress(f"reading {opts.file}")
-            stock = self._read_file(opts.file)
-        malls = app.targets()
-        # The malls' current stock depends on the mappings only, so it is read while FBA is listed: at the
-        # real limits the listing takes minutes, and the malls' reads hide inside it instead of following it.
-        reads = asyncio.create_task(self._read_malls(malls, mappings))
+        stock = self._read_file(opts.file) if opts.file is not None else None
+        # FBA is listed first: at the real limits the listing takes minutes, and the rest of the reading fits
+        # inside it. The mappings load and the malls open on a thread meanwhile; the malls' stock depends on
+        # the mappings only, so it is read during the listing too, instead of after it.
+        opening = asyncio.create_task(asyncio.to_thread(self._open))
+        listing = None if stock is not None else asyncio.create_task(self._snapshot(app.source(), opening))
+        reads: asyncio.Task[dict[str, StockReading | None]] | None = None
+        malls: MappingOf[str, MallInventory] = {}
         try:
-            if opts.file is None:
+            mappings, malls = await opening
+            reads = asyncio.create_task(self._read_malls(malls, mappings))
+            if listing is not None:
                 self.progress("reading FBA stock (every page) and the malls' stock")
-                stock = await self._snapshot(app.source(), mappings)
+                stock = await listing
+            assert stock is not None
             readings = await reads
             plan = make_plan(stock, mappings, readings, app.settings.rules, full=opts.full)
+            heap.settle()
             refusal = self._refusal(plan, len(stock))
             if refusal is not None:
                 return self._refuse(plan, refusal)
@@ -150,10 +161,17 @@ class _Sync:
                 return self._finish_dry(plan)
             return await self._push(plan, malls)
         finally:
-            if not reads.done():
-                reads.cancel()
-            await asyncio.gather(reads, return_exceptions=True)
+            pending = [t for t in (opening, listing, reads) if t is not None]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await asyncio.gather(*(m.aclose() for m in malls.values()))
+
+    def _open(self) -> tuple[list[Mapping], dict[str, MallInventory]]:
+        """The active mappings and the target malls' adapters (on a thread: both are synchronous work)."""
+        mappings = self.app.mappings.active()
+        heap.settle()
+        return mappings, self.app.targets()
 
     def _read_file(self, path: Path) -> dict[str, int]:
         plugin = self.app.host.source()
@@ -161,10 +179,13 @@ class _Sync:
             raise PluginError(f"the source plugin {plugin.code!r} cannot read stock report files")
         return plugin.read_stock_file(path)
 
-    async def _snapshot(self, source: StockSource, mappings: Sequence[Mapping]) -> dict[str, int]:
+    async def _snapshot(
+        self, source: StockSource, opening: asyncio.Task[tuple[list[Mapping], dict[str, MallInventory]]]
+    ) -> dict[str, int]:
         try:
             stock = await source.snapshot()
             # A short page must never read as "sold out": ask for mapped SKUs the listing did not show.
+            mappings, _malls = await opening
             missing = sorted({m.sku for m in mappings} - set(stock))
             if missing and stock:
                 stock.update(await source.lookup(missing))
