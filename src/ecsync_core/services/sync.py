@@ -136,7 +136,10 @@ class _Sync:
 
     async def _run(self) -> SyncReport:
         app, opts = self.app, self.options
-        stock = self._read_file(opts.file) if opts.file is not None else None
+        stock = None
+        if opts.file is not None:
+            self.progress(f"reading {opts.file}")
+            stock = self._read_file(opts.file)
         # FBA is listed first: at the real limits the listing takes minutes, and the rest of the reading fits
         # inside it. The mappings load and the malls open on a thread meanwhile; the malls' stock depends on
         # the mappings only, so it is read during the listing too, instead of after it.
