@@ -150,3 +150,21 @@ def test_status_probing_the_lock_never_refuses_a_starting_run(tmp_path: Path) ->
             lock.release()
     finally:
         prober.join()
+
+
+def test_reaping_holds_the_lock_so_no_run_starts_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While `status` decides which RUNNING runs are dead, a run cannot start (and be taken for a dead one)."""
+    monkeypatch.setattr("ecsync_core.store.lock.PROBE_GRACE_S", 0.1)
+    db = tmp_path / "x.duckdb"
+    first = RunLock(db)
+    first.acquire("first", "now")
+    first.release()
+    reaper, starter = RunLock(db), RunLock(db)
+    with reaper.while_free() as free:
+        assert free
+        with pytest.raises(RunLockedError):
+            starter.acquire("starting", "now")
+    starter.acquire("starting", "now")
+    with reaper.while_free() as free:
+        assert not free, "a run holds the lock: its RUNNING record is alive"
+    starter.release()

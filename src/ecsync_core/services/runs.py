@@ -21,16 +21,18 @@ def reap_interrupted(app: App, notifier: Notifier | None = None) -> list[str]:
     Mark as INTERRUPTED every RUNNING run when no process holds the run lock.
 
     A live run holds the lock from before it is recorded until after it finishes, and the lock dies with its
-    process, so a RUNNING run with a free lock is one whose process is gone.
+    process, so a RUNNING run with a free lock is one whose process is gone. The lock is held while the runs
+    are read and marked: a run starting in between would otherwise be marked INTERRUPTED as it began.
     """
-    if app.lock.is_held():
-        return []
-    stale = [r.id for r in app.ledger.running()]
-    if stale:
-        app.ledger.mark_interrupted(stale)
+    with app.lock.while_free() as free:
+        if not free:
+            return []
+        stale = [r.id for r in app.ledger.running()]
+        if stale:
+            app.ledger.mark_interrupted(stale)
+    if notifier is not None:
         for rid in stale:
-            if notifier is not None:
-                notifier.notify("INTERRUPTED", f"run {rid} died before it finished", run_id=rid)
+            notifier.notify("INTERRUPTED", f"run {rid} died before it finished", run_id=rid)
     return stale
 
 

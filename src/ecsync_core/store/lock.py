@@ -4,11 +4,13 @@ The run lock: a file beside the database, held with flock, so a killed process r
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import time
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,8 +46,9 @@ class RunLock:
 
     @staticmethod
     def _take(fh: IO[str]) -> bool:
-        # `is_held` in another process (status, health) probes by taking the lock for an instant; a run
-        # starting in that instant waits it out instead of reporting a run that is not there.
+        # Another process (status, health) probes by taking the lock for an instant (`is_held`), or for as
+        # long as it takes to reap dead runs (`while_free`); a run starting then waits it out instead of
+        # reporting a run that is not there.
         deadline = time.monotonic() + PROBE_GRACE_S
         while True:
             try:
@@ -72,6 +75,31 @@ class RunLock:
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+
+    @contextlib.contextmanager
+    def while_free(self) -> Iterator[bool]:
+        """
+        Hold the lock for the block when no process holds it (``True``); ``False`` when a run holds it.
+
+        For deciding that RUNNING runs are dead: a run takes the lock before it records itself, so while the
+        block holds it no run can start and be mistaken for one that died.
+        """
+        if self._fh is not None:
+            yield False
+            return
+        if not self.path.exists():  # no run has ever taken it
+            yield True
+            return
+        with self.path.open("a+", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def is_held(self) -> bool:
         """Whether some process (this one included) holds the lock now."""
