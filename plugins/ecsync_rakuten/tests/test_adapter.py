@@ -285,9 +285,11 @@ def test_nothing_written_raises(make_rig: MakeRig) -> None:
 
 
 def test_large_write_and_read_draw_no_429_from_a_strict_gateway(make_rig: MakeRig) -> None:
-    """At RMS's limits (scaled 20x, burst 1 as published), 3,000 SKUs are written and read back without a 429."""
-    speed = 20.0
-    seed = {f"p{n:04d}:normal-inventory": 1 for n in range(3000)}
+    """At RMS's limits (scaled 5x, burst 1 as published), 2,000 SKUs are written and read back without a 429."""
+    # Scaled further, the pacing margin (3% of the spacing) shrinks below the jitter of a loaded test process
+    # between a call's token and the gateway's clock, which the real spacing (200 ms, 1 s) dwarfs.
+    speed = 5.0
+    seed = {f"p{n:04d}:normal-inventory": 1 for n in range(2000)}
     strict = {BULK_UPSERT: TokenBucket(1.0 * speed, 1), BULK_GET: TokenBucket(5.0 * speed, 1)}
     rig = make_rig(seed, speed=speed, strict=strict)
 
@@ -300,5 +302,5 @@ def test_large_write_and_read_draw_no_429_from_a_strict_gateway(make_rig: MakeRi
     elapsed = time.monotonic() - started
     assert {8} == set(reading.quantities.values())
     assert [] == [c for c in rig.http.calls if c.status == 429]
-    assert (8, 3) == (rig.http.count("bulk-upsert"), rig.http.count("bulk-get"))
-    assert elapsed >= 7 / speed  # paced: 8 upserts cannot go faster than the published rate allows
+    assert (5, 2) == (rig.http.count("bulk-upsert"), rig.http.count("bulk-get"))
+    assert elapsed >= 4 / speed  # paced: 5 upserts cannot go faster than the published rate allows
