@@ -153,12 +153,12 @@ def test_status_probing_the_lock_never_refuses_a_starting_run(tmp_path: Path) ->
 
 
 def test_reaping_holds_the_lock_so_no_run_starts_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """While `status` decides which RUNNING runs are dead, a run cannot start (and be taken for a dead one)."""
+    """
+    While `status` decides which RUNNING runs are dead, a run cannot start (and be taken for a dead one), on a
+    new database too, whose lock file no run has made yet.
+    """
     monkeypatch.setattr("ecsync_core.store.lock.PROBE_GRACE_S", 0.1)
-    db = tmp_path / "x.duckdb"
-    first = RunLock(db)
-    first.acquire("first", "now")
-    first.release()
+    db = tmp_path / "new" / "x.duckdb"
     reaper, starter = RunLock(db), RunLock(db)
     with reaper.while_free() as free:
         assert free

@@ -87,10 +87,14 @@ class RunLock:
         if self._fh is not None:
             yield False
             return
-        if not self.path.exists():  # no run has ever taken it
+        try:
+            # Created if missing: the first run of a new database races its first `status` like any other.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = self.path.open("a+", encoding="utf-8")
+        except OSError:  # a folder we cannot write: no run can hold a lock there either
             yield True
             return
-        with self.path.open("a+", encoding="utf-8") as fh:
+        with fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
