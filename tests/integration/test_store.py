@@ -116,14 +116,16 @@ def test_run_lock_names_the_holder_and_dies_with_it(tmp_path: Path) -> None:
     try:
         assert ready.wait(10)
         lock = RunLock(db)
-        assert lock.is_held()
+        with lock.while_free() as free:
+            assert not free
         with pytest.raises(RunLockedError, match=r"another run \(other123\) is in progress since 2026-11-29"):
             lock.acquire("mine", "now")
     finally:
         os.kill(proc.pid, 9)
         proc.join()
     lock = RunLock(db)
-    assert not lock.is_held()
+    with lock.while_free() as free:
+        assert free
     lock.acquire("mine", "now")
     lock.release()
 
@@ -131,11 +133,12 @@ def test_run_lock_names_the_holder_and_dies_with_it(tmp_path: Path) -> None:
 def _probe(path: str, until: float) -> None:
     lock = RunLock(Path(path))
     while time.monotonic() < until:
-        lock.is_held()
+        with lock.while_free():
+            pass
 
 
 def test_status_probing_the_lock_never_refuses_a_starting_run(tmp_path: Path) -> None:
-    """`status` probing the lock in a tight loop does not make a starting run report a run that isn't there."""
+    """`status` reaping in a tight loop does not make a starting run report a run that isn't there."""
     db = tmp_path / "x.duckdb"
     first = RunLock(db)
     first.acquire("first", "now")

@@ -22,8 +22,11 @@ def reap_interrupted(app: App, notifier: Notifier | None = None) -> list[str]:
 
     A live run holds the lock from before it is recorded until after it finishes, and the lock dies with its
     process, so a RUNNING run with a free lock is one whose process is gone. The lock is held while the runs
-    are read and marked: a run starting in between would otherwise be marked INTERRUPTED as it began.
+    are read and marked: a run starting in between would otherwise be marked INTERRUPTED as it began. It is
+    taken only when some run is RUNNING, so a starting run rarely has to wait for it.
     """
+    if not app.ledger.running():
+        return []
     with app.lock.while_free() as free:
         if not free:
             return []

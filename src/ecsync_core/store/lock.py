@@ -46,9 +46,8 @@ class RunLock:
 
     @staticmethod
     def _take(fh: IO[str]) -> bool:
-        # Another process (status, health) probes by taking the lock for an instant (`is_held`), or for as
-        # long as it takes to reap dead runs (`while_free`); a run starting then waits it out instead of
-        # reporting a run that is not there.
+        # Another process (status, health) takes the lock for as long as it takes to reap dead runs
+        # (`while_free`); a run starting then waits it out instead of reporting a run that is not there.
         deadline = time.monotonic() + PROBE_GRACE_S
         while True:
             try:
@@ -104,20 +103,6 @@ class RunLock:
                 yield True
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
-
-    def is_held(self) -> bool:
-        """Whether some process (this one included) holds the lock now."""
-        if self._fh is not None:
-            return True
-        if not self.path.exists():
-            return False
-        with self.path.open("a+", encoding="utf-8") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            return False
 
     def holder(self) -> dict[str, Any] | None:
         try:
