@@ -6,12 +6,15 @@ readiness, the harness's request log, CPU clocks of both processes, and the even
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
 import os
 import resource
 import selectors
 import time
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,44 @@ def serve(code: str, emulator: Any, speed: float, conn: Connection) -> None:
         await servers.serve(stop, lambda: None)
 
     asyncio.run(run())
+
+
+@dataclass(frozen=True)
+class Served:
+    """The emulator's child process: its base URL, its sandbox secrets, its pid."""
+
+    base: str
+    secrets: dict[str, str]
+    pid: int | None
+
+    def during(self, work: Callable[[], Any]) -> tuple[Any, float | None]:
+        """What *work* returns, and the CPU seconds this process spent meanwhile (``None``: unknown)."""
+        before = server_cpu_seconds(self.pid)
+        result = work()
+        after = server_cpu_seconds(self.pid)
+        return result, None if before is None or after is None else after - before
+
+    def throttled(self) -> int:
+        """The 429s the harness has answered so far."""
+        return int(requests_log(self.base)["throttled"])
+
+
+@contextlib.contextmanager
+def served(target: Callable[..., None], *args: object) -> Iterator[Served]:
+    """
+    ``target(*args, conn)`` (a bench's module-level ``serve``) in a spawned child, ready, until the block ends.
+    """
+    spawn = multiprocessing.get_context("spawn")
+    parent, child = spawn.Pipe()
+    process = spawn.Process(target=target, args=(*args, child), daemon=True)
+    process.start()
+    try:
+        base, secrets = parent.recv()
+        wait_ready(base)
+        yield Served(base, secrets, process.pid)
+    finally:
+        process.terminate()
+        process.join(10)
 
 
 def wait_ready(base: str, deadline_s: float = 120.0) -> None:

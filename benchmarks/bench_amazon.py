@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import multiprocessing
 import resource
 import statistics
 import time
@@ -150,25 +149,17 @@ def main() -> None:
         canned(args.skus, max(args.repeats, 5))
         return
 
-    spawn = multiprocessing.get_context("spawn")
-    parent, child = spawn.Pipe()
-    server = spawn.Process(target=serve, args=(args.skus, args.speed, child), daemon=True)
-    server.start()
-    try:
-        base, _secrets = parent.recv()
-        _emulated.wait_ready(base)
-        before = _emulated.requests_log(base)
+    with _emulated.served(serve, args.skus, args.speed) as server:
+        before = _emulated.requests_log(server.base)
         rounds = [
-            _emulated.run_round(lambda: one_listing(base, args.speed), args.fine_timer) for _ in range(args.repeats)
+            _emulated.run_round(lambda: one_listing(server.base, args.speed), args.fine_timer)
+            for _ in range(args.repeats)
         ]
-        after = _emulated.requests_log(base)
+        after = _emulated.requests_log(server.base)
         tracemalloc.start()
-        _emulated.run_round(lambda: one_listing(base, args.speed), args.fine_timer)
+        _emulated.run_round(lambda: one_listing(server.base, args.speed), args.fine_timer)
         heap_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-    finally:
-        server.terminate()
-        server.join(10)
     client_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     server_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 

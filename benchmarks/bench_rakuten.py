@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import resource
 import statistics
 import sys
 import time
 
-from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
 
 import _emulated
 
@@ -42,10 +39,6 @@ def serve(items: int, speed: float, conn: Connection) -> None:
     from ecsync_rakuten.identity import sample_item_key
 
     _emulated.serve("rakuten", RakutenEmulator({sample_item_key(n): 1 for n in range(items)}), speed, conn)
-
-
-def _throttled(base: str) -> int:
-    return int(_emulated.requests_log(base)["throttled"])
 
 
 async def one_round(base: str, items: int, speed: float, quantity: int) -> tuple[float, float, int]:
@@ -79,14 +72,6 @@ async def one_round(base: str, items: int, speed: float, quantity: int) -> tuple
     return took, cpu, sum(i.outcome == "ok" and i.after == quantity for i in pushed.items)
 
 
-def _served(pid: int | None, round_fn: Callable[[], Any]) -> tuple[Any, float | None]:
-    """What *round_fn* returns, and the CPU seconds the server process spent meanwhile (``None``: unknown)."""
-    before = _emulated.server_cpu_seconds(pid)
-    result = round_fn()
-    after = _emulated.server_cpu_seconds(pid)
-    return result, None if before is None or after is None else after - before
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
@@ -95,30 +80,20 @@ def main() -> None:
     parser.add_argument("--fine-timer", action="store_true")
     args, _ = parser.parse_known_args()
 
-    spawn = multiprocessing.get_context("spawn")
-    parent, child = spawn.Pipe()
-    server = spawn.Process(target=serve, args=(args.items, args.speed, child), daemon=True)
-    server.start()
-    try:
-        base, _secrets = parent.recv()
-        _emulated.wait_ready(base)
-        rounds, cpus, matched, served = [], [], [], []
-        throttled_before = _throttled(base)
+    rounds, cpus, matched, served = [], [], [], []
+    with _emulated.served(serve, args.items, args.speed) as server:
+        throttled_before = server.throttled()
         for n in range(args.repeats):
-            (t, c, m), server_cpu = _served(
-                server.pid,
+            (t, c, m), server_cpu = server.during(
                 lambda n=n: _emulated.run_round(
-                    lambda: one_round(base, args.items, args.speed, 2 + n), args.fine_timer
-                ),
+                    lambda: one_round(server.base, args.items, args.speed, 2 + n), args.fine_timer
+                )
             )
             served.extend([] if server_cpu is None else [server_cpu])
             rounds.append(t)
             cpus.append(c)
             matched.append(m)
-        throttled_after = _throttled(base)
-    finally:
-        server.terminate()
-        server.join(10)
+        throttled = server.throttled() - throttled_before
     client_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     server_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
@@ -129,9 +104,6 @@ def main() -> None:
     floor = (upserts - 1) / (1.0 * args.speed)
     sequential = floor + (gets - 1) / (5.0 * args.speed)
     took = statistics.median(rounds)
-    throttled = (
-        "n/a" if throttled_before is None or throttled_after is None else str(throttled_after - throttled_before)
-    )
     loop = "select()" if args.fine_timer else "default (epoll)"
     print(f"rakuten: {args.items:,} upserts + read-back at --speed {args.speed:g}, {args.repeats} repeats, loop {loop}")
     print(f"  {upserts} bulk-upserts, {gets} bulk-gets; rounds {', '.join(f'{r:.3f}' for r in rounds)} s")

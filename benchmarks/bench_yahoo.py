@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import dataclasses
 import math
-import multiprocessing
 import resource
 import statistics
 import sys
@@ -41,10 +40,6 @@ def serve(items: int, speed: float, conn: Connection) -> None:
     from ecsync_yahoo.plugin import sample_item_key
 
     _emulated.serve("yahoo", YahooEmulator({sample_item_key(n): 1 for n in range(items)}), speed, conn)
-
-
-def _throttled(base: str) -> int:
-    return int(_emulated.requests_log(base)["throttled"])
 
 
 async def one_round(
@@ -92,40 +87,29 @@ class Rounds:
     calls: list[int] = dataclasses.field(default_factory=list)
     cpus: list[float] = dataclasses.field(default_factory=list)
     served: list[float] = dataclasses.field(default_factory=list)
-    throttled: str = "n/a"
+    throttled: int = 0
 
 
 def measure(args: argparse.Namespace) -> tuple[Rounds, str]:
     """Serve the emulator in a child process and run the rounds against it; the figures and its base URL."""
-    spawn = multiprocessing.get_context("spawn")
-    parent, child = spawn.Pipe()
-    server = spawn.Process(target=serve, args=(args.items, args.speed, child), daemon=True)
-    server.start()
     rounds = Rounds()
-    try:
-        base, secrets = parent.recv()
-        _emulated.wait_ready(base)
-        before = _throttled(base)
+    with _emulated.served(serve, args.items, args.speed) as server:
+        before = server.throttled()
         for n in range(args.repeats):
-            server_before = _emulated.server_cpu_seconds(server.pid)
-            w, r, m, c, cpu = _emulated.run_round(
-                lambda n=n: one_round(base, secrets, args.items, args.speed, 2 + n % 2), args.fine_timer
+            (w, r, m, c, cpu), server_cpu = server.during(
+                lambda n=n: _emulated.run_round(
+                    lambda: one_round(server.base, server.secrets, args.items, args.speed, 2 + n % 2),
+                    args.fine_timer,
+                )
             )
-            server_after = _emulated.server_cpu_seconds(server.pid)
-            if server_before is not None and server_after is not None:
-                rounds.served.append(server_after - server_before)
+            rounds.served.extend([] if server_cpu is None else [server_cpu])
             rounds.writes.append(w)
             rounds.reads.append(r)
             rounds.matched.append(m)
             rounds.calls.append(c)
             rounds.cpus.append(cpu)
-        after = _throttled(base)
-        if before is not None and after is not None:
-            rounds.throttled = str(after - before)
-    finally:
-        server.terminate()
-        server.join(10)
-    return rounds, base
+        rounds.throttled = server.throttled() - before
+    return rounds, server.base
 
 
 def report(args: argparse.Namespace, rounds: Rounds, base: str) -> None:
