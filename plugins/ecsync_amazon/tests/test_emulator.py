@@ -1,6 +1,6 @@
 """
 The emulator answers like Amazon: raw HTTP against it behind the sandbox harness, checked against Amazon's own
-model definitions and recorded bodies in ../shared/recorded/amazon.
+model definitions and recorded bodies in tests/recorded/amazon.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ecsync_amazon.reports_api import DOCUMENTS, REPORTS
 from ecsync_core.sandbox.harness import SandboxApp, build_app, parse_fault
 
 
-RECORDED = Path(__file__).resolve().parents[3].parent / "shared" / "recorded" / "amazon"
+RECORDED = Path(__file__).resolve().parents[3] / "tests" / "recorded" / "amazon"
 INVENTORY = json.loads((RECORDED / "fbaInventory/definitions.HEAD.json").read_text(encoding="utf-8"))
 REPORT_MODELS = json.loads((RECORDED / "reports/definitions.HEAD.json").read_text(encoding="utf-8"))
 REPORT_TYPE = "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"

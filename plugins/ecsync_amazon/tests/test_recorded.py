@@ -1,5 +1,5 @@
 """
-Amazon's own recorded payloads (../shared/recorded/amazon) read by the wire models and by the real adapter.
+Amazon's own recorded payloads (tests/recorded/amazon) read by the wire models and by the real adapter.
 
 The adapter meets them through a replay server that answers each call with a recorded body as it stands;
 where a flow needs one more answer than was recorded (a last page, a DONE report), that answer is the
@@ -34,7 +34,7 @@ from ecsync_core.mall import MallContext
 from ecsync_core.testing import InMemoryKeyValue
 
 
-RECORDED = Path(__file__).resolve().parents[3].parent / "shared" / "recorded" / "amazon"
+RECORDED = Path(__file__).resolve().parents[3] / "tests" / "recorded" / "amazon"
 
 SCHEMAS = ("definitions.HEAD.json", ".operation.HEAD.json", ".x-amzn-api-sandbox.HEAD.json", ".request.json")
 

@@ -26,7 +26,7 @@ from ecsync_yahoo.auth import load_public_pem
 from ecsync_yahoo.emulator import API, AUTHORIZE_PATH, CHALLENGE, TOKEN_PATH, YahooEmulator, demo_public_pem
 
 
-RECORDED = Path(__file__).resolve().parents[3].parent / "shared" / "recorded" / "yahoo"
+RECORDED = Path(__file__).resolve().parents[3] / "tests" / "recorded" / "yahoo"
 SEED = {"test1234": 12, "tee-01:red-m": 4, "tee-01:red-l": 0}
 
 

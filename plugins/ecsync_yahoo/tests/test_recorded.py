@@ -1,5 +1,5 @@
 """
-The parser reads every recorded Yahoo answer in ../shared/recorded/yahoo/ (XML files and the VCR cassettes'
+The parser reads every recorded Yahoo answer in tests/recorded/yahoo/ (XML files and the VCR cassettes'
 response bodies) and finds the values they hold.
 """
 
@@ -15,7 +15,7 @@ import yaml
 from ecsync_yahoo import _wire
 
 
-RECORDED = Path(__file__).resolve().parents[3].parent / "shared" / "recorded" / "yahoo"
+RECORDED = Path(__file__).resolve().parents[3] / "tests" / "recorded" / "yahoo"
 
 
 def test_the_recorded_corpus_is_there() -> None:

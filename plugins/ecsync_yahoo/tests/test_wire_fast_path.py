@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ecsync_yahoo._wire import _fast_rows, _well_formed, parse, render_result_set, render_row
 
 
-RECORDED = Path(__file__).resolve().parents[3].parent / "shared" / "recorded" / "yahoo"
+RECORDED = Path(__file__).resolve().parents[3] / "tests" / "recorded" / "yahoo"
 CODE = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=20)
 NUMBER = st.one_of(st.integers(-5, 10**9).map(str), st.just(""), st.just(" 7 "))
 
