@@ -21,6 +21,11 @@ Local overhead is given two ways: wall minus the floor (the time the run spent n
 most; the async run overlaps its own work with the waits, so this is what the operator waits for) and the
 sync process's CPU time (all of its own work, overlapped or not: the stricter figure).
 
+The last line projects a real run (``--speed 1``): the paced floor at the real limits, stretched by the largest
+pacing margin (Amazon's, 1.9 calls/s under the published 2), plus the whole CPU time of the sync as if none of it
+overlapped a wait. That bounds what an operator waits for; at --speed 100 the same CPU is squeezed into a
+hundredth of the time and stands in for the waits instead.
+
 Each of ``--repeats`` rounds puts the malls' demo stock back first, so every round plans the same updates;
 wall and CPU are the medians.
 
@@ -110,6 +115,7 @@ def main() -> None:
         }
     items = dict.fromkeys(("yahoo", "rakuten"), 0)
     updates = dict(items)
+    from ecsync_amazon.plugin import AmazonSettings
     from ecsync_core.store import Database, DuckDBMappings
 
     for m in DuckDBMappings(Database(sb.files.database)).active():
@@ -132,6 +138,12 @@ def main() -> None:
     print(
         f"  local overhead per 100,000 SKUs (goal <= 5): wall - floor {(wall - published) * scale:.2f} s; "
         f"CPU of the sync process {cpu * scale:.2f} s ({cpu:.2f} s in all)"
+    )
+    real_floor = paced * args.speed
+    projected = real_floor * AMAZON_RATE / AmazonSettings().rate + cpu
+    print(
+        f"  at --speed 1 (paced floor {real_floor:.0f} s): at most {projected:.0f} s, "
+        f"ratio <= {projected / real_floor:.2f} (floor x the largest pacing margin + all CPU)"
     )
     print(f"  peak RSS of a sync process {rss / 2**20:.0f} MiB (goal <= 500; the largest child so far)")
     print(f"  import-sku before it: {imp_wall:.2f} s wall, {imp_cpu:.2f} s CPU, {imp_rss / 2**20:.0f} MiB")
