@@ -388,10 +388,9 @@ def rollback(state: State, dry_run: bool, run_id: str | None, yes: bool, as_json
         emit_json(rollback_json(report))
     else:
         render_rollback(report)
-    if not report.dry_run:
+    if report.run_id is not None:
         sys.exit(EXIT_CODES[report.status or Outcome.FAILED])
-    if not dry_run and report.items:
-        click.echo("rollback cancelled: nothing was changed", err=True)
+    if not report.dry_run and report.items:  # the prompt was declined
         sys.exit(EXIT_FAILED)
 
 

@@ -313,6 +313,10 @@ def render_rollback(report: RollbackReport, *, err: bool = False) -> None:
     if report.dry_run:
         click.echo("[DRY-RUN] No changes made to API.")
         return
+    if report.run_id is None:
+        said = "rollback cancelled: nothing was changed" if report.items else "nothing to put back: no change made"
+        click.echo(f"[INFO] {said}")
+        return
     failed = [r for r in report.results if r.outcome == "failed"]
     for r in failed:
         click.echo(f"  failed: {r.mall} {r.item}: {r.error}")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecsync_core.domain import Outcome, RunKind
+from ecsync_core.domain import ItemResult, Outcome, RunKind, StockWrite
+from ecsync_core.errors import MallError
+from ecsync_core.ports import StockReading
 from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, restore_value, run_rollback
 from ecsync_core.store.db import utcnow
+from ecsync_core.testing import FakeMall
 from tests.fakeworld import World, make_world
 
 
@@ -103,3 +108,71 @@ def test_item_gone_from_the_mall_is_left_alone(world: World) -> None:
     assert "no longer has" in report.skipped[("shop", "b")]
     assert Outcome.SUCCESS == report.status
     assert 2 == world.malls["shop"].stock["d"]
+
+
+@attrs.define
+class BlindAfterWrite(FakeMall):
+    """A mall whose writes land but whose reads fail from the first write on: every write goes unconfirmed."""
+
+    blind: bool = False
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        self.blind = True
+        return await super().write(writes)
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        if self.blind:
+            raise MallError("m", "HTTP 503 after 5 attempts", retryable=True)
+        return await super().read(items)
+
+
+def blind_malls(world: World) -> None:
+    for code, mall in list(world.malls.items()):
+        world.malls[code] = BlindAfterWrite(dict(mall.stock))
+
+
+def test_a_rollback_whose_writes_go_unconfirmed_still_uses_up_the_sync(world: World) -> None:
+    """Its writes may have landed: run again, it would reverse the sync's change a second time."""
+    world.sync()
+    blind_malls(world)
+    first = rollback(world)
+    assert Outcome.FAILED == first.status
+    assert [] == [r for r in first.results if r.outcome == "ok"]
+    assert 2 == world.malls["shop"].stock["d"], "the write landed, unconfirmed"
+    with pytest.raises(RollbackRefusedError, match="already rolled back"):
+        rollback(world)
+
+
+def test_a_newer_sync_with_unconfirmed_writes_is_not_passed_over(world: World) -> None:
+    """Rolling back the older sync would undo it on top of the newer one's writes: refused, with the way out."""
+    world.sync()
+    world.source.stock["D"] = 30
+    blind_malls(world)
+    newer = world.sync()
+    assert Outcome.FAILED == newer.status
+    with pytest.raises(RollbackRefusedError, match=f"sync {newer.run_id} .*none of its writes was confirmed"):
+        rollback(world, dry_run=True)
+
+
+def test_the_prompt_holds_no_lock_and_the_rollback_uses_what_the_malls_hold_after_it(world: World) -> None:
+    """A sync may start while the table is read; an order that came in meanwhile is not brought back."""
+    world.sync()  # mart a: 1 -> 5
+
+    def confirm(_plan: RollbackReport) -> bool:
+        world.app.lock.acquire("cron0400", "now")  # a scheduled sync could take the lock now
+        world.app.lock.release()
+        world.malls["mart"].stock["a"] = 4  # one unit sold while the operator read the table
+        return True
+
+    report = run_rollback(world.app, None, dry_run=False, notifier=world.notifier, confirm=confirm)
+    assert Outcome.SUCCESS == report.status
+    assert 0 == world.malls["mart"].stock["a"], "4 less the sync's +4: the sold unit is not brought back"
+
+
+def test_a_live_rollback_with_nothing_to_put_back_is_not_a_dry_run(world: World) -> None:
+    """Nothing changed and nothing recorded, but it says it was live."""
+    world.sync()
+    for mall in world.malls.values():
+        mall.stock.clear()
+    report = rollback(world)
+    assert (None, False, ()) == (report.run_id, report.dry_run, report.items)

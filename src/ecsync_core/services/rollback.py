@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind, counted
-from ecsync_core.errors import EcsyncError
+from ecsync_core.errors import EcsyncError, RunLockedError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
 from ecsync_core.services.push import outcome_of, push, summary
@@ -72,7 +72,8 @@ class RollbackReport:
     A rollback's plan and, live, its outcome.
 
     Attributes:
-        run_id: the rollback's own run; ``None`` for a dry run (it is not recorded).
+        run_id: the rollback's own run; ``None`` when it wrote nothing (a dry run, a declined prompt, nothing
+            to put back): only a rollback that writes is recorded.
         skipped: (mall, item) -> why it is left alone (gone from the mall, never read, already back).
     """
 
@@ -87,8 +88,13 @@ class RollbackReport:
 
 
 def find_target(app: App, run_id: str | None) -> Run:
-    """The latest live sync that wrote to a mall; ``--run`` must name that very sync."""
-    latest = app.ledger.last_written_sync()
+    """
+    The latest live sync that may have written to a mall; ``--run`` must name that very sync.
+
+    "May have": its plan was recorded before its first write, whatever became of the run after. An older sync
+    is never the target while a newer one may have written over its values.
+    """
+    latest = app.ledger.last_pushed_sync()
     if latest is None:
         raise RollbackRefusedError("no live sync has written to any mall: nothing to roll back")
     if run_id is not None:
@@ -115,30 +121,59 @@ def run_rollback(
     """
     Plan the rollback against what each mall holds now; live, ask *confirm*, then write and read back.
 
-    The run lock is held throughout, so no sync writes in between.
+    The prompt waits without the run lock, so a scheduled sync is not refused while someone reads the table.
+    Once confirmed, the rollback takes the lock and plans again from fresh reads, since orders may have come in
+    while the prompt waited; it writes that plan. A live rollback that writes nothing has ``run_id`` ``None``.
     """
     reap_interrupted(app, notifier)
+    preview = asyncio.run(_preview(app, run_id))
+    if dry_run:
+        return preview
+    if not preview.items or not confirm(preview):
+        return attrs.evolve(preview, dry_run=False)
     lock = app.lock
-    lock.acquire("(rollback)", "now")
     try:
-        return asyncio.run(_rollback(app, run_id, dry_run=dry_run, notifier=notifier, confirm=confirm))
+        lock.acquire("(rollback)", "now")
+    except RunLockedError as exc:
+        notifier.notify(Outcome.REFUSED.value, exc.one_line())
+        raise
+    try:
+        return asyncio.run(_confirmed(app, preview, notifier))
     finally:
         lock.release()
 
 
-async def _rollback(
-    app: App, run_id: str | None, *, dry_run: bool, notifier: Notifier, confirm: Callable[[RollbackReport], bool]
-) -> RollbackReport:
+async def _preview(app: App, run_id: str | None) -> RollbackReport:
     sync = find_target(app, run_id)
-    written = [i for i in app.ledger.items(sync.id) if i.outcome == "ok" and i.after is not None]
     malls = app.targets()
     try:
-        plan = await _plan(sync, written, malls)
-        if dry_run or not plan.items or not confirm(plan):
-            return plan
+        return await _plan(sync, _written(app, sync), malls)
+    finally:
+        await asyncio.gather(*(m.aclose() for m in malls.values()))
+
+
+async def _confirmed(app: App, preview: RollbackReport, notifier: Notifier) -> RollbackReport:
+    sync = find_target(app, preview.sync.id)
+    malls = app.targets()
+    try:
+        plan = await _plan(sync, _written(app, sync), malls)
+        if not plan.items:
+            return attrs.evolve(plan, dry_run=False)
         return await _apply(app, plan, malls, notifier)
     finally:
         await asyncio.gather(*(m.aclose() for m in malls.values()))
+
+
+def _written(app: App, sync: Run) -> list[RunItem]:
+    """The sync's confirmed writes; refused when it may have written but confirmed none (nothing is safe)."""
+    written = [i for i in app.ledger.items(sync.id) if i.outcome == "ok" and i.after is not None]
+    if not written:
+        raise RollbackRefusedError(
+            f"sync {sync.id} ({sync.status.value}) may have written to the malls, but none of its writes was "
+            "confirmed by a read-back: there is nothing it is safe to put back. Run `ecsync sync` to set every "
+            "mall by the rule"
+        )
+    return written
 
 
 async def _plan(sync: Run, written: Sequence[RunItem], malls: Mapping[str, MallInventory]) -> RollbackReport:
@@ -178,6 +213,9 @@ async def _apply(
     app.lock.describe(run.id, run.started_at.isoformat(timespec="seconds") + "Z")
     updates = [PlannedUpdate(i.sku, i.mall, i.item, 0, i.now, i.restore) for i in plan.items]
     ledger.record_items(RunItem(run.id, u.sku, u.mall, u.item, None, u.before, u.target) for u in updates)
+    # Once only, from the first write on: a rollback whose writes landed unconfirmed, run again, would reverse
+    # the sync's change a second time on top of the first.
+    ledger.link_rollback(plan.sync.id, run.id)
     names = {p.code: p.name for p in app.host.targets()}
     codes = sorted({u.mall for u in updates})
     mall_errors: dict[str, str] = {}
@@ -194,9 +232,6 @@ async def _apply(
     status = outcome_of(counts, mall_errors)
     message = summary(mall_errors)
     ledger.finish(run.id, status, counts, message)
-    if ok:
-        # Once only: a rollback that put anything back uses up the sync's one rollback.
-        ledger.link_rollback(plan.sync.id, run.id)
     log.info("rollback_finished", run_id=run.id, sync=plan.sync.id, status=status.value, **counts.as_dict())
     if status is not Outcome.SUCCESS:
         notifier.notify(

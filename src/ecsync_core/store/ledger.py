@@ -254,12 +254,15 @@ class DuckDBLedger:
             ).fetchone()
         return None if row is None else _run(row)
 
-    def last_written_sync(self) -> Run | None:
-        """The newest live sync that wrote at least one item to a mall: what `rollback` puts back."""
+    def last_pushed_sync(self) -> Run | None:
+        """
+        The newest finished live sync that recorded a plan, so may have written to a mall, whatever its outcome
+        (an interrupted or failed push wrote what it wrote): what `rollback` puts back, or refuses to pass over.
+        """
         with self.db.connect() as con:
             row = con.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE kind = 'sync' AND succeeded > 0 "
-                "ORDER BY started_at DESC LIMIT 1"
+                f"SELECT {_RUN_COLUMNS} FROM runs r WHERE kind = 'sync' AND finished_at IS NOT NULL "
+                "AND EXISTS (SELECT 1 FROM run_items i WHERE i.run_id = r.id) ORDER BY started_at DESC LIMIT 1"
             ).fetchone()
         return None if row is None else _run(row)
 
