@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+
 from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
 import pytest
 
 from ecsync_core.bootstrap import build_app
-from ecsync_core.domain import Mapping, Outcome, RunKind
+from ecsync_core.domain import ItemResult, Mapping, Outcome, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, RefusedError, RunLockedError
 from ecsync_core.services.sync import SyncFailedError
+from ecsync_core.testing import FakeMall, FakeStockSource
 from tests.fakeworld import BrokenSource, DownMall, World, make_world
 
 
@@ -134,6 +140,7 @@ def test_second_live_run_is_refused_by_the_lock(world: World) -> None:
     finally:
         lock.release()
     assert [] == world.app.ledger.recent()
+    assert [("REFUSED", True)] == [(s, "abc12345" in body) for s, body in world.notifier.sent]
 
 
 def test_dead_run_is_marked_interrupted(world: World) -> None:
@@ -153,6 +160,7 @@ def test_unapproved_rules_refuse_live_only(world: World, tmp_path: Path) -> None
     assert Outcome.SUCCESS == world.sync(dry_run=True).status
     with pytest.raises(RefusedError, match="not approved"):
         world.sync()
+    assert ["REFUSED"] == [s for s, _ in world.notifier.sent], "a stopped schedule is heard of"
 
 
 def test_full_sends_every_item(world: World) -> None:
@@ -162,10 +170,7 @@ def test_full_sends_every_item(world: World) -> None:
 
 def test_malls_are_read_while_fba_is_listed(world: World) -> None:
     """The malls' stock is read during the FBA listing, not after it (at real limits the listing takes minutes)."""
-    import asyncio
-
     from ecsync_core.ports import StockReading
-    from ecsync_core.testing import FakeMall, FakeStockSource
 
     mall_read = asyncio.Event()
 
@@ -182,3 +187,54 @@ def test_malls_are_read_while_fba_is_listed(world: World) -> None:
     world.holder["malls"]["shop"] = SignallingMall(dict(world.malls["shop"].stock))
     world.holder["source"] = SlowSource(dict(world.source.stock))
     assert 3 == world.sync(dry_run=True).counts.updates
+
+
+def test_every_mall_refusing_credentials_fails_the_run(world: World) -> None:
+    """Nothing written anywhere because every mall refused the key: FAILED (exit 1), not PARTIAL."""
+    for code in ("shop", "mart"):
+        world.malls[code] = DownMall({}, error=CredentialError(code, "key revoked: renew it"))
+    report = world.sync()
+    assert (Outcome.FAILED, 0) == (report.status, report.counts.succeeded)
+    assert {"shop", "mart"} == set(report.mall_errors)
+
+
+@attrs.define
+class CrashingMall(FakeMall):
+    """A plugin with a bug: its write raises what no mall adapter should."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        raise KeyError("boom")
+
+
+def test_a_plugin_crash_fails_that_mall_and_the_other_goes_on(world: World) -> None:
+    """One mall's unexpected error fails its items with a readable reason; the other mall is written and kept."""
+    world.malls["mart"] = CrashingMall(dict(world.malls["mart"].stock))
+    report = world.sync()
+    assert Outcome.PARTIAL == report.status
+    assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
+    assert report.mall_errors["mart"].startswith("the mall plugin failed (KeyError: 'boom')")
+    outcomes = {(i.mall, i.item): i.outcome for i in world.app.ledger.items(report.run_id)}
+    assert {("shop", "b"): "ok", ("shop", "d"): "ok", ("mart", "a"): "failed"} == outcomes
+
+
+@attrs.define
+class CtrlCMall(FakeMall):
+    """A slow mall during whose write the operator presses Ctrl-C."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        await asyncio.sleep(0.2)  # the other mall finishes meanwhile
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(5)
+        return await super().write(writes)
+
+
+def test_ctrl_c_is_interrupted_and_keeps_what_the_run_did(world: World) -> None:
+    """Ctrl-C mid-push: INTERRUPTED with its counts, and the finished mall's outcomes stay recorded."""
+    world.malls["mart"] = CtrlCMall(dict(world.malls["mart"].stock))
+    with pytest.raises(KeyboardInterrupt):
+        world.sync()
+    run = world.app.ledger.recent(1)[0]
+    assert (Outcome.INTERRUPTED, 3, 2) == (run.status, run.counts.updates, run.counts.succeeded)
+    outcomes = {(i.mall, i.item): i.outcome for i in world.app.ledger.items(run.id)}
+    assert {("shop", "b"): "ok", ("shop", "d"): "ok", ("mart", "a"): "planned"} == outcomes
+    assert ("INTERRUPTED", "stopped by the operator (Ctrl-C) before it finished") == world.notifier.sent[-1]

@@ -17,12 +17,12 @@ import structlog
 
 from ecsync_core import heap
 from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, counted
-from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
+from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError, RefusedError, RunLockedError
 from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved
-from ecsync_core.services.push import item, outcome_of, push, summary
+from ecsync_core.services.push import Pushed, item, outcome_of, push, summary
 from ecsync_core.services.runs import reap_interrupted
 
 
@@ -87,9 +87,14 @@ def run_sync(
     sync = _Sync(app, options, notifier, progress)
     if options.dry_run:
         return _drive(sync)
-    require_approved(app)
     lock = app.lock
-    lock.acquire("(starting)", "now")
+    try:
+        require_approved(app)
+        lock.acquire("(starting)", "now")
+    except (RefusedError, RunLockedError) as exc:
+        # Not a run (nothing was tried), but the schedule stopped: someone must hear of it.
+        notifier.notify(Outcome.REFUSED.value, exc.one_line())
+        raise
     try:
         return _drive(sync)
     finally:
@@ -109,6 +114,7 @@ class _Sync:
     notifier: Notifier
     progress: Callable[[str], None] = _quiet
     run_id: str | None = None
+    counts: Counts = Counts()  # so far: what the ledger keeps if the run ends early
     mall_errors: dict[str, str] = attrs.field(factory=dict)
     plan_unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
 
@@ -128,9 +134,14 @@ class _Sync:
             return await self._run()
         except BaseException as exc:
             if self.run_id is not None:
-                status = Outcome.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else Outcome.FAILED
-                message = exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
-                app.ledger.finish(self.run_id, status, Counts(), message)
+                # Ctrl-C reaches the coroutine as a cancellation (asyncio.run turns SIGINT into one).
+                stopped = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
+                status = Outcome.INTERRUPTED if stopped else Outcome.FAILED
+                if stopped:
+                    message = "stopped by the operator (Ctrl-C) before it finished"
+                else:
+                    message = exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
+                app.ledger.finish(self.run_id, status, self.counts, message)
                 self.notifier.notify(status.value, message, run_id=self.run_id)
             raise
 
@@ -187,7 +198,6 @@ class _Sync:
     ) -> dict[str, int]:
         try:
             stock = await source.snapshot()
-            # A short page must never read as "sold out": ask for mapped SKUs the listing did not show.
             mappings, _malls = await opening
             missing = sorted({m.sku for m in mappings} - set(stock))
             if missing and stock:
@@ -262,7 +272,8 @@ class _Sync:
 
     def _refuse(self, plan: Plan, reason: str) -> SyncReport:
         counts = self._counts(plan)
-        run_id = self.run_id or self.app.ledger.start(RunKind.DRY_RUN).id
+        # A dry run is recorded with its outcome from the start: never RUNNING, so never taken for a dead run.
+        run_id = self.run_id or self.app.ledger.start(RunKind.DRY_RUN, status=Outcome.REFUSED).id
         self.app.ledger.finish(run_id, Outcome.REFUSED, counts, reason)
         self.notifier.notify("REFUSED", reason, run_id=run_id)
         log.warning("sync_refused", run_id=run_id, reason=reason)
@@ -270,10 +281,13 @@ class _Sync:
 
     def _finish_dry(self, plan: Plan) -> SyncReport:
         ledger, counts = self.app.ledger, self._counts(plan)
-        run = ledger.start(
-            RunKind.DRY_RUN, forced=self.options.force, rule_fingerprint=self.app.settings.rules.fingerprint
-        )
         status = Outcome.PARTIAL if self.mall_errors else Outcome.SUCCESS
+        run = ledger.start(
+            RunKind.DRY_RUN,
+            forced=self.options.force,
+            rule_fingerprint=self.app.settings.rules.fingerprint,
+            status=status,  # not RUNNING while its items are recorded: no reaper takes it for a dead run
+        )
         ledger.record_items(_intent(run.id, plan.updates))
         message = summary(self.mall_errors)
         ledger.finish(run.id, status, counts, message)
@@ -283,7 +297,8 @@ class _Sync:
         assert self.run_id is not None
         run_id, ledger = self.run_id, self.app.ledger
         self.plan_unreadable = plan.unreadable
-        ledger.set_counts(run_id, self._counts(plan))
+        self.counts = self._counts(plan)
+        ledger.set_counts(run_id, self.counts)
         ledger.record_items(_intent(run_id, plan.updates))
         by_mall: dict[str, list[PlannedUpdate]] = {}
         for u in plan.updates:
@@ -292,9 +307,10 @@ class _Sync:
         self.progress(", ".join(f"writing {c}: {len(ups)} items" for c, ups in by_mall.items()) or "nothing to write")
         batches = await asyncio.gather(*(self._push_mall(c, malls[c], ups, names[c]) for c, ups in by_mall.items()))
         items = [i for batch in batches for i in batch]
-        ledger.record_outcomes(run_id, items)
         counts = self._counts(plan, items)
         status = outcome_of(counts, self.mall_errors)
+        if counts.succeeded == 0 and set(self.mall_errors) >= set(malls):
+            status = Outcome.FAILED  # every mall failed as a whole: nothing of the run happened
         message = summary(self.mall_errors)
         ledger.finish(run_id, status, counts, message)
         log.info("sync_finished", run_id=run_id, status=status.value, **counts.as_dict())
@@ -308,19 +324,40 @@ class _Sync:
     async def _push_mall(
         self, code: str, adapter: MallInventory, updates: list[PlannedUpdate], name: str
     ) -> list[RunItem]:
-        """Write one mall's updates, read them back, and judge each item by what the mall holds after."""
+        """
+        Write one mall's updates, read them back, judge each item by what the mall holds after, and record
+        the outcomes at once (a run stopped later keeps them).
+        """
         assert self.run_id is not None
         run_id = self.run_id
         unreadable = self.plan_unreadable
-        blocked = [item(run_id, u, None, unreadable[(code, u.item)]) for u in updates if (code, u.item) in unreadable]
+        items = [item(run_id, u, None, unreadable[(code, u.item)]) for u in updates if (code, u.item) in unreadable]
         updates = [u for u in updates if (code, u.item) not in unreadable]
-        if not updates:
-            return blocked
-        pushed = await push(run_id, adapter, updates, name)
-        if pushed.mall_error is not None:
-            self.mall_errors[code] = pushed.mall_error
-            log.warning("mall_push_failed", mall=code, error=pushed.mall_error, run_id=run_id)
-        return blocked + pushed.items
+        if updates:
+            try:
+                pushed = await push(run_id, adapter, updates, name)
+            except Exception as exc:  # a plugin's own bug: this mall fails, the others go on
+                error = _plugin_failure(exc)
+                log.warning("mall_push_crashed", mall=code, error=error, run_id=run_id)
+                log.info("mall_push_crashed_traceback", mall=code, run_id=run_id, exc_info=exc)  # the file's
+                pushed = Pushed([item(run_id, u, None, f"{name}: {error}") for u in updates], error)
+            if pushed.mall_error is not None:
+                self.mall_errors[code] = pushed.mall_error
+                log.warning("mall_push_failed", mall=code, error=pushed.mall_error, run_id=run_id)
+            items += pushed.items
+        self.app.ledger.record_outcomes(run_id, items)
+        ok = sum(1 for i in items if i.outcome == "ok")
+        self.counts = attrs.evolve(
+            self.counts, succeeded=self.counts.succeeded + ok, failed=self.counts.failed + len(items) - ok
+        )
+        return items
+
+
+def _plugin_failure(exc: BaseException) -> str:
+    """An unexpected error from a mall's adapter, as one line (a task group's wrapper taken off)."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return f"the mall plugin failed ({type(exc).__name__}: {exc}); items may or may not have been written"
 
 
 def _intent(run_id: str, updates: Sequence[PlannedUpdate]) -> list[RunItem]:
