@@ -138,8 +138,24 @@ def test_bare_manage_number_resolves_to_its_single_variant_and_is_cached(make_ri
     assert [True] == [r.ok for r in written]
     assert {"single": 1} == after.quantities
     assert 1 == rig.http.count("/es/2.0/items/")
-    assert {"single": "normal-inventory"} == json.loads(rig.context.store.get(CACHE_KEY) or "{}")
+    assert ["normal-inventory"] == [v for v, _at in json.loads(rig.context.store.get(CACHE_KEY) or "{}").values()]
     assert {"manageNumber": "single", "variantId": "normal-inventory"} == _bodies(rig, BULK_GET)[0]["inventories"][0]  # type: ignore[index]
+
+
+def test_a_product_that_gains_variants_is_refused_once_its_cached_variant_runs_out(make_rig: MakeRig) -> None:
+    """Within the trust period the cached SKU is used; after it, Items API is asked again and the row refused."""
+    trusted, every_run = make_rig(SEED), make_rig(SEED, settings={"variant_cache_hours": 0})
+    for rig in (trusted, every_run):
+        rig.run(lambda rig=rig: rig.adapter.read(["single"]))
+        rig.emulator.add_product("single", ["red-m"])  # the shop adds an option to the product
+    later = trusted.another_adapter()
+    kept = trusted.run(lambda: later.write([StockWrite("single", 9)]), later)
+    assert ([True], 1) == ([r.ok for r in kept], trusted.http.count("/es/2.0/items/"))
+    later = every_run.another_adapter()
+    [refused] = every_run.run(lambda: later.write([StockWrite("single", 9)]), later)
+    assert (False, 2) == (refused.ok, every_run.http.count("/es/2.0/items/"))
+    assert "2 variants (normal-inventory, red-m)" in (refused.error or "")
+    assert "{}" == every_run.context.store.get(CACHE_KEY), "the stale entry is dropped"
 
 
 def test_bare_manage_number_of_a_multi_variant_product_is_refused(make_rig: MakeRig) -> None:

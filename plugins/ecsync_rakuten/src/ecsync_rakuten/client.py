@@ -87,7 +87,12 @@ class RakutenRmsClient:
             headers={"Authorization": f"ESA {token.decode()}", "Accept": "application/json"},
             event_hooks={"request": [pacer]},
         )
-        self._resolver = VariantResolver(store, self._product, fold_variant_case=settings.fold_variant_case)
+        self._resolver = VariantResolver(
+            store,
+            self._product,
+            fold_variant_case=settings.fold_variant_case,
+            trust_for=timedelta(hours=settings.variant_cache_hours),
+        )
         self._credential_error: CredentialError | None = None
 
     @classmethod

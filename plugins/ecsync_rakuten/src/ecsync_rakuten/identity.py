@@ -14,6 +14,7 @@ import json
 import re
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -130,16 +131,22 @@ class Resolution:
 
 
 CACHE_KEY = "resolved_variants"
-"""The store key holding every resolved ``manageNumber -> variantId`` as one JSON object (one read per run)."""
+"""
+The store key holding every resolved ``manageNumber -> [variantId, when resolved (ISO, UTC)]`` as one JSON object
+(one read per run).
+"""
 
 
 class VariantResolver:
     """
     Turns sheet keys into ``(manageNumber, variantId)`` pairs, asking Items API 2.0 for bare manageNumbers.
 
-    A single-variant product is cached in the plugin's store (DuckDB in production), so it costs one Items
-    API call ever. Refusals are not cached: the shop may add or remove variants, and the next run should see
-    it. A cached variant that is later deleted reads back absent, and the sync reports it as not found.
+    A single-variant product is cached in the plugin's store (DuckDB in production) for *trust_for*, so it costs
+    one Items API call a period, not one a run (the API answers 1 call a second). A product that gains variants
+    is refused at the latest when its entry runs out; until then its stock still goes to the one SKU it had,
+    which reads back as written, so nothing else would tell. Refusals are not cached: the shop may add or
+    remove variants, and the next run should see it. A cached variant that is later deleted reads back
+    absent, and the sync reports it as not found.
     """
 
     def __init__(
@@ -148,19 +155,30 @@ class VariantResolver:
         fetch: Callable[[str], Awaitable[ProductVariants]],
         *,
         fold_variant_case: bool = False,
+        trust_for: timedelta = timedelta(hours=24),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._fetch = fetch
         self._fold_variant = fold_variant_case
-        self._cache: dict[str, str] | None = None
+        self._trust_for = trust_for
+        self._clock = clock
+        self._cache: dict[str, tuple[str, datetime]] | None = None
         # Parsed ``manageNumber:variantId`` keys: a sync resolves the same keys again for its read-back.
         self._explicit: dict[str, tuple[str, str]] = {}
 
-    def _cached(self) -> dict[str, str]:
+    def _cached(self) -> dict[str, tuple[str, datetime]]:
+        """The stored entries; one not in the current shape (an older release's) is dropped, so asked again."""
         if self._cache is None:
             raw = self._store.get(CACHE_KEY)
             loaded = json.loads(raw) if raw else {}
-            self._cache = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+            self._cache = {}
+            for manage_number, entry in loaded.items() if isinstance(loaded, dict) else ():
+                try:
+                    variant_id, at = entry
+                    self._cache[str(manage_number)] = (str(variant_id), datetime.fromisoformat(at))
+                except (TypeError, ValueError):
+                    continue
         return self._cache
 
     def _variant(self, variant_id: str) -> str:
@@ -187,13 +205,15 @@ class VariantResolver:
         return result
 
     async def _resolve_bare(self, bare: dict[str, list[str]], result: Resolution) -> None:
-        """Bare manageNumber -> the sheet keys naming it: from the cache, else from Items API (and cached)."""
+        """Bare manageNumber -> the sheet keys naming it: from the cache while trusted, else from Items API."""
         cache = self._cached()
-        learned = False
+        now = self._clock()
+        changed = False
         for manage_number, sheet_keys in bare.items():
-            if manage_number in cache:
+            hit = cache.get(manage_number)
+            if hit is not None and now - hit[1] < self._trust_for:
                 for key in sheet_keys:
-                    result.pairs[key] = (manage_number, cache[manage_number])
+                    result.pairs[key] = (manage_number, hit[0])
                 continue
             try:
                 product = await self._fetch(manage_number)
@@ -204,18 +224,26 @@ class VariantResolver:
                     result.refused[key] = f"could not look up product {manage_number!r} in Items API: {exc.message}"
                 continue
             outcome = _judge(product)
-            for key in sheet_keys:
-                if isinstance(outcome, tuple):
-                    result.pairs[key] = outcome
-                elif product.variant_ids is None:
-                    result.unknown[key] = outcome
-                else:
-                    result.refused[key] = outcome
+            _settle(result, sheet_keys, outcome, known=product.variant_ids is not None)
             if isinstance(outcome, tuple):
-                cache[manage_number] = outcome[1]
-                learned = True
-        if learned:
-            self._store.put(CACHE_KEY, json.dumps(cache, separators=(",", ":"), sort_keys=True))
+                cache[manage_number] = (outcome[1], now)
+                changed = True
+            elif cache.pop(manage_number, None) is not None:
+                changed = True
+        if changed:
+            stored = {m: [v, at.isoformat()] for m, (v, at) in cache.items()}
+            self._store.put(CACHE_KEY, json.dumps(stored, separators=(",", ":"), sort_keys=True))
+
+
+def _settle(result: Resolution, keys: Sequence[str], outcome: tuple[str, str] | str, *, known: bool) -> None:
+    """The keys naming one product: its pair, or refused (a known product) or unknown (none on Rakuten)."""
+    for key in keys:
+        if isinstance(outcome, tuple):
+            result.pairs[key] = outcome
+        elif known:
+            result.refused[key] = outcome
+        else:
+            result.unknown[key] = outcome
 
 
 def _judge(product: ProductVariants) -> tuple[str, str] | str:
