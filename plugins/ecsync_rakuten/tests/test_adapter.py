@@ -320,3 +320,23 @@ def test_large_write_and_read_draw_no_429_from_a_strict_gateway(make_rig: MakeRi
     assert [] == [c for c in rig.http.calls if c.status == 429]
     assert (5, 2) == (rig.http.count("bulk-upsert"), rig.http.count("bulk-get"))
     assert elapsed >= 4 / speed  # paced: 5 upserts cannot go faster than the published rate allows
+
+
+def test_a_bulk_get_refused_over_an_unknown_sku_is_asked_again_without_it(make_rig: MakeRig) -> None:
+    """RMS may refuse a bulk-get naming an unknown SKU instead of leaving it out [U]: the rest still reads."""
+    rig = make_rig(SEED)
+    rig.emulator.refuse_unknown = True
+    reading = rig.run(lambda: rig.adapter.read(["tee-01:red-m", "tee-01:gone", "abc-001:normal-inventory"]))
+    assert ({"tee-01:red-m": 4, "abc-001:normal-inventory": 3}, {}) == (reading.quantities, reading.problems)
+    assert 2 == rig.http.count(BULK_GET)
+
+
+@pytest.mark.parametrize(("fold", "found"), [(False, {}), (True, {"tee-01:Red-M": 4})])
+def test_where_rakuten_folds_variant_ids_the_adapter_must_fold_them_too(
+    make_rig: MakeRig, fold: bool, found: dict[str, int]
+) -> None:
+    """One RMS page says variantIds are folded like manageNumbers [U]: then only fold_variant_case reads them."""
+    rig = make_rig({}, settings={"fold_variant_case": fold})
+    rig.emulator.fold_variant_case = True
+    rig.emulator.set_stock({"tee-01:Red-M": 4})
+    assert found == rig.run(lambda: rig.adapter.read(["tee-01:Red-M"])).quantities

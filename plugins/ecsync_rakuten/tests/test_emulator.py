@@ -56,9 +56,11 @@ def call(
     body: object = None,
     headers: Mapping[str, str] = AUTH,
     params: Mapping[str, str] | None = None,
+    refuse_unknown: bool = False,
 ) -> tuple[httpx.Response, RakutenEmulator]:
     built = emulated(ecsync_malls()[0], emulator_seed, speed=1000.0)
     assert isinstance(built.emulator, RakutenEmulator)
+    built.emulator.refuse_unknown = refuse_unknown
 
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=built.transport, base_url=EMULATOR_BASE) as client:
@@ -202,10 +204,22 @@ def test_items_api_lists_variants() -> None:
     assert (404, "GE0014") == (missing.status_code, missing.json()["errors"][0]["code"])
 
 
+def test_bulk_get_can_refuse_unknown_skus_by_name() -> None:
+    """With ``refuse_unknown`` (how RMS answers is [U]) an unknown SKU is a 404 GE0014 naming its index."""
+    body = {"inventories": [{"manageNumber": "a", "variantId": "v"}, {"manageNumber": "a", "variantId": "gone"}]}
+    response, _ = call({"a:v": 1}, "POST", BULK_GET, body=body, refuse_unknown=True)
+    assert 404 == response.status_code
+    assert [("GE0014", "inventories[1]")] == [
+        (e["code"], e["metadata"]["propertyPath"]) for e in response.json()["errors"]
+    ]
+
+
 def test_expiry_date_is_jst_without_offset() -> None:
     """The expiry-date API answers ``expiryDate`` as YYYY-MM-DDTHH:MM:SS, no offset, 23:59:59 of day 90."""
     response, _ = call({}, "GET", EXPIRY, params={"licenseKey": SANDBOX_LICENSE_KEY})
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT23:59:59", response.json()["expiryDate"])
+    missing, _ = call({}, "GET", EXPIRY)
+    assert (400, "DR0005") == (missing.status_code, missing.json()["errors"][0]["code"]), "as the live service"
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "ESA " + base64.b64encode(b"SP1:SL1").decode()}])

@@ -56,7 +56,10 @@ Mode = Literal["ABSOLUTE", "RELATIVE"]
 
 @attrs.frozen
 class InventoryUpsert:
-    """One SKU in a ``bulk-upsert`` body (2.0: no lead-time or ship-from fields, so none are wiped)."""
+    """
+    One SKU in a ``bulk-upsert`` body. 2.0 has no lead-time or ship-from fields, so this body never asks to
+    change them (whether RMS keeps a shop's 2.1 values on a 2.0 write is [U], see client.py).
+    """
 
     manage_number: str
     variant_id: str

@@ -6,6 +6,10 @@ Reads go through ``inventories/bulk-get`` (1,000 SKUs, 5/s), writes through ``in
 ``ABSOLUTE`` so a retry is harmless. Bare manageNumbers are resolved through Items API 2.0 (identity.py).
 Rakuten stores writes to unknown SKUs silently; the core's read-back after every write turns those into
 failed items, so ``write`` does not read back itself.
+
+UNCERTAIN (facts sheet §3.1 [U]): whether a 2.0 write leaves a shop's 2.1 lead-time settings alone. 2.0 sends
+no such field, so nothing of ours asks for a change, but no source confirms RMS keeps them: check one SKU's
+operationLeadTime in RMS after the first live run.
 """
 
 from __future__ import annotations
@@ -191,6 +195,14 @@ class RakutenRmsClient:
 
     async def _bulk_get(self, batch: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         response = await self._call("POST", BULK_GET, json=wire.bulk_get_body(batch))
+        if response.status_code in (400, 404):
+            # UNCERTAIN (facts sheet §3.1 [U]): RMS may leave an unknown SKU out of a bulk-get (assumed) or
+            # refuse the call over it. A refusal that names its SKUs (propertyPath) is asked again without
+            # them, so they read as absent, as if left out; one that names none fails the batch below.
+            named = _blame(self._errors(response))
+            if named and all(i < len(batch) for i in named):
+                rest = [pair for i, pair in enumerate(batch) if i not in named]
+                return await self._bulk_get(rest) if rest else {}
         if response.status_code != 200:
             raise self._unexpected("bulk-get", response)
         data = self._json(response, "bulk-get")

@@ -86,6 +86,12 @@ class RakutenEmulator:
             (variant ``normal-inventory``). ``/_sandbox/stock`` answers with the keys as seeded.
         license_expiry: when the sandbox license key expires (JST); 90 days from now by default.
         clock: seconds since the epoch, for the key's expiry and the purge of orphan writes.
+        refuse_unknown: bulk-get answers an unknown SKU with a 404 ``GE0014`` naming it by ``propertyPath``,
+            instead of leaving it out. Which one RMS does is [U] (facts sheet §3.1 assumes left out, the
+            default here); the adapter copes with both.
+        fold_variant_case: variantIds are folded to lower case like manageNumbers. Most RMS pages say they are
+            case-sensitive (the default here), one says folded [U]; the adapter's setting of the same name
+            must then be on.
     """
 
     limits: Sequence[RateLimit] = (
@@ -102,8 +108,12 @@ class RakutenEmulator:
         *,
         license_expiry: datetime | None = None,
         clock: Callable[[], float] = time.time,
+        refuse_unknown: bool = False,
+        fold_variant_case: bool = False,
     ) -> None:
         self._clock = clock
+        self.refuse_unknown = refuse_unknown
+        self.fold_variant_case = fold_variant_case
         self.products: dict[str, dict[str, _Sku]] = {}
         self.orphans: dict[tuple[str, str], tuple[int, float]] = {}
         self._spelling: dict[tuple[str, str], str] = {}
@@ -118,12 +128,15 @@ class RakutenEmulator:
     def _now(self) -> str:
         return datetime.fromtimestamp(self._clock(), JST).isoformat(timespec="seconds")
 
+    def _fold_variant(self, variant_id: str) -> str:
+        return variant_id.lower() if self.fold_variant_case else variant_id
+
     def add_product(self, manage_number: str, variant_ids: Sequence[str], quantity: int = 0) -> None:
         """A product with these variants (none is allowed: a product whose SKUs were all deleted)."""
         now = self._now()
         skus = self.products.setdefault(manage_number.lower(), {})
         for variant_id in variant_ids:
-            skus[variant_id] = _Sku(quantity, now, now)
+            skus[self._fold_variant(variant_id)] = _Sku(quantity, now, now)
 
     def stock(self) -> dict[str, int]:
         return {
@@ -136,7 +149,7 @@ class RakutenEmulator:
         now = self._now()
         for key, quantity in items.items():
             manage_number, sep, variant_id = key.partition(":")
-            m = manage_number.lower()
+            m, variant_id = manage_number.lower(), self._fold_variant(variant_id)
             skus = self.products.setdefault(m, {})
             if not sep:
                 variant_id = next(iter(skus)) if len(skus) == 1 else DEFAULT_VARIANT
@@ -206,10 +219,11 @@ class RakutenEmulator:
         inventories = await self._list_body(request, 1000)
         if isinstance(inventories, Response):
             return inventories
-        answer = self._bulk_get_valid(inventories)
+        answer = None if self.refuse_unknown else self._bulk_get_valid(inventories)
         if answer is not None:
             return answer
         errors: list[dict[str, Any]] = []
+        unknown: list[dict[str, Any]] = []
         rows = []
         for i, entry in enumerate(inventories):
             at = f"inventories[{i}]"
@@ -220,8 +234,16 @@ class RakutenEmulator:
             if problems:
                 errors.extend(problems)
                 continue
-            m, v = entry["manageNumber"].lower(), entry["variantId"]
+            m, v = entry["manageNumber"].lower(), self._fold_variant(entry["variantId"])
             sku = self.products.get(m, {}).get(v)
+            if sku is None and self.refuse_unknown:
+                unknown.append(
+                    {
+                        "code": "GE0014",
+                        "message": f"Not found for inputs; manageNumber={m}",
+                        "metadata": {"propertyPath": at},
+                    }
+                )
             if sku is not None:  # unknown SKUs (and orphan writes) are left out, not answered as errors
                 rows.append(
                     {
@@ -234,6 +256,8 @@ class RakutenEmulator:
                 )
         if errors:
             return JSONResponse({"errors": errors}, status_code=400)
+        if unknown:
+            return JSONResponse({"errors": unknown}, status_code=404)
         return JSONResponse({"inventories": rows})
 
     def _bulk_get_valid(self, inventories: list[Any]) -> Response | None:
@@ -247,14 +271,14 @@ class RakutenEmulator:
         are ``_now()``'s ISO text, so nothing in them needs escaping.
         """
         rows: list[str] = []
-        products, fullmatch = self.products, _ID32.fullmatch
+        products, fullmatch, variant = self.products, _ID32.fullmatch, self._fold_variant
         for entry in inventories:
             if type(entry) is not dict:
                 return None
             m, v = entry.get("manageNumber"), entry.get("variantId")
             if type(m) is not str or type(v) is not str or not fullmatch(m) or not fullmatch(v):
                 return None
-            folded = m.lower()
+            folded, v = m.lower(), variant(v)
             skus = products.get(folded)
             sku = None if skus is None else skus.get(v)
             if sku is not None:  # unknown SKUs (and orphan writes) are left out, not answered as errors
@@ -307,7 +331,7 @@ class RakutenEmulator:
                 errors.extend(problems)
                 continue
             assert isinstance(quantity, int)  # checked above; says so to the type checker
-            valid.append((entry["manageNumber"].lower(), entry["variantId"], str(mode), quantity))
+            valid.append((entry["manageNumber"].lower(), self._fold_variant(entry["variantId"]), str(mode), quantity))
         if errors:  # RMS documents no partial success: a 400 applies nothing
             return JSONResponse({"errors": errors}, status_code=400)
         self._apply(valid)
@@ -331,7 +355,7 @@ class RakutenEmulator:
     async def _variant(self, request: Request) -> Response:
         if refused := self._refused(request):
             return refused
-        m, v = request.path_params["m"].lower(), request.path_params["v"]
+        m, v = request.path_params["m"].lower(), self._fold_variant(request.path_params["v"])
         sku = self.products.get(m, {}).get(v)
         if sku is None:
             return _error(404, "GE0014", f"Not found for inputs; manageNumber={m}, variantId={v}")
@@ -359,6 +383,9 @@ class RakutenEmulator:
     async def _expiry(self, request: Request) -> Response:
         if refused := self._refused(request):
             return refused
-        if request.query_params.get("licenseKey") != SANDBOX_LICENSE_KEY:
+        key = request.query_params.get("licenseKey")
+        if not key:  # observed on the live service (recorded README)
+            return _error(400, "DR0005", "licenseKey is required")
+        if key != SANDBOX_LICENSE_KEY:  # another shop's key: the real answer is [U]
             return _error(404, "GE0014", "Not found for inputs; licenseKey")
         return JSONResponse({"expiryDate": self.license_expiry.strftime("%Y-%m-%dT%H:%M:%S")})
