@@ -16,7 +16,7 @@ from ecsync_core.domain import ItemResult, StockWrite
 from ecsync_core.errors import ConfigError, CredentialError, MallError
 from ecsync_yahoo import _wire
 from ecsync_yahoo.client import JST, YahooRequestError
-from ecsync_yahoo.emulator import demo_public_pem
+from ecsync_yahoo.emulator import YahooEmulator, demo_public_pem
 
 
 SEED = {"ec-item-00001": 5, "ec-tee-00003:size-s": 2, "ec-item-00004": 0}
@@ -48,9 +48,13 @@ def test_malformed_codes_are_problems_and_not_sent(rig: Callable[..., Any]) -> N
     assert ["ec-item-00001"] == [f["item_code"] for f in r.wire.forms("getStock")]
 
 
-def test_write_resends_allow_overdraft_as_read(rig: Callable[..., Any]) -> None:
-    """setStock carries every item's AllowOverdraft as getStock last said (1 stays 1), absolute quantities."""
-    r = rig(SEED)
+@pytest.mark.parametrize("omitted", [None, 0], ids=["omission-keeps", "omission-resets"])
+def test_write_resends_allow_overdraft_as_read(rig: Callable[..., Any], omitted: int | None) -> None:
+    """
+    setStock carries every item's AllowOverdraft as getStock last said (1 stays 1), absolute quantities: right
+    whether Yahoo keeps or resets a flag left out (which it does is unknown).
+    """
+    r = rig(SEED, emulator=YahooEmulator(SEED, omitted_overdraft=omitted))
     r.emulator.items["ec-tee-00003:size-s"].allow_overdraft = 1
 
     async def go() -> list[ItemResult]:

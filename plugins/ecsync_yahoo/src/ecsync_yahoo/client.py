@@ -109,7 +109,8 @@ class DailyQuota:
         Count one call, reserving the next block in the store first when this run's is used up.
 
         Raises:
-            MallError: today's quota is used up (it resets at midnight JST).
+            MallError: today's quota is used up. Counted per JST date: the facts sheet gives no reset time,
+                and a Japanese service's day is the likeliest [I]; at worst the count is off for part of a day.
         """
         self._roll()
         if not self._left:

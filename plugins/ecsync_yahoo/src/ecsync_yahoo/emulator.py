@@ -148,6 +148,9 @@ class YahooEmulator:
         orphans: quantities set on codes Yahoo does not know (kept, never read back).
         mixed_status: the HTTP status of a setStock answer with both ok and failed rows.
         daily_quota: calls a JST day before 403.
+        omitted_overdraft: what a setStock without ``allow_overdraft`` sets it to; ``None`` keeps the item's
+            value. Which one Yahoo does is [U] (facts sheet §1.1), so both can be tested; the adapter always
+            sends the flag.
         consent_denied: the authorize page answers ``error=access_denied`` (the user said no).
         item_faults: item key -> the ``ErrorCode`` setStock answers for it (per-item failures that a correct
             client cannot provoke: ``ed-10002``, or ``st-02104`` from a Yahoo-side rule).
@@ -166,6 +169,7 @@ class YahooEmulator:
         clock: Callable[[], float] = time.time,
         daily_quota: int = 50_000,
         mixed_status: int = 207,
+        omitted_overdraft: int | None = None,
     ) -> None:
         self.seller_id = seller_id
         self._clock = clock
@@ -174,6 +178,7 @@ class YahooEmulator:
         self.items: dict[str, Item] = {k: Item(int(q), 0, now) for k, q in seed.items()}
         self.orphans: dict[str, int] = {}
         self.mixed_status = mixed_status
+        self.omitted_overdraft = omitted_overdraft
         self.daily_quota = daily_quota
         self.consent_denied = False
         self.item_faults: dict[str, str] = {}
@@ -419,7 +424,7 @@ class YahooEmulator:
             return "st-02104"  # INI (abolished 2018-02-13) lands here too
         if flag is not None and flag not in {"0", "1"}:
             return "st-02106"
-        return mode, int(digits), None if flag is None else int(flag)
+        return mode, int(digits), self.omitted_overdraft if flag is None else int(flag)
 
     def _apply(self, code: str, mode: str, number: int, flag: int | None) -> int:
         held = self.items.get(code)

@@ -47,7 +47,8 @@ class YahooSettings:
         authorize_url: YConnect v2 authorization endpoint (used by ``ecsync yahoo-token``).
         redirect_uri: the callback registered for the Client ID; a ``http://127.0.0.1:PORT/...`` callback
             lets ``yahoo-token`` catch the code itself, any other needs the code pasted.
-        scope: the OAuth scope asked for at consent.
+        scope: the OAuth scope asked for at consent: ``openid profile``, as Yahoo's authorization example
+            has it (facts sheet §2.1, ``scope=openid+profile``).
         seller_id: the store account (ストアアカウント).
         requests_per_second: our own pace. The older help page put the per-API limit at 10/s; the newer one
             is silent, so the real limit is unconfirmed, and other tools of the same store may share it.
@@ -78,7 +79,7 @@ class YahooSettings:
     token_url: str = "https://auth.login.yahoo.co.jp/yconnect/v2/token"
     authorize_url: str = "https://auth.login.yahoo.co.jp/yconnect/v2/authorization"
     redirect_uri: str = "http://127.0.0.1:8765/callback"
-    scope: str = "openid"
+    scope: str = "openid profile"
     seller_id: str = ""
     requests_per_second: float = attrs.field(default=0.5, validator=_positive)
     burst: float = attrs.field(default=2.0, validator=_positive)
