@@ -138,6 +138,21 @@ def test_merge_replace_and_the_counts(tmp_path: Path, config: Path, capsys: Caps
     assert {"SKU-1", "SKU-2", "SKU-4"} == {m.sku for m in mappings(tmp_path)}
 
 
+def test_a_merge_refuses_a_code_a_kept_mapping_already_holds(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """SKU-1 keeps ec-1 (not in the second sheet), so SKU-9 may not take ec-1: one item, two SKUs' stock."""
+    first = [("SKU-1", "ec-1", "tee-1", True), ("SKU-2", "ec-2", "tee-2", True)]
+    run_cli(capsys, "-c", config, "import-sku", "-f", write_workbook(tmp_path / "a.xlsx", first))
+    before = mappings(tmp_path)
+    second = write_workbook(tmp_path / "b.xlsx", [("SKU-9", "ec-1", "", True), ("SKU-2", "ec-2", "tee-1", True)])
+    code, _, err = run_cli(capsys, "-c", config, "import-sku", "-f", second)
+    assert 1 == code
+    assert "2 problems, nothing imported:" in err
+    assert "column yahoo_item_code: amazon_sku 'SKU-9': this code is already mapped to amazon_sku 'SKU-1'" in err
+    assert "column rakuten_item_number: amazon_sku 'SKU-2': this code is already mapped to amazon_sku 'SKU-1'" in err
+    assert before == mappings(tmp_path)
+    assert 0 == run_cli(capsys, "-c", config, "import-sku", "--replace", "-f", second)[0], "the sheet alone is sound"
+
+
 def test_dry_run_prints_the_changes_and_changes_nothing(tmp_path: Path, config: Path, capsys: Capsys) -> None:
     """--dry-run validates and prints what would change; the database is untouched."""
     manual_sheet(tmp_path / "master.xlsx")

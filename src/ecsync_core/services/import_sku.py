@@ -100,6 +100,36 @@ def _mapping_dict(m: Mapping) -> dict[str, Any]:
     return {"sku": m.sku, "mall": m.mall, "item": m.item, "active": m.active}
 
 
+def _claimed_by_kept(
+    current: Sequence[Mapping],
+    wanted: Sequence[Mapping],
+    absent: Sequence[tuple[str, str]],
+    path: Path,
+    malls: dict[str, str],
+) -> list[InputProblem]:
+    """
+    Codes the sheet gives one SKU while a mapping the merge keeps (its SKU not in the sheet) gives them to
+    another: one mall item would then get the stock of two SKUs. Active or not, as within the sheet.
+
+    Args:
+        malls: sheet column -> mall code.
+    """
+    named = {(m.sku, m.mall) for m in wanted} | set(absent)
+    kept = {(m.mall, m.item): m.sku for m in current if (m.sku, m.mall) not in named}
+    column = {mall: name for name, mall in malls.items()}
+    return [
+        InputProblem(
+            str(path),
+            f"amazon_sku {w.sku!r}: this code is already mapped to amazon_sku {kept[(w.mall, w.item)]!r}, which the "
+            "sheet does not name, so a merge keeps it: give one of them another code, or import with --replace",
+            column=column[w.mall],
+            value=w.item,
+        )
+        for w in wanted
+        if kept.get((w.mall, w.item), w.sku) != w.sku
+    ]
+
+
 def _targets(app: App) -> list[MallPlugin]:
     targets = app.host.targets()
     if not targets:
@@ -165,8 +195,12 @@ def import_sku(
         log.info("import_sku_refused", file=str(path), problems=len(exc.problems), first=str(exc.problems[0]))
         raise
     wanted, absent = sheet_mappings(read, malls)
+    current = app.mappings.all()
+    if not replace and (clashes := _claimed_by_kept(current, wanted, absent, path, malls)):
+        log.info("import_sku_refused", file=str(path), problems=len(clashes), first=str(clashes[0]))
+        raise InputError(clashes)
     if dry_run:
-        changes = diff(app.mappings.all(), wanted, replace=replace, absent=absent)
+        changes = diff(current, wanted, replace=replace, absent=absent)
     else:
         changes = app.mappings.apply(wanted, replace=replace, absent=absent)
     codes = dict.fromkeys(malls.values(), 0)
