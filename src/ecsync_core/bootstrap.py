@@ -12,6 +12,7 @@ import attrs
 import httpx
 
 from ecsync_core.config import Settings, env_file_for, load_secrets, load_settings, mall_settings
+from ecsync_core.errors import ConfigError
 from ecsync_core.logging import REDACTOR
 from ecsync_core.mall import MallContext, MallPlugin
 from ecsync_core.plugins import PluginHost, get_plugin_host
@@ -62,6 +63,22 @@ class App:
         for installed in self.host.malls.values():
             mall_settings(self.settings, installed.plugin.code, installed.plugin.settings_type)
 
+    def check_mall_codes(self) -> None:
+        """
+        Refuse a mall code no plugin has, in ``malls`` or ``rules.malls``: a misspelt code would silently leave
+        that mall on the default rule or the default endpoint. Disabled and broken plugins' codes pass.
+        """
+        known = set(self.host.malls) | self.host.disabled | set(self.host.broken)
+        installed = ", ".join(self.host.malls) or "none"
+        for section, codes in (("malls", self.settings.malls), ("rules.malls", self.settings.rules.per_mall)):
+            for code in codes:
+                if code not in known:
+                    raise ConfigError(
+                        f"{section}.{code}",
+                        f"no installed mall plugin has this code (installed: {installed})",
+                        str(self.settings.path or ""),
+                    )
+
     def source(self) -> StockSource:
         plugin = self.host.source()
         adapter: StockSource = plugin.make_adapter(self.context(plugin))
@@ -82,7 +99,9 @@ def build_app(
     settings = load_settings(config)
     secrets = load_secrets(settings, environ)
     REDACTOR.add(v for k, v in secrets.items() if _looks_secret(k))
-    return App(settings, get_plugin_host(extra_plugins), secrets, dict(transports or {}))
+    app = App(settings, get_plugin_host(extra_plugins), secrets, dict(transports or {}))
+    app.check_mall_codes()
+    return app
 
 
 def _looks_secret(name: str) -> bool:

@@ -40,12 +40,23 @@ class Safety:
     max_zero_ratio: Fraction = Fraction(1, 5)
 
 
+def _logging_at_least(low: int) -> Any:
+    """A validator naming its key itself: cattrs can place an ``__init__`` error only on the section."""
+
+    def check(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+        if value < low:
+            raise ConfigError(f"logging.{attribute.name}", f"must be at least {low}, got {value!r}")
+
+    return check
+
+
 @attrs.frozen
 class LogSettings:
     level: str = "INFO"
-    max_bytes: int = 10 * 1024 * 1024
-    backups: int = 14
-    retention_days: int = 90
+    max_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_logging_at_least(1))
+    backups: int = attrs.field(default=14, validator=_logging_at_least(0))
+    # 0 or less would have `cleanup` delete the run history, last night's sync (and its rollback) included.
+    retention_days: int = attrs.field(default=90, validator=_logging_at_least(1))
 
 
 @attrs.frozen
@@ -230,6 +241,8 @@ def load_settings(cli_path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(where, f"not valid YAML: {getattr(exc, 'problem', exc)}", source) from None
     except OSError as exc:
         raise ConfigError("-c/--config", f"cannot read: {exc.strerror}", source) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("-c/--config", _not_utf8(exc), source) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -293,9 +306,17 @@ def load_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -
     env_path = env_file_for(settings)
     secrets: dict[str, str] = {}
     if env_path is not None and env_path.is_file():
-        secrets.update({k: v for k, v in dotenv_values(env_path).items() if v is not None})
+        try:
+            read = dotenv_values(env_path, encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(".env", _not_utf8(exc), str(env_path)) from None
+        secrets.update({k: v for k, v in read.items() if v is not None})
     secrets.update(os.environ if environ is None else environ)
     return secrets
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text (byte {exc.start}): save it as UTF-8 (a Shift-JIS comment is the usual cause)"
 
 
 def load_rules_file(path: Path) -> RuleSet:
@@ -305,6 +326,8 @@ def load_rules_file(path: Path) -> RuleSet:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError("--rules", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("--rules", f"{path}: {_not_utf8(exc)}") from None
     except yaml.YAMLError as exc:
         raise ConfigError("--rules", f"{path} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if isinstance(raw, dict) and "rules" in raw:

@@ -42,10 +42,12 @@ class PluginHost:
     Attributes:
         malls: code -> installed mall, in a stable order (sources first, then by code).
         broken: entry-point name -> why it could not be loaded.
+        disabled: entry-point names left out by ``ECSYNC_DISABLE_PLUGINS``.
     """
 
     malls: dict[str, InstalledMall]
     broken: dict[str, str] = attrs.field(factory=dict)
+    disabled: frozenset[str] = frozenset()
 
     def get(self, code: str) -> MallPlugin:
         try:
@@ -121,4 +123,4 @@ def get_plugin_host(extra: Iterable[ModuleType] = ()) -> PluginHost:
                 raise PluginError(f"two plugins claim the mall code {plugin.code!r}: {other} and {dist_name}")
             found[plugin.code] = InstalledMall(plugin, dist_name, version)
     ordered = sorted(found.values(), key=lambda m: (m.plugin.role != "source", m.plugin.code))
-    return PluginHost({m.plugin.code: m for m in ordered}, broken)
+    return PluginHost({m.plugin.code: m for m in ordered}, broken, frozenset(blocked))

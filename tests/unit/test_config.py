@@ -65,11 +65,14 @@ def test_missing_c_file_is_an_error(tmp_path: Path) -> None:
         ("rules:\n  default:\n    - {min: 1, ratio: 'half'}\n", "rules.default[0].ratio", "fraction"),
         ("rules:\n  defaults: []\n", "rules.defaults", "unknown key"),
         ("database: [unclosed\n", "line 2", "YAML"),
+        ("logging:\n  retention_days: 0\n", "logging.retention_days", "at least 1"),
+        ("# \x93\xfa\x96{\x8c\xea\ndatabase: x.duckdb\n", "-c/--config", "not UTF-8"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, text: str, key: str, fault: str) -> None:
     """Each fault is one ConfigError naming the key, the fault and the file."""
-    cfg = write(tmp_path / "c.yaml", text)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(text.encode("latin-1"))  # the bytes as written: one case is Shift-JIS, not UTF-8
     with pytest.raises(ConfigError) as info:
         load_settings(cfg)
     assert key == info.value.key
@@ -117,3 +120,14 @@ def test_example_config_is_valid_and_complete() -> None:
         fields = {f.name for f in attrs.fields(installed.plugin.settings_type)}
         assert fields == set(raw["malls"][code]), code
         assert installed.plugin.settings_type() == mall_settings(settings, code, installed.plugin.settings_type)
+
+
+def test_a_mall_code_no_plugin_has_is_refused(tmp_path: Path) -> None:
+    """A misspelt code in malls or rules.malls would leave that mall on the defaults: refused, key named."""
+    from ecsync_core.bootstrap import build_app
+
+    rules = "rules:\n  malls:\n    yahooo:\n      - {min: 1, ratio: '1/10'}\n"
+    for text, key in ((rules, "rules.malls.yahooo"), ("malls:\n  rakutn:\n    endpoint: http://x\n", "malls.rakutn")):
+        with pytest.raises(ConfigError) as info:
+            build_app(write(tmp_path / "c.yaml", text))
+        assert (key, True) == (info.value.key, "no installed mall plugin has this code" in info.value.problem)
