@@ -69,6 +69,14 @@ def test_yahoo_consent_25_days_ago_warns_with_days_left(sandbox: InProcessSandbo
     assert "get_yahoo_token.py" in detail
 
 
+def test_yahoo_token_of_unknown_age_warns(sandbox: InProcessSandbox) -> None:
+    """Without YAHOO_CONSENT_AT the 28 days cannot be counted, so nothing would warn in time: a WARN now."""
+    report = run_health(app_for(sandbox, {"YAHOO_CONSENT_AT": ""}))
+    status, detail = by_name(report)["credentials.yahoo"]
+    assert ("WARN", True) == (status, report.ok)
+    assert "YAHOO_CONSENT_AT is not set" in detail
+
+
 def test_unopenable_database_fails_db_and_the_rest_still_run(sandbox: InProcessSandbox) -> None:
     """A database path under a file FAILs `db` with one line; the checks that need no database still run."""
     config = sandbox.files.config
@@ -83,12 +91,31 @@ def test_unopenable_database_fails_db_and_the_rest_still_run(sandbox: InProcessS
     assert ("OK", "OK") == (by_name(report)["log_file"][0], by_name(report)["credentials.yahoo"][0])
 
 
+def test_a_database_that_is_not_there_warns_and_is_not_made(sandbox: InProcessSandbox) -> None:
+    """A config pointing where no database is (cron's working directory, say) is not passed as a new empty one."""
+    config = sandbox.files.config
+    lines = [ln for ln in config.read_text().splitlines() if not ln.startswith("database:")]
+    elsewhere = config.with_name("elsewhere.yaml")
+    missing = config.parent / "nowhere" / "ecsync.duckdb"
+    elsewhere.write_text(f"database: {missing}\n" + "\n".join(lines) + "\n")
+    report = run_health(app_for(sandbox, config=elsewhere))
+    status, detail = by_name(report)["db"]
+    assert ("WARN", True) == (status, detail.startswith("no database yet at"))
+    assert "WARN" == by_name(report)["last_run"][0]
+    assert not missing.parent.exists(), "nothing made"
+
+
 def test_partial_last_run_warns(tmp_path: Path) -> None:
-    """A newest run that ended PARTIAL is a WARN naming it; health still exits 0."""
+    """
+    A newest live run that ended PARTIAL is a WARN naming it; health still exits 0. A dry run made afterwards
+    to look into it does not hide it.
+    """
     sb = sandbox_in_process(tmp_path / "sb")
     app = app_for(sb)
     run = app.ledger.start(RunKind.SYNC)
     app.ledger.finish(run.id, Outcome.PARTIAL, Counts(5, 5, 5, 3, 2), "2 items failed")
+    look = app.ledger.start(RunKind.DRY_RUN, status=Outcome.SUCCESS)
+    app.ledger.finish(look.id, Outcome.SUCCESS, Counts(5, 5, 2))
     report = run_health(app)
     status, detail = by_name(report)["last_run"]
     assert ("WARN", True) == (status, report.ok)
@@ -126,6 +153,8 @@ def test_alert_sends_one_alert_naming_every_problem() -> None:
 def test_credential_status_thresholds(days_left: int | None, warn_days: int | None, expected: str) -> None:
     """Expired is FAIL, at or under the plugin's threshold (default 7 days) WARN, otherwise OK."""
     assert expected == credential_status(CredentialStatus("key", days_left, "renew it", warn_days))[0]
+    unknown = CredentialStatus("key", None, "date missing", warn_days, expires_unknown=True)
+    assert "WARN" == credential_status(unknown)[0], "an expiry that cannot be counted warns"
 
 
 def test_disk_thresholds(tmp_path: Path) -> None:

@@ -95,9 +95,13 @@ class CredentialStatus:
         action: what the operator must do to renew it.
         warn_days: health warns when *days_left* is at or below this (the plugin's setting); ``None``: its
             own default.
+        expires_unknown: it does expire, but the date it would be counted from is missing (*days_left* is
+            ``None``): health warns, since no countdown can warn in time. Leave it off for a credential with
+            no expiry at all.
     """
 
     name: str
     days_left: int | None
     action: str = ""
     warn_days: int | None = None
+    expires_unknown: bool = False

@@ -17,6 +17,7 @@ import attrs
 import yaml
 
 from ecsync_core.master_sheet import SheetRow, write_sheet
+from ecsync_core.store.db import Database
 
 
 @attrs.frozen
@@ -82,6 +83,7 @@ def write_files(
     _write_env(files.env, secrets)
     write_sheet(files.master, rows, columns)
     files.urls.write_text(json.dumps(dict(urls), indent=2) + "\n", encoding="utf-8")
+    Database(files.database).version()  # made (and migrated) now: health on a fresh sandbox finds it
     return files
 
 

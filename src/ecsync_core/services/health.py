@@ -181,6 +181,17 @@ def check_master_file(settings: Settings) -> Check:
 
 
 def check_db(app: App) -> Check:
+    path = app.db.path
+    if not path.exists() and all(p.is_dir() for p in path.parents if p.exists()):
+        # Opening would create an empty one and call it healthy: a config pointing at the wrong place (a
+        # relative path from cron's working directory) would pass with none of the mappings or history.
+        return Check(
+            "db",
+            "WARN",
+            f"no database yet at {path}: nothing imported (`ecsync import-sku`), or `database:` in config points "
+            "at the wrong place (a relative path is taken from the working directory)",
+            "DB Connection",
+        )
     version = app.db.version()
     return Check("db", "OK", f"schema {version}, {app.db.path}", "DB Connection")
 
@@ -209,10 +220,10 @@ def check_last_run(app: App, notifier: Notifier | None) -> Check:
     from ecsync_core.services.runs import reap_interrupted
 
     reap_interrupted(app, notifier)
-    runs = app.ledger.recent(1)
-    if not runs:
-        return Check("last_run", "OK", "no runs yet", "Last run")
-    run = runs[0]
+    # Dry runs are looked at, not run: one made to look into a failure must not hide it.
+    run = app.ledger.last_live()
+    if run is None:
+        return Check("last_run", "OK", "no live runs yet", "Last run")
     detail = f"{run.status.value}: {run.kind.value} {run.id} at {local_time(run.started_at, app.settings.zone)}"
     if run.message:
         detail += f" ({run.message.strip().splitlines()[0]})"
@@ -228,7 +239,7 @@ def credential_status(status: CredentialStatus) -> tuple[Status, str]:
     """One credential's status: FAIL when expired, WARN within its plugin's threshold, OK otherwise."""
     warn_days = DEFAULT_WARN_DAYS if status.warn_days is None else status.warn_days
     if status.days_left is None:
-        return "OK", f"{status.name}: {status.action or 'no expiry date known'}"
+        return "WARN" if status.expires_unknown else "OK", f"{status.name}: {status.action or 'no expiry date'}"
     if status.days_left <= 0:
         return "FAIL", f"{status.name}: expired; {status.action}".rstrip("; ")
     if status.days_left <= warn_days:
@@ -333,7 +344,7 @@ def run_health(app: App, *, online: bool = False, notifier: Notifier | None = No
             guarded("rules", "Rule table", lambda: check_rules(app)),
         ]
     else:
-        skipped = "not checked: the database cannot be opened"
+        skipped = "not checked: no database to open"
         checks += [
             Check("db_size", "WARN", skipped, "Database size"),
             Check("last_run", "WARN", skipped, "Last run"),

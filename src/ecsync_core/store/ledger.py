@@ -254,6 +254,14 @@ class DuckDBLedger:
             ).fetchone()
         return None if row is None else _run(row)
 
+    def last_live(self) -> Run | None:
+        """The newest run that was not a dry run (a sync or a rollback)."""
+        with self.db.connect() as con:
+            row = con.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE kind <> 'dry-run' ORDER BY started_at DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else _run(row)
+
     def last_pushed_sync(self) -> Run | None:
         """
         The newest finished live sync that recorded a plan, so may have written to a mall, whatever its outcome

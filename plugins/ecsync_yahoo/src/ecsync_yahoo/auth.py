@@ -262,7 +262,7 @@ def credential_statuses(
         token = CredentialStatus("Yahoo refresh token", None, f"YAHOO_REFRESH_TOKEN is not set: {RENEW}", warn)
     elif not consent:
         why = f"YAHOO_CONSENT_AT is not set, so the {days} days cannot be counted: {RENEW}"
-        token = CredentialStatus("Yahoo refresh token", None, why, warn)
+        token = CredentialStatus("Yahoo refresh token", None, why, warn, expires_unknown=True)
     else:
         expires = parse_time(consent, "YAHOO_CONSENT_AT") + timedelta(days=days)
         name = f"Yahoo refresh token (expires {expires.date().isoformat()})"
@@ -282,7 +282,7 @@ def credential_statuses(
             out.append(CredentialStatus(name, _days_left(until, now), renew_key, settings.public_key_warn_days))
         else:
             why = "YAHOO_PUBLIC_KEY_EXPIRES is not set (keys last one year from issue); " + renew_key
-            out.append(CredentialStatus(name, None, why, settings.public_key_warn_days))
+            out.append(CredentialStatus(name, None, why, settings.public_key_warn_days, expires_unknown=True))
     return out
 
 
