@@ -12,6 +12,7 @@ import contextlib
 import math
 import operator
 import os
+import re
 import unicodedata
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -148,13 +149,19 @@ def _read_code(value: object) -> tuple[str, str | None, str | None]:
     """(text, problem, warning) of a code cell."""
     if value.__class__ is str:
         text = trim(value)
-        return ("", f"the cell shows the Excel error {text}", None) if text in EXCEL_ERRORS else (text, None, None)
+        if text in EXCEL_ERRORS:
+            return "", f"the cell shows the Excel error {text}", None
+        if _CONTROL.search(text):
+            return text, "a line break or another control character inside a code (Alt+Enter?)", None
+        return text, None, None
     if value is None:
         return "", None, None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _numeric_code(value)
     return "", _not_a_code(value), None
 
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _LEADING_ZEROS = "a numeric cell: Excel may have dropped leading zeros; format the column as text"
 

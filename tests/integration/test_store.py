@@ -73,8 +73,25 @@ def test_bulk_mappings_round_trip(tmp_path: Path) -> None:
     """100,000 mappings go in through one bulk statement and come back exactly, odd characters included."""
     repo = DuckDBMappings(Database(tmp_path / "m.duckdb"))
     wanted = [Mapping(f'0{n:06d},"x"', "yahoo", f"item-{n}", n % 7 != 0) for n in range(100_000)]
+    wanted += [Mapping("\\N", "yahoo", "a line\nbreak"), Mapping("", "rakuten", 'x\r\n"y",\\N')]
     repo.apply(wanted, replace=True)
-    assert sorted(wanted, key=lambda m: m.sku) == repo.all()
+    assert sorted(wanted, key=lambda m: (m.sku, m.mall)) == repo.all()
+
+
+def test_an_error_text_with_a_line_break_is_recorded_as_it_is(tmp_path: Path) -> None:
+    """A mall's multi-line error message (or one reading \\N) is an outcome like any other, not a crash."""
+    ledger = DuckDBLedger(Database(tmp_path / "l.duckdb"))
+    run = ledger.start(RunKind.SYNC)
+    ledger.record_items([RunItem(run.id, "A", "yahoo", "a", 25, 3, 5), RunItem(run.id, "B", "yahoo", "b", 0, 2, 0)])
+    said = {"a": "HTTP 500:\n<html>\r\n</html>", "b": "\\N"}
+    ledger.record_outcomes(
+        run.id,
+        [
+            RunItem(run.id, "A", "yahoo", "a", 25, 3, 5, None, "failed", said["a"]),
+            RunItem(run.id, "B", "yahoo", "b", 0, 2, 0, None, "failed", said["b"]),
+        ],
+    )
+    assert said == {i.item: i.error for i in ledger.items(run.id)}
 
 
 def test_ledger_records_intent_then_outcomes(tmp_path: Path) -> None:

@@ -42,6 +42,12 @@ def test_surrounding_whitespace_is_trimmed(before: str, code: str, after: str) -
     assert trim(code) == code_cell(before + code + after).text
 
 
+@given(CODES, st.sampled_from(["\n", "\r\n", "\t", "\x00", "\x7f"]), CODES)
+def test_a_control_character_inside_a_code_is_a_problem(head: str, mark: str, tail: str) -> None:
+    """A line break typed into a cell (Alt+Enter), or a tab, inside a code is refused, never stored."""
+    assert "line break or another control character" in str(code_cell(head + mark + tail).problem)
+
+
 def test_excel_errors_and_uncached_formulas_are_problems() -> None:
     """An error value (#N/A...) or a formula with no saved value cannot be read as a code or a flag."""
     for error in EXCEL_ERRORS:

@@ -5,7 +5,6 @@ The DuckDB file: short connections only, so `status` and `health` answer while a
 from __future__ import annotations
 
 import contextlib
-import csv
 import tempfile
 import time
 
@@ -123,16 +122,19 @@ def bulk_insert(
     """
     Insert many rows through a temporary CSV file that DuckDB reads in one statement.
 
-    Row-by-row inserts take minutes for 100,000 rows; this takes well under a second.
+    Row-by-row inserts take minutes for 100,000 rows; this takes well under a second. Every text is quoted and
+    a NULL is a bare ``\\N``, with quoted NULLs off, so any text goes in as it is: a ``\\N``, a comma, a
+    quote, a line break (a sheet cell typed with Alt+Enter, a mall's error message).
 
     Args:
         columns: column name -> DuckDB type, in the order of each row's values.
     """
     with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", encoding="utf-8", delete=False) as fh:
-        writer = csv.writer(fh)
+        write = fh.write
         count = 0
         for row in rows:
-            writer.writerow(["\\N" if v is None else v for v in row])
+            write(",".join(map(_csv_cell, row)))
+            write("\n")
             count += 1
         name = fh.name
     try:
@@ -141,9 +143,18 @@ def bulk_insert(
             names = ", ".join(columns)
             con.execute(
                 f"INSERT INTO {table} ({names}) SELECT {names} FROM read_csv(?, header=false, columns={spec}, "
-                "delim=',', quote='\"', escape='\"', nullstr='\\N', auto_detect=false)",
+                "delim=',', quote='\"', escape='\"', nullstr='\\N', allow_quoted_nulls=false, new_line='\\n', "
+                "auto_detect=false)",
                 [name],
             )
     finally:
         Path(name).unlink(missing_ok=True)
     return count
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return '"' + value.replace('"', '""') + '"'
+    return str(value)
