@@ -140,6 +140,7 @@ def simulate(state: State, qty: str | None, file: Path | None, rules_file: Path 
                 "rule_fingerprint": result.rule_fingerprint,
                 "proposed_fingerprint": result.proposed_fingerprint,
                 "edges": result.edges,
+                "proposed_edges": result.proposed_edges,
             }
         )
     else:
@@ -425,7 +426,7 @@ def health(state: State, online: bool, as_json: bool) -> None:
 @click.option(
     "--older-than",
     "older_than",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=36_500),
     default=None,
     help="Days to keep (default: logging.retention_days).",
 )

@@ -58,9 +58,10 @@ def render_simulation(sim: Simulation) -> None:
             row += [r.proposed[m] for m in sim.malls] + ["*" if r.changed else ""]
         rows.append(row)
     table(headers, rows)
-    for mall, edges in sim.edges.items():
-        shown = ", ".join(f"{q} -> {a} but {q + 1} -> {b}" for q, a, b in edges)
-        click.echo(f"note: {mall}'s rule gives less for more at the tier edges: {shown}")
+    for which, found in (("", sim.edges), ("proposed ", sim.proposed_edges)):
+        for mall, edges in found.items():
+            shown = ", ".join(f"{q} -> {a} but {q + 1} -> {b}" for q, a, b in edges)
+            click.echo(f"note: {mall}'s {which}rule gives less for more at the tier edges: {shown}")
     if has_proposed:
         click.echo(
             f"{len(sim.changed)} of {len(sim.rows)} rows would change under the proposed rules "

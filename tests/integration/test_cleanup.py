@@ -8,10 +8,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from ecsync_core.bootstrap import build_app
 from ecsync_core.domain import Counts, Outcome, RunItem, RunKind
 from ecsync_core.services.cleanup import cleanup
 from ecsync_core.store.db import utcnow
+from tests.sheets import run_cli
 
 
 def test_cleanup_past_retention(tmp_path: Path) -> None:
@@ -49,3 +52,13 @@ def test_cleanup_past_retention(tmp_path: Path) -> None:
     assert {recent.id, stuck.id} == {r.id for r in ledger.recent()}
     assert [] == ledger.items(old.id)
     assert (True, False, True) == (live.exists(), rotated.exists(), fresh.exists())
+
+
+def test_an_age_past_any_calendar_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--older-than beyond 100 years is refused as usage (exit 2), not a crash on the date."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"database: {tmp_path / 'e.duckdb'}\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "-c", config, "cleanup", "--older-than", "100000000", "--dry-run")
+    assert 2 == code
+    assert "--older-than" in err
+    assert "Traceback" not in err

@@ -227,6 +227,15 @@ def test_no_target_mall_installed_is_refused(tmp_path: Path, monkeypatch: pytest
         export_sku(app, tmp_path / "e.xlsx")
 
 
+def test_replace_waits_for_a_plugin_that_failed_to_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken plugin's column would go unread and --replace would remove all its mappings: refused."""
+    monkeypatch.setenv("ECSYNC_EXTRA_PLUGINS", "ecsync_no_such_plugin")
+    app = make_app(tmp_path)
+    with pytest.raises(PluginError, match="plugin 'ecsync_no_such_plugin' could not be loaded"):
+        import_sku(app, manual_sheet(tmp_path / "m.xlsx"), replace=True)
+    assert 8 == len(import_sku(app, tmp_path / "m.xlsx").changes.added), "a merge removes nothing: it goes on"
+
+
 def test_sheet_option_picks_the_sheet(tmp_path: Path, config: Path, capsys: Capsys) -> None:
     """--sheet NAME imports that sheet of the workbook; without it the first sheet is read."""
     book = write_workbook(tmp_path / "b.xlsx", [("SKU-1", "ec-1", "", True)], sheet="SKU", other_sheets=["readme"])

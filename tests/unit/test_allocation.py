@@ -114,3 +114,15 @@ def test_bad_tiers_name_the_key(tiers: list[dict[str, object]], key: str, fault:
         parse_rule(tiers, "rules.default")
     assert key == info.value.key
     assert fault in info.value.problem
+
+
+def test_a_proposed_table_is_checked_for_less_for_more_too() -> None:
+    """simulate --rules points out the proposed table's own tier edges, the reason to simulate it at all."""
+    from ecsync_core.domain import RuleSet
+    from ecsync_core.services.simulate import simulate_quantities
+
+    tiers = [{"min": 10, "ratio": "1/5"}, {"min": 1, "max": 9, "ratio": "1/2"}]
+    proposed = RuleSet(parse_rule(tiers, "rules.default"))
+    sim = simulate_quantities(RuleSet(), ["yahoo"], range(31), proposed)
+    assert (9, 4, 2) in sim.proposed_edges["yahoo"]
+    assert (9, 4, 2) not in sim.edges["yahoo"], "today's table has its own edges, not these"

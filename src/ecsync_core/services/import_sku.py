@@ -186,6 +186,10 @@ def import_sku(
         InputError: with every problem of the sheet; nothing is changed.
     """
     targets = _targets(app)
+    if replace and app.host.broken:
+        # Its mall's column would go unread, and the replace would remove every mapping of that mall.
+        name, why = next(iter(app.host.broken.items()))
+        raise PluginError(f"plugin {name!r} could not be loaded ({why}): fix it before `import-sku --replace`")
     path = file if file is not None else app.settings.master_file
     malls = {str(p.sheet_column): p.code for p in targets}
     columns = [CodeColumn(str(p.sheet_column), p.check_item_key, p.normalize_item_key) for p in targets]

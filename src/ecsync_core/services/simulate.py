@@ -81,7 +81,7 @@ class Simulation:
 
     Attributes:
         edges: per mall, quantities where one more unit on Amazon gives the mall less (the manual's 9 -> 3,
-            10 -> 2), within the simulated range.
+            10 -> 2), within the simulated range; *proposed_edges* the same under the proposed rules.
     """
 
     malls: tuple[str, ...]
@@ -89,6 +89,7 @@ class Simulation:
     edges: dict[str, list[tuple[int, int, int]]]
     rule_fingerprint: str
     proposed_fingerprint: str | None = None
+    proposed_edges: dict[str, list[tuple[int, int, int]]] = attrs.field(factory=dict)
 
     def records(self) -> list[dict[str, Any]]:
         flat = []
@@ -121,14 +122,19 @@ def simulate(
         today = {m: rules.for_mall(m).allocate(q) for m in malls}
         new = None if proposed is None else {m: proposed.for_mall(m).allocate(q) for m in malls}
         rows.append(SimulationRow(q, today, sku, new))
-    edges = {m: non_monotone_edges(rules.for_mall(m), top) for m in malls}
     return Simulation(
         tuple(malls),
         tuple(rows),
-        {m: e for m, e in edges.items() if e},
+        _edges(rules, malls, top),
         rules.fingerprint,
         None if proposed is None else proposed.fingerprint,
+        {} if proposed is None else _edges(proposed, malls, top),
     )
+
+
+def _edges(rules: RuleSet, malls: Sequence[str], top: int) -> dict[str, list[tuple[int, int, int]]]:
+    found = {m: non_monotone_edges(rules.for_mall(m), top) for m in malls}
+    return {m: e for m, e in found.items() if e}
 
 
 def simulate_quantities(
