@@ -15,6 +15,7 @@ import pytest
 from ecsync_core.bootstrap import build_app
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, RefusedError, RunLockedError
+from ecsync_core.ports import StockReading
 from ecsync_core.services.sync import SyncFailedError
 from ecsync_core.testing import FakeMall, FakeStockSource
 from tests.fakeworld import BrokenSource, DownMall, World, make_world
@@ -170,8 +171,6 @@ def test_full_sends_every_item(world: World) -> None:
 
 def test_malls_are_read_while_fba_is_listed(world: World) -> None:
     """The malls' stock is read during the FBA listing, not after it (at real limits the listing takes minutes)."""
-    from ecsync_core.ports import StockReading
-
     mall_read = asyncio.Event()
 
     class SignallingMall(FakeMall):
@@ -215,6 +214,24 @@ def test_a_plugin_crash_fails_that_mall_and_the_other_goes_on(world: World) -> N
     assert report.mall_errors["mart"].startswith("the mall plugin failed (KeyError: 'boom')")
     outcomes = {(i.mall, i.item): i.outcome for i in world.app.ledger.items(report.run_id)}
     assert {("shop", "b"): "ok", ("shop", "d"): "ok", ("mart", "a"): "failed"} == outcomes
+
+
+@attrs.define
+class CrashingReader(FakeMall):
+    """A plugin whose read has a bug."""
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        raise RuntimeError("boom in read")
+
+
+def test_a_plugin_crash_while_reading_leaves_that_mall_out(world: World) -> None:
+    """A mall whose read crashes is not written (its stock is unknown); the other mall is synced as usual."""
+    world.malls["mart"] = CrashingReader(dict(world.malls["mart"].stock))
+    report = world.sync()
+    assert (Outcome.PARTIAL, 2) == (report.status, report.counts.succeeded)
+    assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
+    assert [] == world.malls["mart"].writes
+    assert report.mall_errors["mart"].startswith("the mall plugin failed (RuntimeError: boom in read)")
 
 
 @attrs.define

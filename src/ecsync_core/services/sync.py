@@ -235,6 +235,10 @@ class _Sync:
             if isinstance(result, CredentialError):
                 self.mall_errors[code] = result.message
                 self.notifier.notify("CREDENTIALS", result.one_line(), run_id=self.run_id)
+            elif isinstance(result, Exception):  # a plugin's own bug: that mall is left out, the others go on
+                self.mall_errors[code] = _plugin_failure(result)
+                log.warning("mall_read_crashed", mall=code, error=self.mall_errors[code], run_id=self.run_id)
+                log.info("mall_read_crashed_traceback", mall=code, run_id=self.run_id, exc_info=result)
             elif isinstance(result, BaseException):
                 raise result
             else:
