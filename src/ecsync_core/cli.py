@@ -48,7 +48,13 @@ class State:
         if self._app is None:
             self._app = build_app(self.config)
             log = self._app.settings.logging
-            configure_logging(self.verbose, self._app.settings.log_file, max_bytes=log.max_bytes, backups=log.backups)
+            configure_logging(
+                self.verbose,
+                self._app.settings.log_file,
+                max_bytes=log.max_bytes,
+                backups=log.backups,
+                file_level=log.level,
+            )
         return self._app
 
 

@@ -50,9 +50,23 @@ def _logging_at_least(low: int) -> Any:
     return check
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _upper(value: str) -> str:
+    return str(value).upper()
+
+
+def _log_level(_instance: object, _attribute: object, value: str) -> None:
+    if value not in LOG_LEVELS:
+        raise ConfigError("logging.level", f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+
+
 @attrs.frozen
 class LogSettings:
-    level: str = "INFO"
+    """``logging``: *level* is the log file's (``-v`` makes it DEBUG); the console follows ``-v`` alone."""
+
+    level: str = attrs.field(default="INFO", converter=_upper, validator=_log_level)
     max_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_logging_at_least(1))
     backups: int = attrs.field(default=14, validator=_logging_at_least(0))
     # 0 or less would have `cleanup` delete the run history, last night's sync (and its rollback) included.

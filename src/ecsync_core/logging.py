@@ -66,13 +66,18 @@ class _ScrubStdlib(logging.Filter):
 
 
 def configure(
-    verbosity: int = 0, log_file: Path | None = None, *, max_bytes: int = 10 * 1024 * 1024, backups: int = 14
+    verbosity: int = 0,
+    log_file: Path | None = None,
+    *,
+    max_bytes: int = 10 * 1024 * 1024,
+    backups: int = 14,
+    file_level: str = "INFO",
 ) -> None:
     """
     Set up logging for one process.
 
-    Console: warnings only by default, debug with ``-v``, HTTP traffic with ``-vv``. File: every INFO event
-    (DEBUG with -v) as a JSON line, rotated by size.
+    Console: warnings only by default, debug with ``-v``, HTTP traffic with ``-vv``. File: every event from
+    *file_level* up (DEBUG with -v) as a JSON line, rotated by size.
     """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -115,7 +120,7 @@ def configure(
         except OSError as exc:
             structlog.get_logger("ecsync").warning("log_file_unwritable", path=str(log_file), error=exc.strerror)
         else:
-            to_file.setLevel(logging.DEBUG if verbosity else logging.INFO)
+            to_file.setLevel(logging.DEBUG if verbosity else logging.getLevelName(file_level))
             to_file.setFormatter(
                 structlog.stdlib.ProcessorFormatter(
                     foreign_pre_chain=shared,

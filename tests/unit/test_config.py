@@ -66,6 +66,7 @@ def test_missing_c_file_is_an_error(tmp_path: Path) -> None:
         ("rules:\n  defaults: []\n", "rules.defaults", "unknown key"),
         ("database: [unclosed\n", "line 2", "YAML"),
         ("logging:\n  retention_days: 0\n", "logging.retention_days", "at least 1"),
+        ("logging:\n  level: BOGUS\n", "logging.level", "DEBUG, INFO, WARNING, ERROR"),
         ("# \x93\xfa\x96{\x8c\xea\ndatabase: x.duckdb\n", "-c/--config", "not UTF-8"),
     ],
 )

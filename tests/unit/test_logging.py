@@ -51,3 +51,15 @@ def test_console_quiet_by_default_verbose_with_v(tmp_path: Path, capsys: pytest.
     configure(1, tmp_path / "a.log")
     get_logger().debug("debug_detail")
     assert "debug_detail" in capsys.readouterr().err
+
+
+def test_the_log_file_keeps_events_from_the_configured_level_up(tmp_path: Path) -> None:
+    """logging.level: WARNING keeps routine INFO events out of the file; -v still writes everything."""
+    log_file = tmp_path / "x.log"
+    configure(0, log_file, file_level="WARNING")
+    get_logger().info("routine_detail")
+    get_logger().warning("needs_attention")
+    assert ["needs_attention"] == [json.loads(line)["event"] for line in log_file.read_text().splitlines()]
+    configure(1, log_file, file_level="WARNING")
+    get_logger().debug("debug_detail")
+    assert "debug_detail" in log_file.read_text()
