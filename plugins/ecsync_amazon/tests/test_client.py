@@ -142,6 +142,29 @@ def test_next_tokens_refused_every_time_fail_the_run_and_never_yield_part() -> N
     assert 3 * 2 == r.calls(SUMMARIES)
 
 
+def test_the_status_of_a_lapsed_next_token_is_a_setting() -> None:
+    """Which status Amazon answers a lapsed nextToken with is unconfirmed: the one configured restarts, others fail."""
+    configured = rig(settings={"next_token_refused": [404]})
+    configured.emulator.next_token_refused_status = 404
+    configured.emulator.stale_next_tokens = 1
+    assert SEED == configured.run(snapshot)
+    assert 1 == configured.adapter.stats.restarts
+    default = rig()
+    default.emulator.next_token_refused_status = 404
+    default.emulator.stale_next_tokens = 1
+    with pytest.raises(MallError, match="refused the request \\(HTTP 404"):
+        default.run(snapshot)
+
+
+def test_a_next_token_that_comes_back_stops_the_listing_instead_of_looping() -> None:
+    """Amazon answering the nextToken it was sent (its 2022 bug) fails the snapshot at once, never endlessly."""
+    r = rig()
+    r.emulator.constant_next_token = True
+    with pytest.raises(MallError, match="answered a nextToken it had already given after 2 pages"):
+        r.run(snapshot)
+    assert 2 == r.calls(SUMMARIES)
+
+
 def test_a_500_in_the_middle_of_a_listing_is_retried_and_the_listing_completes() -> None:
     """Two 500s on page 2 are retried in place; the listing goes on without a restart."""
     r = rig()
@@ -386,3 +409,17 @@ def test_a_report_that_never_finishes_times_out() -> None:
     with pytest.raises(MallError) as caught:
         r.run(snapshot)
     assert "report_timeout_s" in caught.value.message
+
+
+def test_a_finished_report_is_reused_before_a_newer_one_still_on_its_way() -> None:
+    """A newer report on its way may end FATAL (made within 30 minutes of another); a DONE one is taken first."""
+    from ecsync_amazon._wire import Report
+    from ecsync_amazon.reports_api import reusable
+
+    def made(report_id: str, status: str, at: str) -> Report:
+        return Report(report_id, "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA", status, f"2026-11-29T{at}:00Z")
+
+    done, waiting = made("1", "DONE", "03:40"), made("2", "IN_PROGRESS", "03:55")
+    assert done == reusable([done, waiting])
+    assert waiting == reusable([waiting])
+    assert reusable([]) is None

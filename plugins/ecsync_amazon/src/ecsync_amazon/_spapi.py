@@ -7,7 +7,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -64,11 +64,20 @@ class NextTokenRefusedError(MallError):
 class SpApi:
     """SP-API calls for one seller: JSON in, JSON out, or a MallError that says what failed and why."""
 
-    def __init__(self, http: httpx.AsyncClient, auth: LwaAuth, endpoint: str, stats: CallStats) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        auth: LwaAuth,
+        endpoint: str,
+        stats: CallStats,
+        *,
+        next_token_refused: Collection[int] = (400,),
+    ) -> None:
         self._http = http
         self._auth = auth
         self._endpoint = endpoint.rstrip("/")
         self._stats = stats
+        self._next_token_refused = frozenset(next_token_refused)
         self._agent = user_agent()
 
     async def call(
@@ -169,9 +178,9 @@ class SpApi:
             self._stats.server_errors += 1
             log.warning("amazon_server_error", op=op, status=status, request_id=rid)
             raise MallError(CODE, f"{op} failed on Amazon's side (HTTP {status}, {said}{where})", retryable=True)
-        if status == 400 and "nextToken" in params:
+        if status in self._next_token_refused and "nextToken" in params:
             # The same query without the token was just answered, so the token is what Amazon refuses:
-            # "Next token is invalid or expired" (its status code is UNCERTAIN in amazon.md; 400 assumed).
+            # "Next token is invalid or expired". Its status is UNCERTAIN (amazon.md): settings.next_token_refused.
             raise NextTokenRefusedError(CODE, f"{op} refused the nextToken ({said}{where})")
         raise MallError(CODE, f"{op} refused the request (HTTP {status}, {said}{where})")
 

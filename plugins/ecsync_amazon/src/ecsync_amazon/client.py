@@ -47,7 +47,7 @@ class FbaInventoryClient:
         self._auth = auth
         self._settings = settings
         self.stats = CallStats()
-        self._api = SpApi(http, auth, settings.endpoint, self.stats)
+        self._api = SpApi(http, auth, settings.endpoint, self.stats, next_token_refused=settings.next_token_refused)
         self._bucket = TokenBucket(settings.rate, settings.burst)
         self._reports = FbaReportSource(self._api, settings)
 
@@ -122,6 +122,7 @@ class FbaInventoryClient:
         # Pages are fetched back to back (paced, never parked): the nextToken dies 30 s after it is issued.
         found: dict[str, int] = {}
         token: str | None = None
+        seen: set[str] = set()
         while True:
             # The body goes out of scope here, so it is not kept while the next one is read.
             token = _read_page(
@@ -129,6 +130,15 @@ class FbaInventoryClient:
             )
             if not token:
                 return found
+            if token in seen:
+                # Amazon once answered pages with a constant nextToken (amazon.md §1.3): that listing would run
+                # forever, holding the run lock, and no page after it can be trusted to be the rest.
+                raise MallError(
+                    CODE,
+                    f"{OP} answered a nextToken it had already given after {len(seen) + 1} pages: the listing "
+                    "loops on Amazon's side; no partial listing is used, the run stops",
+                )
+            seen.add(token)
 
     async def _page(self, query: Mapping[str, str]) -> ListedPage:
         body = await self._api.call("GET", SUMMARIES, OP, self._bucket, params=query)

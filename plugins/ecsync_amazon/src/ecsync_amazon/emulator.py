@@ -89,6 +89,10 @@ class AmazonEmulator:
         hidden: SKUs the full listing skips although a ``sellerSkus`` query finds them (Amazon has been
             seen dropping SKUs across pages).
         stale_next_tokens: the next N nextTokens presented are refused as expired (a late client).
+        next_token_refused_status: the status a lapsed nextToken is answered with: 400 ``InvalidInput`` by
+            default, settable since the real one is UNCERTAIN (amazon.md §1.3).
+        constant_next_token: every page after the first answers with the nextToken it was sent, as Amazon
+            did in 2022 (amazon.md §1.3, #2947): a client that trusts it lists forever.
         html_failures: injected 5xx answer with an HTML page, as a load balancer would, not JSON.
         reports: the Reports API state; its own knobs set processing time, gzip and charset.
     """
@@ -110,6 +114,8 @@ class AmazonEmulator:
         self.clock = clock
         self.hidden: set[str] = set()
         self.stale_next_tokens = 0
+        self.constant_next_token = False
+        self.next_token_refused_status = 400
         self.html_failures = False
         self._stock: dict[str, int] = {}
         self._changed: dict[str, float] = {}
@@ -263,12 +269,16 @@ class AmazonEmulator:
                 or page_token.selection != selection
                 or self.clock() - page_token.issued > self.next_token_ttl_s
             ):
-                return _invalid(TOKEN_REFUSED, message=TOKEN_REFUSED)
+                return sp_error(
+                    self.next_token_refused_status, "InvalidInput", TOKEN_REFUSED, TOKEN_REFUSED, _RATE_HEADER
+                )
             start = bisect.bisect_left(skus, page_token.next_sku)
         chunk = skus[start : start + self.page_size]
         more = start + self.page_size < len(skus)
         details = q.get("details", "false").lower() == "true"
         next_token = self._issue(selection, skus[start + self.page_size]) if more else None
+        if self.constant_next_token and token:
+            next_token = token
         text = page_json([self._row(sku) for sku in chunk], details, next_token, MARKETPLACE)
         return respond_text(text, 200, _RATE_HEADER)
 

@@ -37,6 +37,12 @@ def _within(low: float, high: float = float("inf"), *, above: bool = False) -> C
     return check
 
 
+def _client_errors(_instance: Any, attribute: Any, value: tuple[int, ...]) -> None:
+    if not value or any(not 400 <= s <= 499 or s in (401, 403) for s in value):
+        msg = f"{attribute.name} must list 4xx statuses other than 401 and 403, got {list(value)!r}"
+        raise ValueError(msg)
+
+
 _positive = _within(0, above=True)
 _not_negative = _within(0)
 
@@ -64,6 +70,9 @@ class AmazonSettings:
         timeout_s: seconds to wait for any one HTTP answer.
         token_margin_s: refresh the LWA access token this long before it expires.
         listing_restarts: how many times an expired nextToken restarts the listing before the run fails.
+        next_token_refused: the statuses that, answered to a request carrying a nextToken, mean the token has
+            lapsed (the listing starts over). UNCERTAIN (amazon.md §1.3, §8): 400 ``InvalidInput`` is likely;
+            401 and 403 are the access token's, never this.
             UNCERTAIN how often real tokens lapse between back-to-back pages; 2 is a guess, so settable.
         lookup_batch: SKUs per ``sellerSkus`` lookup (Amazon's maximum is 50).
         report_type: the FBA inventory report the ``report`` source asks for (``_ALL_`` adds archived SKUs).
@@ -83,6 +92,7 @@ class AmazonSettings:
     timeout_s: float = attrs.field(default=30.0, validator=_positive)
     token_margin_s: float = attrs.field(default=60.0, validator=_not_negative)
     listing_restarts: int = attrs.field(default=2, validator=_not_negative)
+    next_token_refused: tuple[int, ...] = attrs.field(default=(400,), validator=_client_errors)
     lookup_batch: int = attrs.field(default=50, validator=_within(1, 50))
     report_type: Literal["GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA", "GET_FBA_MYI_ALL_INVENTORY_DATA"] = (
         "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"

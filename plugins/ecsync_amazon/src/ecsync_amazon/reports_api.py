@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from ecsync_amazon._spapi import SpApi
@@ -70,7 +70,7 @@ class FbaReportSource:
             raise MallError(CODE, f"the report cannot be read: {exc.one_line()}") from None
 
     async def _recent(self) -> Report | None:
-        """The newest report of our type that is DONE or on its way, created within the reuse window."""
+        """A report of our type made within the reuse window to use again (see ``reusable``)."""
         minutes = self._settings.report_reuse_minutes
         if minutes <= 0:
             return None
@@ -83,12 +83,10 @@ class FbaReportSource:
             "pageSize": "10",
         }
         body = await self._api.call("GET", REPORTS, "getReports", self._list_bucket, params=params)
-        reports = structure(body, ReportList, "getReports").reports
-        if not reports:
-            return None
-        newest = max(reports, key=lambda r: r.createdTime)
-        log.info("amazon_report_reused", report_id=newest.reportId, created=newest.createdTime)
-        return newest
+        chosen = reusable(structure(body, ReportList, "getReports").reports)
+        if chosen is not None:
+            log.info("amazon_report_reused", report_id=chosen.reportId, created=chosen.createdTime)
+        return chosen
 
     async def _create(self) -> str:
         spec = {"reportType": self._settings.report_type, "marketplaceIds": [self._settings.marketplace_id]}
@@ -135,3 +133,12 @@ class FbaReportSource:
         if (document.compressionAlgorithm or "").upper() == "GZIP" and not data.startswith(b"\x1f\x8b"):
             raise MallError(CODE, f"report document {document_id} is declared GZIP but is not gzip data")
         return data, charset
+
+
+def reusable(reports: Sequence[Report]) -> Report | None:
+    """
+    The newest DONE report, else the newest still on its way. A report on its way may yet end FATAL (one asked
+    for within 30 minutes of another does, amazon.md §3.2), and a finished one in the window is as good.
+    """
+    done = [r for r in reports if r.processingStatus == "DONE"]
+    return max(done or reports, key=lambda r: r.createdTime, default=None)
