@@ -94,8 +94,19 @@ def _plugins(world: dict[str, Any]) -> types.ModuleType:
             src: FakeStockSource = world["source"]
             return src
 
+        def report_file(path: Path) -> dict[str, int]:
+            """A stock report as ``SKU,quantity`` lines."""
+            return {sku: int(q) for sku, q in (line.split(",") for line in path.read_text().split())}
+
         return [
-            MallPlugin(code="src", name="Source", role="source", settings_type=_Settings, make_adapter=source),
+            MallPlugin(
+                code="src",
+                name="Source",
+                role="source",
+                settings_type=_Settings,
+                make_adapter=source,
+                read_stock_file=report_file,
+            ),
             target("shop"),
             target("mart"),
         ]

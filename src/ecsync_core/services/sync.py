@@ -164,6 +164,8 @@ class _Sync:
             if listing is not None:
                 self.progress("reading FBA stock (every page) and the malls' stock")
                 stock = await listing
+            elif stock is not None and opts.file is not None:
+                _refuse_lost_zeros(stock, mappings, opts.file)
             assert stock is not None
             readings = await reads
             plan = make_plan(stock, mappings, readings, app.settings.rules, full=opts.full)
@@ -355,6 +357,25 @@ class _Sync:
             self.counts, succeeded=self.counts.succeeded + ok, failed=self.counts.failed + len(items) - ok
         )
         return items
+
+
+def _refuse_lost_zeros(stock: MappingOf[str, int], mappings: Sequence[Mapping], path: Path) -> None:
+    """
+    Refuse a stock file that lacks mapped SKUs while holding them without their leading zeros: taken as q = 0,
+    they would be zeroed on every mall (and `--file` asks no API for missing SKUs).
+    """
+    lost = sorted(
+        (sku, bare)
+        for sku in {m.sku for m in mappings}
+        if sku not in stock and (bare := sku.lstrip("0")) != sku and bare in stock
+    )
+    if lost:
+        (sku, seen), more = lost[0], len(lost) - 1
+        raise SyncFailedError(
+            f"{path}: mapped SKU {sku!r} is not in the file but {seen!r} is"
+            + (f" ({more} more like it)" if more else "")
+            + ": the file lost leading zeros (Seller Central's .csv does); use the .txt report"
+        )
 
 
 def _plugin_failure(exc: BaseException) -> str:
