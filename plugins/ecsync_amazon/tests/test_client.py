@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import date, timedelta
 from typing import TypeVar
 
 import attrs
@@ -342,12 +343,20 @@ def test_ping_makes_one_listing_call_and_says_what_it_saw() -> None:
 
 
 def test_credentials_make_no_call_and_say_how_to_renew() -> None:
-    """credentials() answers from what it knows: no day count (LWA gives none), an action for each."""
-    r = rig()
-    statuses = r.run(lambda a: a.credentials())
-    assert ["LWA refresh token", "LWA client secret"] == [s.name for s in statuses]
-    assert all(s.days_left is None and s.action for s in statuses)
+    """
+    credentials() answers from what it knows, with an action for each: the refresh token has no expiry date;
+    the client secret lapses 180 days after the day in AMAZON_LWA_CLIENT_SECRET_ISSUED, unknown without it.
+    """
+    made = (date.today() - timedelta(days=170)).isoformat()
+    r = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": made})
+    token, secret = r.run(lambda a: a.credentials())
+    assert (None, False) == (token.days_left, token.expires_unknown)
+    assert (10, 30) == (secret.days_left, secret.warn_days)
+    assert all(s.action for s in (token, secret))
     assert 0 == r.built.app.log.count
+    unknown = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": ""})
+    [_, secret] = unknown.run(lambda a: a.credentials())
+    assert (None, True) == (secret.days_left, secret.expires_unknown), "health warns: no countdown possible"
 
 
 # -- the Reports API source -----------------------------------------------------------------------------------

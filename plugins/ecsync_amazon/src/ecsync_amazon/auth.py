@@ -8,11 +8,13 @@ import asyncio
 import time
 
 from collections.abc import Callable, Mapping
+from datetime import date, timedelta
 
 import httpx
 
 from ecsync_amazon._wire import LwaError, LwaToken, structure
 from ecsync_amazon.plugin import CODE
+from ecsync_core.domain import CredentialStatus
 from ecsync_core.errors import CredentialError, MallError
 from ecsync_core.logging import get_logger
 from ecsync_core.pacing import retrying, transport_error
@@ -28,10 +30,27 @@ RENEW_REFRESH_TOKEN = (
     f"authorize the app for the seller account again (Seller Central > Apps and Services > Manage Your Apps) "
     f"and put the new refresh token in {REFRESH_TOKEN}"
 )
+CLIENT_SECRET_ISSUED = "AMAZON_LWA_CLIENT_SECRET_ISSUED"
 RENEW_CLIENT_SECRET = (
     f"LWA client secrets expire every 180 days: put the app's current {CLIENT_ID} and {CLIENT_SECRET} "
-    f"(Developer Central > Edit App > View LWA credentials) in .env"
+    f"(Developer Central > Edit App > View LWA credentials) in .env, and the day it was made in {CLIENT_SECRET_ISSUED}"
 )
+
+
+def client_secret_status(secrets: Mapping[str, str], days: int, warn_days: int, today: date) -> CredentialStatus:
+    """The client secret's days left, counted from the day it was made (``AMAZON_LWA_CLIENT_SECRET_ISSUED``)."""
+    issued = secrets.get(CLIENT_SECRET_ISSUED, "").strip()
+    if not issued:
+        why = f"{CLIENT_SECRET_ISSUED} is not set, so its {days} days cannot be counted: {RENEW_CLIENT_SECRET}"
+        return CredentialStatus("LWA client secret", None, why, warn_days, expires_unknown=True)
+    try:
+        made = date.fromisoformat(issued[:10])
+    except ValueError:
+        why = f"{CLIENT_SECRET_ISSUED} is not a date (YYYY-MM-DD): {issued!r}"
+        return CredentialStatus("LWA client secret", None, why, warn_days, expires_unknown=True)
+    ends = made + timedelta(days=days)
+    return CredentialStatus(f"LWA client secret (lapses {ends})", (ends - today).days, RENEW_CLIENT_SECRET, warn_days)
+
 
 _REFRESH_TOKEN_REFUSED = {"invalid_grant", "access_denied"}
 _CLIENT_REFUSED = {"invalid_client", "unauthorized_client"}

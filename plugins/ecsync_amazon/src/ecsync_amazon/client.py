@@ -5,12 +5,13 @@ The Amazon adapter: FBA fulfillable stock for Japan from SP-API, all of it or no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 import httpx
 
 from ecsync_amazon._spapi import CallStats, NextTokenRefusedError, SpApi
 from ecsync_amazon._wire import ListedPage, ListedSummary, UnreadPageError, read_listed_page, structure
-from ecsync_amazon.auth import RENEW_CLIENT_SECRET, RENEW_REFRESH_TOKEN, LwaAuth
+from ecsync_amazon.auth import RENEW_REFRESH_TOKEN, LwaAuth, client_secret_status
 from ecsync_amazon.plugin import CODE, AmazonSettings
 from ecsync_amazon.reports_api import FbaReportSource
 from ecsync_core.domain import CredentialStatus
@@ -31,7 +32,7 @@ def build_client(context: MallContext) -> FbaInventoryClient:
     settings: AmazonSettings = context.settings
     http = httpx.AsyncClient(transport=context.transport, timeout=settings.timeout_s)
     auth = LwaAuth(http, settings.token_url, context.secrets, margin_s=settings.token_margin_s)
-    return FbaInventoryClient(http, auth, settings)
+    return FbaInventoryClient(http, auth, settings, context.secrets)
 
 
 class FbaInventoryClient:
@@ -42,10 +43,13 @@ class FbaInventoryClient:
         stats: what the calls met (429s, 5xx, token refusals, listing restarts).
     """
 
-    def __init__(self, http: httpx.AsyncClient, auth: LwaAuth, settings: AmazonSettings) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, auth: LwaAuth, settings: AmazonSettings, secrets: Mapping[str, str] | None = None
+    ) -> None:
         self._http = http
         self._auth = auth
         self._settings = settings
+        self._secrets = secrets or {}
         self.stats = CallStats()
         self._api = SpApi(http, auth, settings.endpoint, self.stats, next_token_refused=settings.next_token_refused)
         self._bucket = TokenBucket(settings.rate, settings.burst)
@@ -77,12 +81,16 @@ class FbaInventoryClient:
         return {s: found[s] for s in wanted if s in found}
 
     async def credentials(self) -> list[CredentialStatus]:
-        """LWA states no expiry for either credential, so no days are counted; the actions say when to renew."""
+        """
+        The refresh token has no expiry date (only its action is shown); the client secret lapses 180 days after
+        it was made, counted from ``AMAZON_LWA_CLIENT_SECRET_ISSUED``. No call is made.
+        """
+        s = self._settings
         return [
             CredentialStatus(
                 "LWA refresh token", None, f"no expiry date; when LWA answers invalid_grant, {RENEW_REFRESH_TOKEN}"
             ),
-            CredentialStatus("LWA client secret", None, RENEW_CLIENT_SECRET),
+            client_secret_status(self._secrets, s.client_secret_days, s.client_secret_warn_days, date.today()),
         ]
 
     async def ping(self) -> str:

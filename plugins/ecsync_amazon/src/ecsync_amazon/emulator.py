@@ -15,7 +15,7 @@ import secrets
 import time
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,7 +30,7 @@ from ecsync_amazon._emulated_common import catalogue, iso, respond_text, sp_erro
 from ecsync_amazon._emulated_pages import Row, page_json
 from ecsync_amazon._emulated_reports import ReportsDesk
 from ecsync_amazon._wire import LwaError, LwaToken, unstructure
-from ecsync_amazon.auth import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
+from ecsync_amazon.auth import CLIENT_ID, CLIENT_SECRET, CLIENT_SECRET_ISSUED, REFRESH_TOKEN
 from ecsync_amazon.client import SUMMARIES
 from ecsync_amazon.plugin import PUBLISHED_RATE, AmazonSettings
 from ecsync_amazon.reports_api import DOCUMENTS, REPORTS
@@ -188,6 +188,7 @@ class AmazonEmulator:
         return {
             CLIENT_ID: SANDBOX_CLIENT_ID,
             CLIENT_SECRET: SANDBOX_CLIENT_SECRET,
+            CLIENT_SECRET_ISSUED: date.today().isoformat(),
             REFRESH_TOKEN: SANDBOX_REFRESH_TOKEN,
         }
 

@@ -69,6 +69,10 @@ class AmazonSettings:
             (pages / published rate) instead of losing every overshoot.
         timeout_s: seconds to wait for any one HTTP answer.
         token_margin_s: refresh the LWA access token this long before it expires.
+        client_secret_days: how long an LWA client secret lives (180 days, amazon.md §2); counted from
+            ``AMAZON_LWA_CLIENT_SECRET_ISSUED`` in .env, the date the current secret was made.
+        client_secret_warn_days: health warns this many days before the client secret lapses (Amazon's own
+            notices start 90 days ahead).
         listing_restarts: how many times an expired nextToken restarts the listing before the run fails.
         next_token_refused: the statuses that, answered to a request carrying a nextToken, mean the token has
             lapsed (the listing starts over). UNCERTAIN (amazon.md §1.3, §8): 400 ``InvalidInput`` is likely;
@@ -91,6 +95,8 @@ class AmazonSettings:
     burst: float = attrs.field(default=1.5, validator=_within(1))
     timeout_s: float = attrs.field(default=30.0, validator=_positive)
     token_margin_s: float = attrs.field(default=60.0, validator=_not_negative)
+    client_secret_days: int = attrs.field(default=180, validator=_within(1))
+    client_secret_warn_days: int = attrs.field(default=30, validator=_not_negative)
     listing_restarts: int = attrs.field(default=2, validator=_not_negative)
     next_token_refused: tuple[int, ...] = attrs.field(default=(400,), validator=_client_errors)
     lookup_batch: int = attrs.field(default=50, validator=_within(1, 50))
