@@ -14,7 +14,7 @@ import pytest
 
 from ecsync_core.bootstrap import build_app
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunKind, StockWrite
-from ecsync_core.errors import CredentialError, RefusedError, RunLockedError
+from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
 from ecsync_core.ports import StockReading
 from ecsync_core.services.sync import SyncFailedError
 from ecsync_core.testing import FakeMall, FakeStockSource
@@ -195,6 +195,26 @@ def test_every_mall_refusing_credentials_fails_the_run(world: World) -> None:
     report = world.sync()
     assert (Outcome.FAILED, 0) == (report.status, report.counts.succeeded)
     assert {"shop", "mart"} == set(report.mall_errors)
+
+
+@attrs.define
+class UnreadableMall(FakeMall):
+    """A mall whose reads fail (an outage at reading time) though its writes would go through."""
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        raise MallError("mart", "HTTP 500 after 5 attempts", retryable=True)
+
+
+def test_a_mall_that_cannot_be_read_is_not_written_blind(world: World) -> None:
+    """Unknown stock: no diff, no zeroing check, nothing to roll back; that mall waits for the next run."""
+    world.malls["mart"] = UnreadableMall(dict(world.malls["mart"].stock))
+    report = world.sync()
+    assert (Outcome.PARTIAL, []) == (report.status, world.malls["mart"].writes)
+    assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
+    assert "could not read current stock: HTTP 500 after 5 attempts" == report.mall_errors["mart"]
+    world.source.stock.update(dict.fromkeys(world.source.stock, 0))
+    refused = world.sync(dry_run=True)
+    assert (Outcome.REFUSED, "mart") == (refused.status, next(iter(refused.mall_errors)))
 
 
 @attrs.define

@@ -156,7 +156,7 @@ class _Sync:
         # the mappings only, so it is read during the listing too, instead of after it.
         opening = asyncio.create_task(asyncio.to_thread(self._open))
         listing = None if stock is not None else asyncio.create_task(self._snapshot(app.source(), opening))
-        reads: asyncio.Task[dict[str, StockReading | None]] | None = None
+        reads: asyncio.Task[dict[str, StockReading]] | None = None
         malls: MappingOf[str, MallInventory] = {}
         try:
             mappings, malls = await opening
@@ -212,31 +212,28 @@ class _Sync:
 
     async def _read_malls(
         self, malls: MappingOf[str, MallInventory], mappings: Sequence[Mapping]
-    ) -> dict[str, StockReading | None]:
+    ) -> dict[str, StockReading]:
         """
-        Every mall's current stock, in parallel. A mall that cannot be read is ``None`` (its items are sent
-        as planned: absolute quantities are safe); a mall refusing our credentials is left out entirely.
+        Every mall's current stock, in parallel. A mall that cannot be read (an outage, refused credentials, a
+        plugin's bug) is left out of the run, with the reason in ``mall_errors``; the next run catches up.
         """
 
-        async def read(code: str) -> StockReading | None:
+        async def read(code: str) -> StockReading:
             items = sorted({m.item for m in mappings if m.mall == code})
             self.progress(f"reading {code}: {len(items)} items")
-            try:
-                return await malls[code].read(items)
-            except CredentialError:
-                raise
-            except MallError as exc:
-                self.mall_errors[code] = f"could not read current stock: {exc.message}"
-                log.warning("mall_read_failed", mall=code, error=exc.message, run_id=self.run_id)
-                return None
+            return await malls[code].read(items)
 
         codes = list(malls)
         results = await asyncio.gather(*(read(c) for c in codes), return_exceptions=True)
-        readings: dict[str, StockReading | None] = {}
+        readings: dict[str, StockReading] = {}
         for code, result in zip(codes, results, strict=True):
             if isinstance(result, CredentialError):
                 self.mall_errors[code] = result.message
                 self.notifier.notify("CREDENTIALS", result.one_line(), run_id=self.run_id)
+            elif isinstance(result, MallError):
+                # Not written blind: with its stock unknown, no diff, no zeroing check, nothing to roll back.
+                self.mall_errors[code] = f"could not read current stock: {result.message}"
+                log.warning("mall_read_failed", mall=code, error=result.message, run_id=self.run_id)
             elif isinstance(result, Exception):  # a plugin's own bug: that mall is left out, the others go on
                 self.mall_errors[code] = _plugin_failure(result)
                 log.warning("mall_read_crashed", mall=code, error=self.mall_errors[code], run_id=self.run_id)
@@ -283,7 +280,8 @@ class _Sync:
         self.app.ledger.finish(run_id, Outcome.REFUSED, counts, reason)
         self.notifier.notify("REFUSED", reason, run_id=run_id)
         log.warning("sync_refused", run_id=run_id, reason=reason)
-        return SyncReport(run_id, Outcome.REFUSED, self.options.dry_run, counts, plan, message=reason)
+        dry, errors = self.options.dry_run, dict(self.mall_errors)  # errors: why the counts are what they are
+        return SyncReport(run_id, Outcome.REFUSED, dry, counts, plan, mall_errors=errors, message=reason)
 
     def _finish_dry(self, plan: Plan) -> SyncReport:
         ledger, counts = self.app.ledger, self._counts(plan)
