@@ -98,7 +98,14 @@ def tabulate(rules: RuleSet, malls: Iterable[str], quantities: Iterable[int]) ->
 
 
 def non_monotone_edges(rule: AllocationRule, upto: int) -> list[tuple[int, int, int]]:
-    """Quantities where one more unit on Amazon gives the mall less: (q, alloc(q), alloc(q+1))."""
-    return [
-        (q, rule.allocate(q), rule.allocate(q + 1)) for q in range(1, upto) if rule.allocate(q + 1) < rule.allocate(q)
-    ]
+    """
+    Quantities below *upto* where one more unit on Amazon gives the mall less: (q, alloc(q), alloc(q+1)).
+
+    Within a tier floor(q x ratio) never falls as q grows, so only the quantity just below a tier can be one:
+    the tiers are checked, not every quantity (a report line of 99,999,999 units stays instant).
+    """
+    edges = []
+    for q in sorted(t.low - 1 for t in rule.tiers):
+        if 1 <= q < upto and (after := rule.allocate(q + 1)) < (before := rule.allocate(q)):
+            edges.append((q, before, after))
+    return edges

@@ -36,6 +36,23 @@ def test_manual_examples(q: int, want: int) -> None:
     assert want == MANUAL_RULE.allocate(q)
 
 
+@given(st.lists(st.tuples(st.integers(1, 40), st.integers(1, 12)), min_size=1, max_size=5), st.integers(0, 120))
+def test_edges_found_from_the_tiers_are_every_less_for_more(cuts: list[tuple[int, int]], upto: int) -> None:
+    """Checking only the tier starts finds exactly what checking every quantity finds, and fast for any size."""
+    starts = sorted({1, *(low for low, _ in cuts)})
+    ratios = {low: f"1/{den}" for low, den in cuts} | {1: "1/2"}
+    tiers = [
+        {"min": low, **({"max": nxt - 1} if nxt else {}), "ratio": ratios[low]}
+        for low, nxt in zip(starts, [*starts[1:], None], strict=True)
+    ]
+    rule = parse_rule(tiers, "rules.default")
+    every = [
+        (q, rule.allocate(q), rule.allocate(q + 1)) for q in range(1, upto) if rule.allocate(q + 1) < rule.allocate(q)
+    ]
+    assert every == non_monotone_edges(rule, upto)
+    assert non_monotone_edges(rule, starts[-1]) == non_monotone_edges(rule, 10**15), "none past the top tier"
+
+
 def test_non_monotone_edges_are_the_business_rule() -> None:
     """9 gives 3 but 10 gives 2; 19 gives 4 and 20 gives 4; both are reported as edges where less follows more."""
     assert (MANUAL_RULE.allocate(9), MANUAL_RULE.allocate(10)) == (3, 2)
