@@ -578,6 +578,12 @@ def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str
     # Not mkstemp: its file is private (0600), and an exported sheet is for the team to open.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        # Opened before openpyxl starts streaming rows: a place that cannot be written fails here, before a
+        # half-run row writer is left for the collector to complain about on stderr.
+        out = tmp.open("wb")
+    except OSError as exc:
+        raise SheetWriteError(f"{path}: cannot write the sheet: {exc.strerror or exc}") from None
+    try:
         rows = list(rows)
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("master")
@@ -603,10 +609,12 @@ def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str
         for row in rows:
             ws.append([text(row.sku), *(text(row.codes.get(c, "")) for c in mall_columns), row.active])
             count += 1
-        wb.save(tmp)
+        wb.save(out)
+        out.close()
         os.replace(tmp, path)
     except OSError as exc:
         raise SheetWriteError(f"{path}: cannot write the sheet: {exc.strerror or exc}") from None
     finally:
+        out.close()
         tmp.unlink(missing_ok=True)
     return count

@@ -83,10 +83,11 @@ def test_usage_error_exits_2() -> None:
 
 
 def test_bad_quantity_range_is_one_line() -> None:
-    """A range that runs backwards is refused in one line, exit 1."""
+    """A range that runs backwards, or no number at all, is a usage error (exit 2) in one line."""
     p = ecsync("simulate", "--qty", "30-0")
-    assert (p.returncode, len(p.stderr.strip().splitlines())) == (1, 1)
+    assert (p.returncode, len(p.stderr.strip().splitlines())) == (2, 1)
     assert "backwards" in p.stderr
+    assert 2 == ecsync("simulate", "--qty", "abc").returncode
 
 
 def test_malls_lists_installed_plugins() -> None:
@@ -121,3 +122,12 @@ def test_export_sku_json(tmp_path: Path) -> None:
     assert (0, 0) == (doc["skus"], doc["mappings"])
     assert {"yahoo_item_code", "rakuten_item_number"} == set(doc["columns"])
     assert (tmp_path / "out.xlsx").is_file()
+
+
+def test_an_export_to_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
+    """No traceback after the error line (openpyxl's half-run row writer complained on stderr at exit)."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'e.duckdb'}\n", encoding="utf-8")
+    p = ecsync("-c", str(cfg), "export-sku", "-f", "/proc/m.xlsx")
+    assert (1, 1) == (p.returncode, len(p.stderr.strip().splitlines())), p.stderr
+    assert "cannot write the sheet" in p.stderr

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 
 class QuantityRangeError(EcsyncError):
-    """Raised when `--qty` is not a quantity or a range like 0-30."""
+    """Raised when `--qty` is not a quantity or a range like 0-30: a usage error (exit 2), in one line."""
+
+    exit_code = 2
 
 
 _PART = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
