@@ -532,30 +532,40 @@ def yahoo_token(state: State, paste: bool, timeout_s: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Run the CLI; every known error is one line on stderr, a traceback only with -v."""
+    """
+    Run the CLI; every known error is one line on stderr, a traceback only with -v. With ``--json`` the error
+    is also the one JSON document on stdout (``{"error": ..., "exit_code": ...}``), so a script reading stdout
+    never finds it empty.
+    """
     args = sys.argv[1:] if argv is None else argv
     verbose = any(a in {"-v", "--verbose"} or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
+
+    def fail(message: str, code: int, *, kind: str = "") -> NoReturn:
+        click.echo(f"{kind}{message}", err=True)
+        if "--json" in args:
+            emit_json({"error": message, "exit_code": code})
+        sys.exit(code)
+
     try:
         code = cli.main(args=args, prog_name="ecsync", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_FAILED)
+        fail("aborted", EXIT_FAILED)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else EXIT_FAILED)
+        usage = isinstance(exc, click.UsageError)
+        if "--json" in args:
+            emit_json({"error": exc.format_message(), "exit_code": EXIT_USAGE if usage else EXIT_FAILED})
+        sys.exit(EXIT_USAGE if usage else EXIT_FAILED)
     except EcsyncError as exc:
         if verbose:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"error: {exc.one_line()}", err=True)
-        sys.exit(exc.exit_code)
+        fail(exc.one_line(), exc.exit_code, kind="error: ")
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        fail("interrupted", 130)
     except Exception as exc:
         if verbose:
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
-        sys.exit(EXIT_FAILED)
+        fail(f"{type(exc).__name__}: {exc} (run with -v for the traceback)", EXIT_FAILED, kind="internal error: ")
     sys.exit(code if isinstance(code, int) else EXIT_OK)

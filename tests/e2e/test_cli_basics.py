@@ -131,3 +131,17 @@ def test_an_export_to_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
     p = ecsync("-c", str(cfg), "export-sku", "-f", "/proc/m.xlsx")
     assert (1, 1) == (p.returncode, len(p.stderr.strip().splitlines())), p.stderr
     assert "cannot write the sheet" in p.stderr
+
+
+def test_with_json_an_error_is_a_json_document_too(tmp_path: Path) -> None:
+    """A script reading stdout finds one JSON document even when the command fails, and the line on stderr."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'e.duckdb'}\n", encoding="utf-8")
+    p = ecsync("-c", str(cfg), "status", "nosuch", "--json")
+    assert ({"error": "no run with ID 'nosuch' (see `ecsync status`)", "exit_code": 1}, 1) == (
+        json.loads(p.stdout),
+        p.returncode,
+    )
+    assert p.stderr.startswith("error: no run with ID")
+    usage = ecsync("simulate", "--qty", "abc", "--json")
+    assert (2, 2) == (json.loads(usage.stdout)["exit_code"], usage.returncode)
