@@ -235,9 +235,7 @@ class _Sync:
                 self.mall_errors[code] = f"could not read current stock: {result.message}"
                 log.warning("mall_read_failed", mall=code, error=result.message, run_id=self.run_id)
             elif isinstance(result, Exception):  # a plugin's own bug: that mall is left out, the others go on
-                self.mall_errors[code] = _plugin_failure(result)
-                log.warning("mall_read_crashed", mall=code, error=self.mall_errors[code], run_id=self.run_id)
-                log.info("mall_read_crashed_traceback", mall=code, run_id=self.run_id, exc_info=result)
+                self.mall_errors[code] = _crashed("read", code, result, self.run_id)
             elif isinstance(result, BaseException):
                 raise result
             else:
@@ -341,9 +339,7 @@ class _Sync:
             try:
                 pushed = await push(run_id, adapter, updates, name)
             except Exception as exc:  # a plugin's own bug: this mall fails, the others go on
-                error = _plugin_failure(exc)
-                log.warning("mall_push_crashed", mall=code, error=error, run_id=run_id)
-                log.info("mall_push_crashed_traceback", mall=code, run_id=run_id, exc_info=exc)  # the file's
+                error = _crashed("push", code, exc, run_id) + "; items may or may not have been written"
                 pushed = Pushed([item(run_id, u, None, f"{name}: {error}") for u in updates], error)
             if pushed.mall_error is not None:
                 self.mall_errors[code] = pushed.mall_error
@@ -376,11 +372,17 @@ def _refuse_lost_zeros(stock: MappingOf[str, int], mappings: Sequence[Mapping], 
         )
 
 
-def _plugin_failure(exc: BaseException) -> str:
-    """An unexpected error from a mall's adapter, as one line (a task group's wrapper taken off)."""
+def _crashed(stage: str, code: str, exc: BaseException, run_id: str | None) -> str:
+    """
+    An unexpected error from a mall's adapter as one line (a task group's wrapper taken off), logged: the
+    line as a warning, the traceback at INFO, so it reaches the log file but not the console.
+    """
+    log.info(f"mall_{stage}_crashed_traceback", mall=code, run_id=run_id, exc_info=exc)
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
-    return f"the mall plugin failed ({type(exc).__name__}: {exc}); items may or may not have been written"
+    said = f"the mall plugin failed ({type(exc).__name__}: {exc})"
+    log.warning(f"mall_{stage}_crashed", mall=code, error=said, run_id=run_id)
+    return said
 
 
 def _intent(run_id: str, updates: Sequence[PlannedUpdate]) -> list[RunItem]:
