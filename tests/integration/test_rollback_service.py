@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecsync_core.domain import ItemResult, Outcome, RunKind, StockWrite
+from ecsync_core.domain import ItemResult, Outcome, RunItem, RunKind, StockWrite
 from ecsync_core.errors import MallError
 from ecsync_core.ports import StockReading
 from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, restore_value, run_rollback
@@ -176,3 +176,19 @@ def test_a_live_rollback_with_nothing_to_put_back_is_not_a_dry_run(world: World)
         mall.stock.clear()
     report = rollback(world)
     assert (None, False, ()) == (report.run_id, report.dry_run, report.items)
+
+
+def test_a_sync_that_started_and_died_during_the_prompt_is_not_passed_over(world: World) -> None:
+    """The prompt holds no lock: a sync run meanwhile that died mid-push is the latest one, so nothing is put back."""
+    world.sync()
+
+    def confirm(_plan: RollbackReport) -> bool:
+        dead = world.app.ledger.start(RunKind.SYNC)  # recorded its plan, wrote, and was killed
+        world.app.ledger.record_items([RunItem(dead.id, "A", "mart", "a", 40, 5, 8)])
+        world.malls["mart"].stock["a"] = 8
+        return True
+
+    with pytest.raises(RollbackRefusedError, match="not the latest sync"):
+        run_rollback(world.app, None, dry_run=False, notifier=world.notifier, confirm=confirm)
+    assert 8 == world.malls["mart"].stock["a"]
+    assert ["INTERRUPTED"] == [s for s, _ in world.notifier.sent if s == "INTERRUPTED"]

@@ -17,7 +17,7 @@ from ecsync_core.errors import EcsyncError, RunLockedError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
 from ecsync_core.services.push import outcome_of, push, summary
-from ecsync_core.services.runs import reap_interrupted
+from ecsync_core.services.runs import mark_dead, reap_interrupted
 from ecsync_core.store.db import utcnow
 
 
@@ -153,6 +153,9 @@ async def _preview(app: App, run_id: str | None) -> RollbackReport:
 
 
 async def _confirmed(app: App, preview: RollbackReport, notifier: Notifier) -> RollbackReport:
+    # A sync may have started and died while the prompt waited: marked now, it is the latest that may have
+    # written, and the older sync is not put back over it.
+    mark_dead(app, notifier)
     sync = find_target(app, preview.sync.id)
     malls = app.targets()
     try:

@@ -28,11 +28,14 @@ def reap_interrupted(app: App, notifier: Notifier | None = None) -> list[str]:
     if not app.ledger.running():
         return []
     with app.lock.while_free() as free:
-        if not free:
-            return []
-        stale = [r.id for r in app.ledger.running()]
-        if stale:
-            app.ledger.mark_interrupted(stale)
+        return mark_dead(app, notifier) if free else []
+
+
+def mark_dead(app: App, notifier: Notifier | None = None) -> list[str]:
+    """Mark every RUNNING run INTERRUPTED, and say so: the caller holds the run lock, so none of them is alive."""
+    stale = [r.id for r in app.ledger.running()]
+    if stale:
+        app.ledger.mark_interrupted(stale)
     if notifier is not None:
         for rid in stale:
             notifier.notify("INTERRUPTED", f"run {rid} died before it finished", run_id=rid)
