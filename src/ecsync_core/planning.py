@@ -58,7 +58,7 @@ class Plan:
 def make_plan(
     stock: MappingOf[str, int],
     mappings: Sequence[Mapping],
-    readings: MappingOf[str, StockReading | None],
+    readings: MappingOf[str, StockReading],
     rules: RuleSet,
     *,
     full: bool = False,
@@ -69,31 +69,26 @@ def make_plan(
     Args:
         stock: SKU -> fulfillable quantity for every SKU FBA knows (listing plus lookups); an SKU not in it
             gets 0, as the manual says.
-        readings: mall -> what it holds now, ``None`` when the mall could not be read at all (then every
-            item's ``before`` is unknown and the item is sent: absolute quantities are safe to resend).
+        readings: mall -> what it holds now. A mall missing here (it could not be read) gets no items: with its
+            stock unknown there is no diff to send. Its SKUs still count as mapped.
     """
     items: list[PlannedUpdate] = []
     unreadable: dict[tuple[str, str], str] = {}
-    active_skus: set[str] = set()
+    active_skus = {m.sku for m in mappings if m.active}
     # One allocation per (mall, quantity): 100,000 SKUs hold a few hundred distinct quantities.
     targets: dict[str, dict[int, int]] = {mall: {} for mall in readings}
     for m in sorted(mappings, key=lambda m: (m.mall, m.sku)):
         if not m.active or m.mall not in readings:
             continue
-        active_skus.add(m.sku)
         q = stock.get(m.sku, 0)
         known = targets[m.mall]
         target = known.get(q)
         if target is None:
             target = known[q] = rules.for_mall(m.mall).allocate(q)
         reading = readings[m.mall]
-        if reading is None:
-            before = None
-        else:
-            before = reading.quantities.get(m.item)
-            if reading.problems and m.item in reading.problems:
-                unreadable[(m.mall, m.item)] = reading.problems[m.item]
-        items.append(PlannedUpdate(m.sku, m.mall, m.item, q, before, target))
+        if reading.problems and m.item in reading.problems:
+            unreadable[(m.mall, m.item)] = reading.problems[m.item]
+        items.append(PlannedUpdate(m.sku, m.mall, m.item, q, reading.quantities.get(m.item), target))
     return Plan(
         found=len(stock),
         mapped=sum(1 for sku in active_skus if sku in stock),

@@ -210,6 +210,7 @@ def test_a_mall_that_cannot_be_read_is_not_written_blind(world: World) -> None:
     world.malls["mart"] = UnreadableMall(dict(world.malls["mart"].stock))
     report = world.sync()
     assert (Outcome.PARTIAL, []) == (report.status, world.malls["mart"].writes)
+    assert (4, ("E",)) == (report.counts.mapped, report.plan.unmapped), "its SKUs are still mapped"
     assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
     assert "could not read current stock: HTTP 500 after 5 attempts" == report.mall_errors["mart"]
     world.source.stock.update(dict.fromkeys(world.source.stock, 0))

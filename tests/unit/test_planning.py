@@ -21,7 +21,7 @@ mappings_st = st.lists(
 held_st = st.dictionaries(st.sampled_from([f"i{n}" for n in range(20)]), st.integers(min_value=0, max_value=20))
 
 
-def _readings(held: dict[str, int]) -> dict[str, StockReading | None]:
+def _readings(held: dict[str, int]) -> dict[str, StockReading]:
     return {"yahoo": StockReading(dict(held)), "rakuten": StockReading(dict(held))}
 
 
@@ -58,17 +58,18 @@ def test_applying_a_plan_leaves_nothing_to_do(
 
 
 @given(stock_st, mappings_st, held_st)
-def test_full_sends_everything_and_unknown_malls_send_all(
+def test_full_sends_everything_and_an_unread_mall_gets_nothing(
     stock: dict[str, int], mappings: list[Mapping], held: dict[str, int]
 ) -> None:
-    """--full plans every active item; a mall that could not be read has every item planned with 'now' unknown."""
+    """
+    --full plans every active item. A mall that could not be read (missing from the readings) gets no item,
+    but its SKUs still count as mapped.
+    """
     full = make_plan(stock, mappings, _readings(held), RuleSet(), full=True)
     assert list(full.items) == full.updates
-    blind = make_plan(stock, mappings, {"yahoo": None, "rakuten": StockReading(dict(held))}, RuleSet())
-    assert all(u.before is None for u in blind.updates if u.mall == "yahoo")
-    assert {(u.sku, u.mall) for u in blind.items if u.mall == "yahoo"} == {
-        (u.sku, u.mall) for u in blind.updates if u.mall == "yahoo"
-    }
+    unread = make_plan(stock, mappings, {"rakuten": StockReading(dict(held))}, RuleSet())
+    assert [] == [u for u in unread.items if u.mall == "yahoo"]
+    assert (full.mapped, full.unmapped) == (unread.mapped, unread.unmapped)
 
 
 @given(stock_st, mappings_st, held_st)
