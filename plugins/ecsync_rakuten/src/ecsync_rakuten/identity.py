@@ -155,7 +155,7 @@ class VariantResolver:
         fetch: Callable[[str], Awaitable[ProductVariants]],
         *,
         fold_variant_case: bool = False,
-        trust_for: timedelta = timedelta(hours=24),
+        trust_for: timedelta = timedelta(days=7),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store

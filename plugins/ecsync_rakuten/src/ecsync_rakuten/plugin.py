@@ -68,7 +68,8 @@ class RakutenSettings:
         variant_cache_hours: how long the single variant of a bare manageNumber is trusted before Items API is
             asked again. A product that gains variants is refused at the latest this long after; until then its
             whole allocation still goes to its one old SKU. 0 asks every run (one Items API call a bare
-            product, at 1 call a second). Rows written ``manageNumber:variantId`` need no lookup at all.
+            product, at 1 call a second). A week by default: a day would lapse just before each nightly run
+            and ask again every night. Rows written ``manageNumber:variantId`` need no lookup at all.
         fold_variant_case: fold variantId to lower case too. Most RMS pages say variantId is case-sensitive;
             one Inventory 2.0 page says it is folded like manageNumber [U]. Off: the id is sent as written.
         max_in_flight: calls under way at once. The buckets still space calls by the published rate; a second
@@ -84,7 +85,7 @@ class RakutenSettings:
     upsert_batch: int = attrs.field(default=400, validator=_between(1, 400, " (Rakuten's maximum per call)"))
     items_rate: float = attrs.field(default=1.0, validator=_positive)
     pacing_margin: float = attrs.field(default=0.03, validator=_margin)
-    variant_cache_hours: float = attrs.field(default=24.0, validator=_not_negative)
+    variant_cache_hours: float = attrs.field(default=168.0, validator=_not_negative)
     fold_variant_case: bool = False
     max_in_flight: int = attrs.field(default=4, validator=_between(1, 16))
     expiry_warn_days: int = attrs.field(default=14, validator=_between(0, 89))
