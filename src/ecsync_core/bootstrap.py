@@ -66,9 +66,12 @@ class App:
     def check_mall_codes(self) -> None:
         """
         Refuse a mall code no plugin has, in ``malls`` or ``rules.malls``: a misspelt code would silently leave
-        that mall on the default rule or the default endpoint. Disabled and broken plugins' codes pass.
+        that mall on the default rule or the default endpoint. Disabled plugins' codes pass. While a plugin is
+        broken its code cannot be known, so nothing is refused: health names the broken plugin instead.
         """
-        known = set(self.host.malls) | self.host.disabled | set(self.host.broken)
+        if self.host.broken:
+            return
+        known = set(self.host.malls) | self.host.disabled
         installed = ", ".join(self.host.malls) or "none"
         for section, codes in (("malls", self.settings.malls), ("rules.malls", self.settings.rules.per_mall)):
             for code in codes:

@@ -123,6 +123,15 @@ def test_example_config_is_valid_and_complete() -> None:
         assert installed.plugin.settings_type() == mall_settings(settings, code, installed.plugin.settings_type)
 
 
+def test_a_broken_plugins_section_does_not_stop_every_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a plugin fails to load its code is unknown: its section is not called a typo (health names it)."""
+    from ecsync_core.bootstrap import build_app
+
+    monkeypatch.setenv("ECSYNC_EXTRA_PLUGINS", "acme_zozo_missing.plugin")
+    app = build_app(write(tmp_path / "c.yaml", "malls:\n  zozo:\n    endpoint: https://x\n"))
+    assert "acme_zozo_missing.plugin" in app.host.broken
+
+
 def test_a_mall_code_no_plugin_has_is_refused(tmp_path: Path) -> None:
     """A misspelt code in malls or rules.malls would leave that mall on the defaults: refused, key named."""
     from ecsync_core.bootstrap import build_app
