@@ -279,14 +279,15 @@ def test_ctrl_c_is_interrupted_and_keeps_what_the_run_did(world: World) -> None:
 
 
 def test_a_stock_file_that_lost_leading_zeros_is_refused(world: World, tmp_path: Path) -> None:
-    """Mapped 007 missing while 7 is there (Seller Central's .csv): refused, not taken as sold out everywhere."""
+    """Mapped 007 missing while 7 is there (Seller Central's .csv): REFUSED, not taken as sold out everywhere."""
     world.app.mappings.apply([Mapping("007", "shop", "z")], replace=False)
     world.malls["shop"].stock["z"] = 0
     report = tmp_path / "fba.csv"
     report.write_text("A,25\nB,16\nC,9\nD,0\n7,4\n")
-    with pytest.raises(SyncFailedError, match=r"mapped SKU '007' is not in the file but '7' is.*use the \.txt"):
-        world.sync(file=report)
-    assert [] == world.malls["shop"].writes
-    assert Outcome.FAILED == world.app.ledger.recent(1)[0].status
+    refused = world.sync(file=report)
+    assert (Outcome.REFUSED, []) == (refused.status, world.malls["shop"].writes)
+    assert "mapped SKU '007' is not in the file but '7' is" in refused.message
+    assert "use the .txt report" in refused.message
+    assert Outcome.SUCCESS == world.sync(file=report, force=True).status, "two real SKUs: --force runs it"
     report.write_text("A,25\nB,16\nC,9\nD,0\n007,4\n")
     assert Outcome.SUCCESS == world.sync(file=report).status

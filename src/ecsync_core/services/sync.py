@@ -115,6 +115,7 @@ class _Sync:
     progress: Callable[[str], None] = _quiet
     run_id: str | None = None
     counts: Counts = Counts()  # so far: what the ledger keeps if the run ends early
+    lost_zeros: str | None = None  # why a stock file looks cut (leading zeros lost), to refuse it
     mall_errors: dict[str, str] = attrs.field(factory=dict)
     plan_unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
 
@@ -165,7 +166,7 @@ class _Sync:
                 self.progress("reading FBA stock (every page) and the malls' stock")
                 stock = await listing
             elif stock is not None and opts.file is not None:
-                _refuse_lost_zeros(stock, mappings, opts.file)
+                self.lost_zeros = _lost_zeros(stock, mappings, opts.file)
             assert stock is not None
             readings = await reads
             plan = make_plan(stock, mappings, readings, app.settings.rules, full=opts.full)
@@ -246,6 +247,8 @@ class _Sync:
         if self.options.force:
             return None
         safety = self.app.settings.safety
+        if self.lost_zeros:
+            return f"{self.lost_zeros} (use --force if these really are different SKUs)"
         if not found:
             return "the source returned no SKUs at all (use --force if FBA really holds nothing)"
         last = self.app.ledger.last_good()
@@ -353,23 +356,24 @@ class _Sync:
         return items
 
 
-def _refuse_lost_zeros(stock: MappingOf[str, int], mappings: Sequence[Mapping], path: Path) -> None:
+def _lost_zeros(stock: MappingOf[str, int], mappings: Sequence[Mapping], path: Path) -> str | None:
     """
-    Refuse a stock file that lacks mapped SKUs while holding them without their leading zeros: taken as q = 0,
-    they would be zeroed on every mall (and `--file` asks no API for missing SKUs).
+    Why a stock file looks cut, if it lacks mapped SKUs while holding them without their leading zeros: taken as
+    q = 0, they would be zeroed on every mall (and `--file` asks no API for missing SKUs).
     """
     lost = sorted(
         (sku, bare)
         for sku in {m.sku for m in mappings}
         if sku not in stock and (bare := sku.lstrip("0")) != sku and bare in stock
     )
-    if lost:
-        (sku, seen), more = lost[0], len(lost) - 1
-        raise SyncFailedError(
-            f"{path}: mapped SKU {sku!r} is not in the file but {seen!r} is"
-            + (f" ({more} more like it)" if more else "")
-            + ": the file lost leading zeros (Seller Central's .csv does); use the .txt report"
-        )
+    if not lost:
+        return None
+    (sku, seen), more = lost[0], len(lost) - 1
+    return (
+        f"{path}: mapped SKU {sku!r} is not in the file but {seen!r} is"
+        + (f" ({more} more like it)" if more else "")
+        + ": the file lost leading zeros (Seller Central's .csv does); use the .txt report"
+    )
 
 
 def _crashed(stage: str, code: str, exc: BaseException, run_id: str | None) -> str:
