@@ -227,13 +227,16 @@ def test_no_target_mall_installed_is_refused(tmp_path: Path, monkeypatch: pytest
         export_sku(app, tmp_path / "e.xlsx")
 
 
-def test_replace_waits_for_a_plugin_that_failed_to_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A broken plugin's column would go unread and --replace would remove all its mappings: refused."""
-    monkeypatch.setenv("ECSYNC_EXTRA_PLUGINS", "ecsync_no_such_plugin")
+def test_replace_waits_for_a_mall_whose_plugin_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disabled or broken plugin's column goes unread, and --replace would remove all its mappings: refused."""
+    sheet = manual_sheet(tmp_path / "m.xlsx")
+    import_sku(make_app(tmp_path), sheet)
+    monkeypatch.setenv("ECSYNC_DISABLE_PLUGINS", "rakuten")
     app = make_app(tmp_path)
-    with pytest.raises(PluginError, match="plugin 'ecsync_no_such_plugin' could not be loaded"):
-        import_sku(app, manual_sheet(tmp_path / "m.xlsx"), replace=True)
-    assert 8 == len(import_sku(app, tmp_path / "m.xlsx").changes.added), "a merge removes nothing: it goes on"
+    with pytest.raises(PluginError, match="maps items on rakuten, whose plugin is not loaded"):
+        import_sku(app, sheet, replace=True)
+    assert 4 == sum(m.mall == "rakuten" for m in app.mappings.all())
+    assert 0 == len(import_sku(app, sheet).changes.removed), "a merge removes nothing of it: it goes on"
 
 
 def test_sheet_option_picks_the_sheet(tmp_path: Path, config: Path, capsys: Capsys) -> None:

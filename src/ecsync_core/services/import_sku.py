@@ -186,10 +186,14 @@ def import_sku(
         InputError: with every problem of the sheet; nothing is changed.
     """
     targets = _targets(app)
-    if replace and app.host.broken:
-        # Its mall's column would go unread, and the replace would remove every mapping of that mall.
-        name, why = next(iter(app.host.broken.items()))
-        raise PluginError(f"plugin {name!r} could not be loaded ({why}): fix it before `import-sku --replace`")
+    current = app.mappings.all()
+    if replace and (unloaded := sorted({m.mall for m in current} - {p.code for p in targets})):
+        # Its column would go unread, and the replace would remove every mapping of that mall.
+        broken = f" (failed to load: {', '.join(app.host.broken)})" if app.host.broken else ""
+        raise PluginError(
+            f"the database maps items on {', '.join(unloaded)}, whose plugin is not loaded{broken}: "
+            "`import-sku --replace` would remove them all; load it first"
+        )
     path = file if file is not None else app.settings.master_file
     malls = {str(p.sheet_column): p.code for p in targets}
     columns = [CodeColumn(str(p.sheet_column), p.check_item_key, p.normalize_item_key) for p in targets]
@@ -199,7 +203,6 @@ def import_sku(
         log.info("import_sku_refused", file=str(path), problems=len(exc.problems), first=str(exc.problems[0]))
         raise
     wanted, absent = sheet_mappings(read, malls)
-    current = app.mappings.all()
     if not replace and (clashes := _claimed_by_kept(current, wanted, absent, path, malls)):
         log.info("import_sku_refused", file=str(path), problems=len(clashes), first=str(clashes[0]))
         raise InputError(clashes)
