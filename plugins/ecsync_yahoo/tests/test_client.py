@@ -5,6 +5,8 @@ errors, retries, token renewal, the daily quota and the public-key headers.
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -330,10 +332,15 @@ def test_missing_seller_id_is_a_config_error(rig: Callable[..., Any]) -> None:
 
 
 def test_calls_are_counted_per_jst_day_in_the_store(rig: Callable[..., Any]) -> None:
-    """Every store-API call counts toward today's (JST) quota, kept in the plugin store across adapters."""
+    """
+    Every store-API call counts toward today's (JST) quota of its application ID, kept in the plugin store
+    across adapters; another ID (the way out of a spent quota) starts its own count.
+    """
     r = rig(SEED)
     today = datetime.now(JST).date().isoformat()
-    r.store.put(f"calls:{today}", "40")
+    key = f"calls:{r.adapter.secrets['YAHOO_CLIENT_ID']}:{today}"
+    r.store.put(key, "40")
+    r.store.put(f"calls:another-app:{today}", "49999")
 
     async def go() -> str:
         await r.adapter.read(list(SEED))
@@ -341,8 +348,17 @@ def test_calls_are_counted_per_jst_day_in_the_store(rig: Callable[..., Any]) -> 
         return await r.adapter.ping()
 
     detail = r.run(go)
-    assert "43" == r.store.get(f"calls:{today}")
+    assert "43" == r.store.get(key)
     assert f"43 of 50,000 calls used on {today} (JST)" in detail
+
+
+def test_a_coded_403_for_the_id_is_a_credential_error_not_the_quota(rig: Callable[..., Any]) -> None:
+    """px-14303 (this ID may not use the API) is a credential problem whatever the status, never 'quota used up'."""
+    r = rig(SEED)
+    answer = httpx.Response(403, content=_wire.render_error("px-14303", "Forbidden"))
+    with pytest.raises(CredentialError, match="does not let this ID use the API"):
+        r.adapter._answer("getStock", answer)  # the adapter's reading of Yahoo's answer, as received
+    r.run(lambda: asyncio.sleep(0))
 
 
 def test_quota_used_up_stops_before_calling(rig: Callable[..., Any]) -> None:

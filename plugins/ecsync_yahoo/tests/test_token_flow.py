@@ -165,8 +165,12 @@ def test_flow_takes_a_pasted_address(tmp_path: Path, arun: Any) -> None:
     assert_rewritten(path, emulator, consent, started)
 
 
-def test_paste_option_skips_the_listener(tmp_path: Path, arun: Any) -> None:
-    """--paste asks for the code even when the callback is on 127.0.0.1 (nothing listens there)."""
+def test_paste_option_skips_the_listener(tmp_path: Path, arun: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    --paste asks for the code even when the callback is on 127.0.0.1 (nothing listens there). A refresh token
+    also set in the environment, which would win over the new one in .env, is warned about.
+    """
+    monkeypatch.setenv("YAHOO_REFRESH_TOKEN", "an-old-token-from-the-service-unit")
     emulator = YahooEmulator({})
     browser = Browser(emulator)
     path = env_file(tmp_path, emulator)
@@ -183,6 +187,7 @@ def test_paste_option_skips_the_listener(tmp_path: Path, arun: Any) -> None:
     )
     assert dotenv_values(path)["YAHOO_REFRESH_TOKEN"] in emulator.refresh_tokens
     assert consent.env_file == path
+    assert "warning: YAHOO_REFRESH_TOKEN is also set in the environment" in browser.said[-1]
 
 
 @pytest.mark.parametrize(

@@ -80,17 +80,20 @@ class DailyQuota:
 
     RESERVE_FRACTION = 0.01
 
-    def __init__(self, store: KeyValueStore, limit: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: KeyValueStore, limit: int, clock: Callable[[], float] = time.time, *, app: str = ""
+    ) -> None:
         self.store = store
         self.limit = limit
         self.clock = clock
+        self.app = app  # the quota is Yahoo's per application ID: another ID starts its own count
         self.block = max(1, int(limit * self.RESERVE_FRACTION))
         self._day = ""
         self._stored = 0  # what the store held for _day after our last write (our unused block included)
         self._left = 0  # calls reserved in the store and not made yet
 
     def _key(self, day: str) -> str:
-        return f"calls:{day}"
+        return f"calls:{self.app}:{day}" if self.app else f"calls:{day}"
 
     def _roll(self) -> None:
         day = datetime.fromtimestamp(self.clock(), JST).date().isoformat()
@@ -229,7 +232,7 @@ class YahooShoppingClient:
         self.secrets = secrets
         self.http = httpx.AsyncClient(transport=transport, timeout=settings.timeout_s)
         self.bucket = TokenBucket(settings.requests_per_second, settings.burst)
-        self.quota = DailyQuota(store, settings.daily_quota, clock)
+        self.quota = DailyQuota(store, settings.daily_quota, clock, app=secrets.get("YAHOO_CLIENT_ID", ""))
         self.authorize_status: str | None = None
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         # Batches are prepared just in time (at most max_in_flight at once), not all before the first call.
@@ -538,8 +541,7 @@ class YahooShoppingClient:
                 raise self._forbidden(op, None) from None
             raise MallError(CODE, f"{op}: HTTP {status} with an answer that is {exc}") from None
         if isinstance(parsed, _wire.ApiError):
-            if status == 403:
-                raise self._forbidden(op, parsed.code)
+            # The ID codes first: whatever the status, they are a credential problem, not the daily quota.
             if parsed.code in {"px-14303", "px-14304"}:
                 raise CredentialError(
                     CODE,
@@ -547,6 +549,8 @@ class YahooShoppingClient:
                     "Business ID in Store Creator Pro (設定 → 権限管理設定) with tool permission, and set "
                     "YAHOO_PUBLIC_KEY_VERSION if a public key is used",
                 )
+            if status == 403:
+                raise self._forbidden(op, parsed.code)
             said = f" {parsed.message}" if parsed.message else ""
             raise YahooRequestError(CODE, f"{op} refused the request: {parsed.code}{said}", code=parsed.code)
         if status == 403:

@@ -330,6 +330,9 @@ async def run_flow(
         f"Saved YAHOO_REFRESH_TOKEN and YAHOO_CONSENT_AT in {env_file}. The token works until about {expires} "
         f"({settings.refresh_token_days} days from consent); consent again before then."
     )
+    if shadowed := [n for n in ("YAHOO_REFRESH_TOKEN", "YAHOO_CONSENT_AT") if os.environ.get(n)]:
+        # The environment wins over .env (config.load_secrets): runs would keep the old values.
+        say(f"warning: {', '.join(shadowed)} is also set in the environment, which wins over .env: unset it there")
     return Consent(env_file, started, expires)
 
 
