@@ -37,6 +37,18 @@ def test_read_batches_by_a_thousand_and_leaves_unknown_codes_out(rig: Callable[.
     assert [1000, 1000, 500] == [len(f["item_code"].split(",")) for f in r.wire.forms("getStock")]
 
 
+def test_a_short_answer_makes_its_missing_codes_problems_not_absent_items(rig: Callable[..., Any]) -> None:
+    """
+    getStock answering fewer rows than its counters say ([U] whether it pages or cuts): the codes without a
+    row are problems (never sent), not items Yahoo lacks (sent with their stock unknown).
+    """
+    r = rig(SEED)
+    r.emulator.cut_rows = 1
+    reading = r.run(lambda: r.adapter.read(["ec-item-00001", "ec-item-00002"]))
+    assert {"ec-item-00001": 5} == reading.quantities
+    assert {"ec-item-00002": "getStock answered 1 of 2 rows"} == reading.problems
+
+
 def test_malformed_codes_are_problems_and_not_sent(rig: Callable[..., Any]) -> None:
     """A code Yahoo would refuse is reported as a problem with the reason, and never sent."""
     r = rig(SEED)

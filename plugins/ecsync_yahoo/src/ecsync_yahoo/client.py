@@ -385,6 +385,11 @@ class YahooShoppingClient:
                 return found, problems
             raise
         self._sort_rows(chunk, match_rows(chunk, answer.rows), found, problems)
+        if answer.total_available is not None and len(answer.rows) < answer.total_available:
+            # Fewer rows than Yahoo says it has (paged or cut short, [U]): a code without its row is not known
+            # to be absent, so it is a problem (never sent), not a missing item (sent blind, zeros unchecked).
+            short = f"getStock answered {len(answer.rows)} of {answer.total_available} rows"
+            problems.update({key: short for key in chunk if key not in found and key not in problems})
         return found, problems
 
     def _sort_rows(

@@ -148,6 +148,8 @@ class YahooEmulator:
         orphans: quantities set on codes Yahoo does not know (kept, never read back).
         mixed_status: the HTTP status of a setStock answer with both ok and failed rows.
         daily_quota: calls a JST day before 403.
+        cut_rows: getStock leaves out its last N rows while its counters still count them (paging or a cut
+            answer: whether Yahoo ever does is [U]).
         omitted_overdraft: what a setStock without ``allow_overdraft`` sets it to; ``None`` keeps the item's
             value. Which one Yahoo does is [U] (facts sheet §1.1), so both can be tested; the adapter always
             sends the flag.
@@ -179,6 +181,7 @@ class YahooEmulator:
         self.orphans: dict[str, int] = {}
         self.mixed_status = mixed_status
         self.omitted_overdraft = omitted_overdraft
+        self.cut_rows = 0
         self.daily_quota = daily_quota
         self.consent_denied = False
         self.item_faults: dict[str, str] = {}
@@ -355,6 +358,8 @@ class YahooEmulator:
                 rows.append(_wire.render_row([("ItemCode", item), ("SubCode", sub), ("ErrorCode", "st-01101")]))
             else:
                 rows.append(UNKNOWN_ROW)
+        if self.cut_rows:  # a short answer: the counters still speak of every row
+            rows = rows[: max(0, len(rows) - self.cut_rows)]
         body = _wire.render_result_set(rows, ok=ok, ng=len(codes) - ok)
         return Response(body, media_type=_XML, headers=headers)
 
