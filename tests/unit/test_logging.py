@@ -63,3 +63,16 @@ def test_the_log_file_keeps_events_from_the_configured_level_up(tmp_path: Path) 
     configure(1, log_file, file_level="WARNING")
     get_logger().debug("debug_detail")
     assert "debug_detail" in log_file.read_text()
+
+
+def test_a_date_about_a_secret_is_not_redacted_from_every_log_line(tmp_path: Path) -> None:
+    """The client secret's issue date is not a secret: taught to the redactor, it blanked every timestamp."""
+    from ecsync_core.bootstrap import build_app
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"database: {tmp_path / 'e.duckdb'}\n", encoding="utf-8")
+    issued = "2031-01-02"
+    build_app(config, environ={"AMAZON_LWA_CLIENT_SECRET_ISSUED": issued, "AMAZON_LWA_CLIENT_SECRET": "s3cr3t-v4lue"})
+    said = REDACTOR.scrub(f"{issued}T04:00:00Z with s3cr3t-v4lue")
+    assert said.startswith(issued)
+    assert "s3cr3t-v4lue" not in said

@@ -88,10 +88,11 @@ class RunLock:
             return
         try:
             # Created if missing: the first run of a new database races its first `status` like any other.
+            # Read-only otherwise: flock needs no write access, and the file may be another user's.
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fh = self.path.open("a+", encoding="utf-8")
-        except OSError:  # a folder we cannot write: no run can hold a lock there either
-            yield True
+            fh = self.path.open("r" if self.path.exists() else "a+", encoding="utf-8")
+        except OSError:  # cannot tell whether a run holds it: then no run may be called dead
+            yield False
             return
         with fh:
             try:
