@@ -31,10 +31,11 @@ def test_cleanup_past_retention(tmp_path: Path) -> None:
     ledger.record_items([RunItem(old.id, "A", "yahoo", "a", 1, 0, 0)])
     for run in (old, recent):
         ledger.finish(run.id, Outcome.SUCCESS, Counts())
+    long_ago = utcnow() - timedelta(days=40)
     with app.db.connect() as con:
-        con.execute(
-            "UPDATE runs SET started_at = ? WHERE id IN (?, ?)", [utcnow() - timedelta(days=40), old.id, stuck.id]
-        )
+        con.execute("UPDATE runs SET started_at = ? WHERE id IN (?, ?, ?)", [long_ago, old.id, stuck.id, recent.id])
+        # Counted by when a run finished: `recent` started long ago but finished now, so it may still be rolled back.
+        con.execute("UPDATE runs SET finished_at = ? WHERE id = ?", [long_ago, old.id])
     live, rotated, fresh = logs / "sync.log", logs / "sync.log.1", logs / "sync.log.2"
     for path in (live, rotated, fresh):
         path.write_text("{}\n")

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from ecsync_core.domain import Mapping
-from ecsync_core.errors import InputError, PluginError
+from ecsync_core.errors import InputError, PluginError, RunLockedError
 from ecsync_core.services.import_sku import export_sku, import_sku
 from ecsync_core.store import Database, DuckDBMappings
 from tests.sheets import (
@@ -248,3 +248,17 @@ def test_sheet_option_picks_the_sheet(tmp_path: Path, config: Path, capsys: Caps
     code, out, _ = run_cli(capsys, "-c", config, "import-sku", "-f", book, "--sheet", "SKU")
     assert (0, ["SKU-1"]) == (code, [m.sku for m in mappings(tmp_path)])
     assert "added 1, changed 0, deactivated 0, removed 0 mappings" in out
+
+
+def test_an_import_waits_for_a_running_sync(tmp_path: Path) -> None:
+    """A sync pushes the mappings it read: an import may not change them under it (a dry run may look)."""
+    app = make_app(tmp_path)
+    sheet = manual_sheet(tmp_path / "m.xlsx")
+    app.lock.acquire("abc12345", "2026-11-29T04:00:00Z")
+    try:
+        with pytest.raises(RunLockedError, match=r"another run \(abc12345\)"):
+            import_sku(app, sheet)
+        assert 8 == len(import_sku(app, sheet, dry_run=True).changes.added)
+    finally:
+        app.lock.release()
+    assert 8 == len(import_sku(app, sheet).changes.added)

@@ -209,7 +209,12 @@ def import_sku(
     if dry_run:
         changes = diff(current, wanted, replace=replace, absent=absent)
     else:
-        changes = app.mappings.apply(wanted, replace=replace, absent=absent)
+        # Under the run lock: a sync has read the mappings it pushes, and must not push ones changed under it.
+        app.lock.acquire("(import-sku)", "now")
+        try:
+            changes = app.mappings.apply(wanted, replace=replace, absent=absent)
+        finally:
+            app.lock.release()
     codes = dict.fromkeys(malls.values(), 0)
     for m in wanted:
         codes[m.mall] += 1

@@ -276,17 +276,15 @@ class DuckDBLedger:
 
     def delete_older_than(self, cutoff: datetime, *, dry_run: bool) -> int:
         with self.db.transaction() as con:
-            row = con.execute(
-                "SELECT count(*) FROM runs WHERE started_at < ? AND finished_at IS NOT NULL", [cutoff]
-            ).fetchone()
+            # By when a run finished, as the rollback window counts: a long sync that started before the cutoff
+            # but finished after it may still be rolled back.
+            row = con.execute("SELECT count(*) FROM runs WHERE finished_at < ?", [cutoff]).fetchone()
             count = int(row[0]) if row else 0
             if not dry_run and count:
                 con.execute(
-                    "DELETE FROM run_items WHERE run_id IN (SELECT id FROM runs WHERE started_at < ? AND "
-                    "finished_at IS NOT NULL)",
-                    [cutoff],
+                    "DELETE FROM run_items WHERE run_id IN (SELECT id FROM runs WHERE finished_at < ?)", [cutoff]
                 )
-                con.execute("DELETE FROM runs WHERE started_at < ? AND finished_at IS NOT NULL", [cutoff])
+                con.execute("DELETE FROM runs WHERE finished_at < ?", [cutoff])
         return count
 
     # rule governance
