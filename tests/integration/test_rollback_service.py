@@ -192,3 +192,22 @@ def test_a_sync_that_started_and_died_during_the_prompt_is_not_passed_over(world
         run_rollback(world.app, None, dry_run=False, notifier=world.notifier, confirm=confirm)
     assert 8 == world.malls["mart"].stock["a"]
     assert ["INTERRUPTED"] == [s for s, _ in world.notifier.sent if s == "INTERRUPTED"]
+
+
+@attrs.define
+class CrashingWriter(FakeMall):
+    """A plugin whose write has a bug."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        raise RuntimeError("boom in write")
+
+
+def test_a_rollback_that_crashes_is_recorded_and_alerted_at_once(world: World) -> None:
+    """Not left RUNNING for a later command to call dead: FAILED now, with the reason, and an alert."""
+    world.sync()
+    world.malls["mart"] = CrashingWriter(dict(world.malls["mart"].stock))
+    with pytest.raises(ExceptionGroup):  # a plugin bug, raised as it came
+        rollback(world)
+    [run] = [r for r in world.app.ledger.recent() if r.kind is RunKind.ROLLBACK]
+    assert (Outcome.FAILED, True) == (run.status, run.finished_at is not None)
+    assert any(s == "FAILED" and run.id in body for s, body in world.notifier.sent)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from ecsync_core.domain import Counts, ItemResult, Outcome, PlannedUpdate, RunItem, StockWrite
-from ecsync_core.errors import CredentialError, MallError
+from ecsync_core.errors import CredentialError, EcsyncError, MallError
 from ecsync_core.ports import MallInventory
 
 
@@ -112,6 +112,16 @@ def outcome_of(counts: Counts, mall_errors: Mapping[str, str]) -> Outcome:
     if counts.succeeded == 0 and counts.updates > 0:
         return Outcome.FAILED
     return Outcome.PARTIAL
+
+
+def ended_early(exc: BaseException) -> tuple[Outcome, str]:
+    """
+    The outcome and the ledger's message of a run that an exception ended: INTERRUPTED for Ctrl-C (which
+    reaches the coroutine as a cancellation: asyncio.run turns SIGINT into one), FAILED for anything else.
+    """
+    if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+        return Outcome.INTERRUPTED, "stopped by the operator (Ctrl-C) before it finished"
+    return Outcome.FAILED, exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
 
 
 def summary(mall_errors: Mapping[str, str]) -> str:

@@ -16,7 +16,7 @@ from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, Run
 from ecsync_core.errors import EcsyncError, RunLockedError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
-from ecsync_core.services.push import outcome_of, push, summary
+from ecsync_core.services.push import ended_early, outcome_of, push, summary
 from ecsync_core.services.runs import mark_dead, reap_interrupted
 from ecsync_core.store.db import utcnow
 
@@ -213,6 +213,19 @@ async def _apply(
 ) -> RollbackReport:
     ledger = app.ledger
     run = ledger.start(RunKind.ROLLBACK, target_run=plan.sync.id, rule_fingerprint=app.settings.rules.fingerprint)
+    try:
+        return await _put_back(app, plan, malls, notifier, run)
+    except BaseException as exc:  # Ctrl-C, a crash: recorded and alerted now, not found dead by a later command
+        status, message = ended_early(exc)
+        ledger.finish(run.id, status, Counts(0, 0, len(plan.items)), message)
+        notifier.notify(status.value, f"rollback {run.id} of sync {plan.sync.id}: {message}", run_id=run.id)
+        raise
+
+
+async def _put_back(
+    app: App, plan: RollbackReport, malls: Mapping[str, MallInventory], notifier: Notifier, run: Run
+) -> RollbackReport:
+    ledger = app.ledger
     app.lock.describe(run.id, run.started_at.isoformat(timespec="seconds") + "Z")
     updates = [PlannedUpdate(i.sku, i.mall, i.item, 0, i.now, i.restore) for i in plan.items]
     ledger.record_items(RunItem(run.id, u.sku, u.mall, u.item, None, u.before, u.target) for u in updates)

@@ -22,7 +22,7 @@ from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved
-from ecsync_core.services.push import Pushed, item, outcome_of, push, summary
+from ecsync_core.services.push import Pushed, ended_early, item, outcome_of, push, summary
 from ecsync_core.services.runs import reap_interrupted
 
 
@@ -135,13 +135,7 @@ class _Sync:
             return await self._run()
         except BaseException as exc:
             if self.run_id is not None:
-                # Ctrl-C reaches the coroutine as a cancellation (asyncio.run turns SIGINT into one).
-                stopped = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
-                status = Outcome.INTERRUPTED if stopped else Outcome.FAILED
-                if stopped:
-                    message = "stopped by the operator (Ctrl-C) before it finished"
-                else:
-                    message = exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
+                status, message = ended_early(exc)
                 app.ledger.finish(self.run_id, status, self.counts, message)
                 self.notifier.notify(status.value, message, run_id=self.run_id)
             raise
