@@ -580,41 +580,36 @@ def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str
     try:
         # Opened before openpyxl starts streaming rows: a place that cannot be written fails here, before a
         # half-run row writer is left for the collector to complain about on stderr.
-        out = tmp.open("wb")
-    except OSError as exc:
-        raise SheetWriteError(f"{path}: cannot write the sheet: {exc.strerror or exc}") from None
-    try:
-        rows = list(rows)
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("master")
-        # openpyxl's streaming writer leaves out <dimension>; a read-only reader then parses the whole sheet
-        # once more just to size it (a 100,000-row sheet: seconds). Its writer asks this hook, when present.
-        last = f"{get_column_letter(len(mall_columns) + 2)}{len(rows) + 1}"
-        ws.calculate_dimension = lambda: f"A1:{last}"
-        for n in range(1, len(mall_columns) + 2):
-            ws.column_dimensions[get_column_letter(n)].number_format = "@"
-            ws.column_dimensions[get_column_letter(n)].width = 24
-        ws.append([SKU_COLUMN, *mall_columns, ACTIVE_COLUMN])
+        with tmp.open("wb") as out:
+            rows = list(rows)
+            wb = Workbook(write_only=True)
+            ws = wb.create_sheet("master")
+            # openpyxl's streaming writer leaves out <dimension>; a read-only reader then parses the whole
+            # sheet once more just to size it (a 100,000-row sheet: seconds). Its writer asks this hook.
+            last = f"{get_column_letter(len(mall_columns) + 2)}{len(rows) + 1}"
+            ws.calculate_dimension = lambda: f"A1:{last}"
+            for n in range(1, len(mall_columns) + 2):
+                ws.column_dimensions[get_column_letter(n)].number_format = "@"
+                ws.column_dimensions[get_column_letter(n)].width = 24
+            ws.append([SKU_COLUMN, *mall_columns, ACTIVE_COLUMN])
 
-        def text(value: str) -> WriteOnlyCell | None:
-            if not value:
-                return None  # the column's text format covers it
-            cell = WriteOnlyCell(ws, value=value)
-            if value.startswith("="):
-                cell.data_type = "s"  # text, not a formula: openpyxl takes any "=..." for one
-            cell.number_format = "@"
-            return cell
+            def text(value: str) -> WriteOnlyCell | None:
+                if not value:
+                    return None  # the column's text format covers it
+                cell = WriteOnlyCell(ws, value=value)
+                if value.startswith("="):
+                    cell.data_type = "s"  # text, not a formula: openpyxl takes any "=..." for one
+                cell.number_format = "@"
+                return cell
 
-        count = 0
-        for row in rows:
-            ws.append([text(row.sku), *(text(row.codes.get(c, "")) for c in mall_columns), row.active])
-            count += 1
-        wb.save(out)
-        out.close()
+            count = 0
+            for row in rows:
+                ws.append([text(row.sku), *(text(row.codes.get(c, "")) for c in mall_columns), row.active])
+                count += 1
+            wb.save(out)
         os.replace(tmp, path)
     except OSError as exc:
         raise SheetWriteError(f"{path}: cannot write the sheet: {exc.strerror or exc}") from None
     finally:
-        out.close()
         tmp.unlink(missing_ok=True)
     return count

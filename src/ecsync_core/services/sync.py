@@ -259,14 +259,8 @@ class _Sync:
             )
         return None
 
-    def _counts(self, plan: Plan, items: Sequence[RunItem] = ()) -> Counts:
-        return Counts(
-            plan.found,
-            plan.mapped,
-            len(plan.updates),
-            sum(1 for i in items if i.outcome == "ok"),
-            sum(1 for i in items if i.outcome == "failed"),
-        )
+    def _counts(self, plan: Plan) -> Counts:
+        return Counts(plan.found, plan.mapped, len(plan.updates))
 
     def _refuse(self, plan: Plan, reason: str) -> SyncReport:
         counts = self._counts(plan)
@@ -306,7 +300,7 @@ class _Sync:
         self.progress(", ".join(f"writing {c}: {len(ups)} items" for c, ups in by_mall.items()) or "nothing to write")
         batches = await asyncio.gather(*(self._push_mall(c, malls[c], ups, names[c]) for c, ups in by_mall.items()))
         items = [i for batch in batches for i in batch]
-        counts = self._counts(plan, items)
+        counts = self.counts  # each mall added its outcomes as it finished
         status = outcome_of(counts, self.mall_errors)
         if counts.succeeded == 0 and set(self.mall_errors) >= set(malls):
             status = Outcome.FAILED  # every mall failed as a whole: nothing of the run happened
