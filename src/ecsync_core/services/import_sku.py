@@ -210,11 +210,8 @@ def import_sku(
         changes = diff(current, wanted, replace=replace, absent=absent)
     else:
         # Under the run lock: a sync has read the mappings it pushes, and must not push ones changed under it.
-        app.lock.acquire("(import-sku)", "now")
-        try:
+        with app.lock.held("(import-sku)"):
             changes = app.mappings.apply(wanted, replace=replace, absent=absent)
-        finally:
-            app.lock.release()
     codes = dict.fromkeys(malls.values(), 0)
     for m in wanted:
         codes[m.mall] += 1

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind, counted
-from ecsync_core.errors import EcsyncError, RunLockedError
+from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
 from ecsync_core.services.push import ended_early, outcome_of, push, summary
-from ecsync_core.services.runs import mark_dead, reap_interrupted
+from ecsync_core.services.runs import exclusive, mark_dead, reap_interrupted
 from ecsync_core.store.db import utcnow
 
 
@@ -131,16 +131,8 @@ def run_rollback(
         return preview
     if not preview.items or not confirm(preview):
         return attrs.evolve(preview, dry_run=False)
-    lock = app.lock
-    try:
-        lock.acquire("(rollback)", "now")
-    except RunLockedError as exc:
-        notifier.notify(Outcome.REFUSED.value, exc.one_line())
-        raise
-    try:
+    with exclusive(app, "(rollback)", notifier):
         return asyncio.run(_confirmed(app, preview, notifier))
-    finally:
-        lock.release()
 
 
 async def _preview(app: App, run_id: str | None) -> RollbackReport:

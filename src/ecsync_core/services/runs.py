@@ -4,11 +4,15 @@ Runs as the operator sees them: status, and the runs whose process died (INTERRU
 
 from __future__ import annotations
 
+import contextlib
+
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
 
-from ecsync_core.domain import Run, RunItem
+from ecsync_core.domain import Outcome, Run, RunItem
+from ecsync_core.errors import RefusedError, RunLockedError
 
 
 if TYPE_CHECKING:
@@ -40,6 +44,24 @@ def mark_dead(app: App, notifier: Notifier | None = None) -> list[str]:
         for rid in stale:
             notifier.notify("INTERRUPTED", f"run {rid} died before it finished", run_id=rid)
     return stale
+
+
+@contextlib.contextmanager
+def exclusive(app: App, label: str, notifier: Notifier, checks: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """
+    The run lock for the block, for a run that writes to malls, once *checks* pass.
+
+    A refusal, by *checks* or because another run holds the lock, is not a run; but a schedule stopped, so
+    it is alerted.
+    """
+    with contextlib.ExitStack() as held:
+        try:
+            checks()
+            held.enter_context(app.lock.held(label))
+        except (RefusedError, RunLockedError) as exc:
+            notifier.notify(Outcome.REFUSED.value, exc.one_line())
+            raise
+        yield
 
 
 @attrs.frozen

@@ -17,13 +17,13 @@ import structlog
 
 from ecsync_core import heap
 from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, counted
-from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError, RefusedError, RunLockedError
+from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved
 from ecsync_core.services.push import Pushed, ended_early, item, outcome_of, push, summary
-from ecsync_core.services.runs import reap_interrupted
+from ecsync_core.services.runs import exclusive, reap_interrupted
 
 
 if TYPE_CHECKING:
@@ -87,18 +87,8 @@ def run_sync(
     sync = _Sync(app, options, notifier, progress)
     if options.dry_run:
         return _drive(sync)
-    lock = app.lock
-    try:
-        require_approved(app)
-        lock.acquire("(starting)", "now")
-    except (RefusedError, RunLockedError) as exc:
-        # Not a run (nothing was tried), but the schedule stopped: someone must hear of it.
-        notifier.notify(Outcome.REFUSED.value, exc.one_line())
-        raise
-    try:
+    with exclusive(app, "(starting)", notifier, checks=lambda: require_approved(app)):
         return _drive(sync)
-    finally:
-        lock.release()
 
 
 def _drive(sync: _Sync) -> SyncReport:

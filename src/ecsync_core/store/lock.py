@@ -59,6 +59,15 @@ class RunLock:
             else:
                 return True
 
+    @contextlib.contextmanager
+    def held(self, run_id: str) -> Iterator[None]:
+        """The lock for the block, or ``RunLockedError`` at once when another run holds it."""
+        self.acquire(run_id, "now")
+        try:
+            yield
+        finally:
+            self.release()
+
     def describe(self, run_id: str, started_at: str) -> None:
         """Say in the lock file which run holds it, for the refusal another process prints."""
         assert self._fh is not None, "describe() needs the lock held"
