@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog.testing
 
 from ecsync_core.domain import ItemResult, StockWrite
 from ecsync_core.errors import ConfigError, CredentialError, MallError
@@ -83,6 +84,36 @@ def test_write_resends_allow_overdraft_as_read(rig: Callable[..., Any], omitted:
         r.emulator.items["ec-tee-00003:size-s"].allow_overdraft,
         r.emulator.stock()["ec-tee-00003:size-s"],
     )
+
+
+def test_overdraft_kept_is_warned_of(rig: Callable[..., Any]) -> None:
+    """An item Yahoo sells beyond its stock is named in a warning with the way out, and its flag is kept."""
+    r = rig(SEED)
+    r.emulator.items["ec-tee-00003:size-s"].allow_overdraft = 1
+
+    async def go() -> list[ItemResult]:
+        await r.adapter.read(list(SEED))
+        return await r.adapter.write([StockWrite("ec-item-00001", 9), StockWrite("ec-tee-00003:size-s", 0)])
+
+    with structlog.testing.capture_logs() as logs:
+        r.run(go)
+    [warning] = [e for e in logs if e["event"] == "yahoo.overdraft_on"]
+    assert (1, ["ec-tee-00003:size-s"]) == (warning["items"], warning["first"])
+    assert "malls.yahoo.keep_overdraft: false" in warning["action"]
+    assert 1 == r.emulator.items["ec-tee-00003:size-s"].allow_overdraft
+
+
+def test_overdraft_not_kept_sends_0_without_reading_first(rig: Callable[..., Any]) -> None:
+    """``keep_overdraft: false`` turns 超過購入 off on every item written, so none can be oversold; no getStock first."""
+    r = rig(SEED, settings={"keep_overdraft": False})
+    r.emulator.items["ec-item-00004"].allow_overdraft = 1
+
+    with structlog.testing.capture_logs() as logs:
+        assert [True] == [x.ok for x in r.run(lambda: r.adapter.write([StockWrite("ec-item-00004", 3)]))]
+    assert ["setStock"] == [p.rsplit("/", 1)[-1] for p in r.wire.paths() if "/V1/" in p]
+    assert "0" == r.wire.forms("setStock")[0]["allow_overdraft"]
+    assert 0 == r.emulator.items["ec-item-00004"].allow_overdraft
+    assert not [e for e in logs if e["event"] == "yahoo.overdraft_on"]
 
 
 def test_write_without_a_read_fetches_allow_overdraft_first(rig: Callable[..., Any]) -> None:

@@ -257,7 +257,8 @@ class YahooShoppingClient:
 
     async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
         """
-        Set absolute quantities, resending each item's ``allow_overdraft`` as read.
+        Set absolute quantities, with each item's ``allow_overdraft`` resent as read (``keep_overdraft``, with a
+        warning naming the items that have it on) or else 0.
 
         Each batch is checked, completed and sent on its own, so the first call leaves at once and the
         work on the next batches fits in the waits between calls.
@@ -285,7 +286,26 @@ class YahooShoppingClient:
         out = [r for r in results if r is not None]
         if len(out) != len(writes):  # every batch answers for each of its writes; anything else is a bug here
             raise AssertionError(f"{len(writes) - len(out)} writes got no result")
+        self._warn_overdraft(out)
         return out
+
+    def _warn_overdraft(self, written: Sequence[ItemResult]) -> None:
+        """Say which written items Yahoo will still sell beyond their stock: the shop's choice, but a risk."""
+        on = [r.item for r in written if r.ok and self._flag(r.item) == 1]
+        if on:
+            log.warning(
+                "yahoo.overdraft_on",
+                items=len(on),
+                first=on[:10],
+                detail="超過購入 is on: Yahoo takes orders beyond the stock set, so these can be oversold",
+                action="turn it off in the store, or set malls.yahoo.keep_overdraft: false",
+            )
+
+    def _flag(self, item: str) -> int:
+        """The 超過購入 flag to send for *item*."""
+        if not self.settings.keep_overdraft:
+            return 0
+        return self._overdraft.get(item, self.settings.default_allow_overdraft)
 
     async def _write_batch(self, writes: Sequence[StockWrite], batch: Sequence[int]) -> list[tuple[int, ItemResult]]:
         """Screen one batch, read AllowOverdraft for items the last read did not cover, then setStock."""
@@ -300,7 +320,8 @@ class YahooShoppingClient:
                 done.append((n, ItemResult(w.item, ok=False, error=why)))
             else:
                 send.append((n, w))
-        unknown = [w.item for _, w in send if w.item not in self._overdraft]
+        keep = self.settings.keep_overdraft
+        unknown = [w.item for _, w in send if keep and w.item not in self._overdraft]
         if unknown:
             _rows, unread = await self._get_stock(list(dict.fromkeys(unknown)))
             if unread:
@@ -417,12 +438,11 @@ class YahooShoppingClient:
 
     async def _set_batch(self, batch: list[tuple[int, StockWrite]]) -> list[tuple[int, ItemResult]]:
         keys = [w.item for _, w in batch]
-        default = self.settings.default_allow_overdraft
         form = {
             "seller_id": self._seller_id(),
             "item_code": ",".join(keys),
             "quantity": ",".join(str(w.quantity) for _, w in batch),
-            "allow_overdraft": ",".join(str(self._overdraft.get(k, default)) for k in keys),
+            "allow_overdraft": ",".join(str(self._flag(k)) for k in keys),
         }
         try:
             answer = await self._call("setStock", form)

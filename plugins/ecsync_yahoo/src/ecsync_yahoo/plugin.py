@@ -65,6 +65,9 @@ class YahooSettings:
             must consent again; the manual says 7).
         public_key_warn_days: health warns this many days before the public key expires (keys last a year
             and are reissued in Store Creator Pro).
+        keep_overdraft: resend each item's 超過購入 flag (AllowOverdraft) as getStock read it, the shop's own
+            setting, and warn of the items that have it on: Yahoo takes orders for them beyond the stock we
+            set, so they can be oversold. ``false`` sends 0 for every item we write, so none can be.
         default_allow_overdraft: the 超過購入 flag sent for an item getStock does not know (it is then
             stored by Yahoo as an orphan and the read-back fails it anyway).
         status_zero_is_missing: whether a getStock row with ``Status`` 0 means "no such item". The meaning of
@@ -90,6 +93,7 @@ class YahooSettings:
     refresh_token_days: int = attrs.field(default=28, validator=_positive)
     refresh_token_warn_days: int = attrs.field(default=7, validator=attrs.validators.ge(0))
     public_key_warn_days: int = attrs.field(default=30, validator=attrs.validators.ge(0))
+    keep_overdraft: bool = True
     default_allow_overdraft: int = attrs.field(default=0, validator=attrs.validators.in_((0, 1)))
     status_zero_is_missing: bool = True
     sign_token_requests: bool = False
