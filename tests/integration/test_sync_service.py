@@ -17,6 +17,7 @@ from ecsync_core.domain import ItemResult, Mapping, Outcome, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
 from ecsync_core.ports import StockReading
 from ecsync_core.services.sync import SyncFailedError
+from ecsync_core.store import RunLock
 from ecsync_core.testing import FakeMall, FakeStockSource
 from tests.fakeworld import BrokenSource, DownMall, World, make_world
 
@@ -142,6 +143,24 @@ def test_second_live_run_is_refused_by_the_lock(world: World) -> None:
         lock.release()
     assert [] == world.app.ledger.recent()
     assert [("REFUSED", True)] == [(s, "abc12345" in body) for s, body in world.notifier.sent]
+
+
+def test_dry_run_waits_for_no_live_run_but_is_refused_during_one(world: World) -> None:
+    """
+    A dry run during a live run would spend that run's rate limits (429s, a failed listing): refused, naming
+    the run. A lock held by no run (another command's probe) stops nothing.
+    """
+    other = RunLock(world.app.settings.database)  # another process's hold: its own open file
+    with other.while_free() as free:
+        assert free
+        assert world.sync(dry_run=True).dry_run
+    other.acquire("abc12345", "2026-11-29T04:00:00Z")
+    try:
+        with pytest.raises(RunLockedError, match=r"another run \(abc12345\).*rate limits"):
+            world.sync(dry_run=True)
+    finally:
+        other.release()
+    assert [RunKind.DRY_RUN] == [r.kind for r in world.app.ledger.recent()]
 
 
 def test_dead_run_is_marked_interrupted(world: World) -> None:

@@ -17,7 +17,7 @@ from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
 from ecsync_core.services.push import ended_early, outcome_of, push, summary
-from ecsync_core.services.runs import exclusive, mark_dead, reap_interrupted
+from ecsync_core.services.runs import exclusive, mark_dead, not_during_a_run, reap_interrupted
 from ecsync_core.store.db import utcnow
 
 
@@ -126,6 +126,7 @@ def run_rollback(
     while the prompt waited; it writes that plan. A live rollback that writes nothing has ``run_id`` ``None``.
     """
     reap_interrupted(app, notifier)
+    not_during_a_run(app)
     preview = asyncio.run(_preview(app, run_id))
     if dry_run:
         return preview

@@ -64,6 +64,20 @@ def exclusive(app: App, label: str, notifier: Notifier, checks: Callable[[], Non
         yield
 
 
+def not_during_a_run(app: App) -> None:
+    """
+    Refuse a read of the malls' APIs (a dry run, a preview, a simulation) while a live run holds the lock.
+
+    Both would spend the same rate limits: the live run would draw 429s and could fail on them. The probe holds
+    the lock only for a moment, so it never stops a run that starts after it. A lock held by no run (another
+    command's probe, which names none) is no refusal.
+    """
+    with app.lock.while_free() as free:
+        pass
+    if not free and app.lock.holder():
+        raise app.lock.busy(": it uses the malls' rate limits, so try again when it has finished")
+
+
 @attrs.frozen
 class RunDetail:
     run: Run

@@ -15,6 +15,7 @@ import attrs
 from ecsync_core.allocation import non_monotone_edges
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import EcsyncError
+from ecsync_core.services.runs import not_during_a_run
 
 
 if TYPE_CHECKING:
@@ -155,6 +156,7 @@ def current_stock(app: App, file: Path | None) -> list[tuple[str | None, int]]:
             raise EcsyncError(f"the source plugin {source.code!r} cannot read stock report files")
         stock = source.read_stock_file(file)
     else:
+        not_during_a_run(app)
         adapter = app.source()
 
         async def listing() -> dict[str, int]:

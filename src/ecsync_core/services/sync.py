@@ -23,7 +23,7 @@ from ecsync_core.planning import Plan, make_plan
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved
 from ecsync_core.services.push import Pushed, ended_early, item, outcome_of, push, summary
-from ecsync_core.services.runs import exclusive, reap_interrupted
+from ecsync_core.services.runs import exclusive, not_during_a_run, reap_interrupted
 
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ def run_sync(
     reap_interrupted(app, notifier)
     sync = _Sync(app, options, notifier, progress)
     if options.dry_run:
+        not_during_a_run(app)
         return _drive(sync)
     with exclusive(app, "(starting)", notifier, checks=lambda: require_approved(app)):
         return _drive(sync)

@@ -36,11 +36,7 @@ class RunLock:
         fh = self.path.open("a+", encoding="utf-8")
         if not self._take(fh):
             fh.close()
-            holder = self.holder() or {}
-            raise RunLockedError(
-                f"another run ({holder.get('run_id', '?')}) is in progress since {holder.get('since', '?')}"
-                f" (pid {holder.get('pid', '?')})"
-            ) from None
+            raise self.busy() from None
         self._fh = fh
         self.describe(run_id, started_at)
 
@@ -113,6 +109,14 @@ class RunLock:
                 yield True
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def busy(self, because: str = "") -> RunLockedError:
+        """The refusal while another run holds the lock, naming it; *because* says why that stops this one."""
+        holder = self.holder() or {}
+        return RunLockedError(
+            f"another run ({holder.get('run_id', '?')}) is in progress since {holder.get('since', '?')}"
+            f" (pid {holder.get('pid', '?')}){because}"
+        )
 
     def holder(self) -> dict[str, Any] | None:
         try:
