@@ -331,6 +331,16 @@ def test_a_bulk_get_refused_over_an_unknown_sku_is_asked_again_without_it(make_r
     assert 2 == rig.http.count(BULK_GET)
 
 
+@pytest.mark.parametrize("body", [{}, {"errors": [{"code": "X", "message": "?"}]}, {"inventories": None}])
+def test_a_bulk_get_answer_without_its_list_is_an_error_not_an_empty_shop(
+    make_rig: MakeRig, body: dict[str, object]
+) -> None:
+    """A 200 with no ``inventories`` list would read as "none held", letting every item past the zeroing check."""
+    rig = make_rig(SEED, fail=[httpx.Response(200, json=body)], fail_on=BULK_GET)
+    with pytest.raises(MallError, match="bulk-get"):
+        rig.run(lambda: rig.adapter.read(["tee-01:red-m"]))
+
+
 @pytest.mark.parametrize(("fold", "found"), [(False, {}), (True, {"tee-01:Red-M": 4})])
 def test_where_rakuten_folds_variant_ids_the_adapter_must_fold_them_too(
     make_rig: MakeRig, fold: bool, found: dict[str, int]

@@ -48,7 +48,9 @@ class Inventory:
 
 @attrs.frozen
 class BulkGetResponse:
-    inventories: list[Inventory] = attrs.field(factory=list)
+    # Required: a 200 without the list is no answer, not "Rakuten holds none of these" (which would let every
+    # item past the zeroing check with its stock unknown).
+    inventories: list[Inventory]
 
 
 Mode = Literal["ABSOLUTE", "RELATIVE"]
@@ -178,7 +180,7 @@ def bulk_get_quantities(data: object) -> dict[tuple[str, str], int] | None:
     """
     if type(data) is not dict:
         return None
-    rows = data.get("inventories", [])
+    rows = data.get("inventories")
     if type(rows) is not list:
         return None
     held: dict[tuple[str, str], int] = {}
