@@ -148,10 +148,10 @@ def test_alert_sends_one_alert_naming_every_problem() -> None:
 
 @pytest.mark.parametrize(
     ("days_left", "warn_days", "expected"),
-    [(None, None, "OK"), (30, 14, "OK"), (14, 14, "WARN"), (7, None, "WARN"), (8, None, "OK"), (0, 7, "FAIL")],
+    [(None, None, "OK"), (30, 14, "OK"), (14, 14, "WARN"), (7, None, "WARN"), (8, None, "OK"), (0, 7, "WARN"), (-1, 7, "FAIL")],
 )
 def test_credential_status_thresholds(days_left: int | None, warn_days: int | None, expected: str) -> None:
-    """Expired is FAIL, at or under the plugin's threshold (default 7 days) WARN, otherwise OK."""
+    """Expired is FAIL; the last day (0) and at or under the threshold (default 7 days) WARN; otherwise OK."""
     assert expected == credential_status(CredentialStatus("key", days_left, "renew it", warn_days))[0]
     unknown = CredentialStatus("key", None, "date missing", warn_days, expires_unknown=True)
     assert "WARN" == credential_status(unknown)[0], "an expiry that cannot be counted warns"

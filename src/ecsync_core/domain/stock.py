@@ -91,7 +91,8 @@ class CredentialStatus:
 
     Attributes:
         name: what it is ("refresh token", "license key").
-        days_left: whole days until it expires, ``None`` when unknown.
+        days_left: whole days until it expires, ``None`` when unknown: 0 on its last day (it still works),
+            negative once expired.
         action: what the operator must do to renew it.
         warn_days: health warns when *days_left* is at or below this (the plugin's setting); ``None``: its
             own default.

@@ -240,8 +240,10 @@ def credential_status(status: CredentialStatus) -> tuple[Status, str]:
     warn_days = DEFAULT_WARN_DAYS if status.warn_days is None else status.warn_days
     if status.days_left is None:
         return "WARN" if status.expires_unknown else "OK", f"{status.name}: {status.action or 'no expiry date'}"
-    if status.days_left <= 0:
+    if status.days_left < 0:
         return "FAIL", f"{status.name}: expired; {status.action}".rstrip("; ")
+    if status.days_left == 0:  # its last day: it still works, and must be renewed today
+        return "WARN", f"{status.name}: expires within the day; {status.action}".rstrip("; ")
     if status.days_left <= warn_days:
         return "WARN", f"{status.name}: {status.days_left} days left; {status.action}".rstrip("; ")
     return "OK", f"{status.name}: {status.days_left} days left"
