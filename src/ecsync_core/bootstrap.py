@@ -4,7 +4,7 @@ The one composition root: config -> plugins -> adapters -> services. Nothing is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 
@@ -12,7 +12,7 @@ import attrs
 import httpx
 
 from ecsync_core.config import Settings, env_file_for, load_secrets, load_settings, mall_settings
-from ecsync_core.errors import ConfigError
+from ecsync_core.errors import ConfigError, EcsyncError, PluginError
 from ecsync_core.logging import REDACTOR
 from ecsync_core.mall import MallContext, MallPlugin
 from ecsync_core.plugins import PluginHost, get_plugin_host
@@ -88,7 +88,46 @@ class App:
         return adapter
 
     def targets(self) -> dict[str, MallInventory]:
-        return {p.code: p.make_adapter(self.context(p)) for p in self.host.targets()}
+        """Every target mall's adapter; the first that cannot be made is raised (for all-or-nothing work)."""
+        adapters, failed = self.open_targets()
+        for exc in failed.values():
+            raise exc
+        return adapters
+
+    def open_targets(self) -> tuple[dict[str, MallInventory], dict[str, EcsyncError]]:
+        """
+        The target malls' adapters, and the malls whose adapter could not be made, with why. A plugin's own
+        exception is turned into a ``PluginError`` naming its mall, since its message may not.
+        """
+        adapters: dict[str, MallInventory] = {}
+        failed: dict[str, EcsyncError] = {}
+        for plugin in self.host.targets():
+            try:
+                adapters[plugin.code] = plugin.make_adapter(self.context(plugin))
+            except EcsyncError as exc:
+                failed[plugin.code] = exc
+            except Exception as exc:
+                failed[plugin.code] = PluginError(
+                    f"the {plugin.code} plugin could not start ({type(exc).__name__}: {exc})"
+                )
+        return adapters, failed
+
+    def unloaded(self, codes: Iterable[str]) -> dict[str, str]:
+        """
+        Of the mall *codes* the mappings name, those with no loaded plugin, with why. A plugin left out on
+        purpose (``ECSYNC_DISABLE_PLUGINS``) is not among them; one that failed to load or is not installed is,
+        since that mall's stock would otherwise silently stop following FBA.
+        """
+        missing = sorted(set(codes) - set(self.host.malls) - self.host.disabled)
+        return {
+            code: (
+                f"its plugin failed to load ({self.host.broken[code]})"
+                if code in self.host.broken
+                else "no plugin for this mall is installed"
+            )
+            + f"; install it, or set ECSYNC_DISABLE_PLUGINS={code} to leave its mappings aside"
+            for code in missing
+        }
 
 
 def build_app(

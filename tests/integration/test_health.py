@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from ecsync_core.bootstrap import App, build_app
 from ecsync_core.domain import Counts, CredentialStatus, Outcome, RunKind
+from ecsync_core.domain import Mapping as SkuMapping
 from ecsync_core.services.health import (
     Check,
     HealthReport,
@@ -19,7 +21,7 @@ from ecsync_core.services.health import (
     run_health,
 )
 from ecsync_core.testing.sandbox import InProcessSandbox, sandbox_in_process
-from tests.fakeworld import RecordingNotifier
+from tests.fakeworld import RecordingNotifier, make_world
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,9 @@ def test_fresh_sandbox_is_green_online_too(sandbox: InProcessSandbox) -> None:
     assert (True, True) == (offline.ok, online.ok)
     assert 6 <= len(offline.checks)
     names = by_name(online)
-    assert {"db", "config", "disk", "db_size", "log_file", "master_file", "last_run", "rules"} <= set(names)
+    assert {"db", "config", "disk", "db_size", "log_file", "master_file", "last_run", "rules", "mapped_malls"} <= set(
+        names
+    )
     assert {f"online.{code}" for code in sandbox.apps} <= set(names)
     assert "of 50,000 calls used on" in names["online.yahoo"][1]
 
@@ -105,6 +109,18 @@ def test_a_database_that_is_not_there_warns_and_is_not_made(sandbox: InProcessSa
     assert not missing.parent.exists(), "nothing made"
 
 
+def test_mappings_on_a_mall_whose_plugin_did_not_load_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken plugin whose mall holds mappings is FAIL (syncs leave that mall out), naming the count and why."""
+    world = make_world(tmp_path, monkeypatch)
+    assert "OK" == by_name(run_health(world.app))["mapped_malls"][0]
+    world.app.mappings.apply([SkuMapping("A", "qmall", "q-1"), SkuMapping("B", "qmall", "q-2")], replace=False)
+    world.app.host = attrs.evolve(world.app.host, broken={"qmall": "ImportError: qmall_x"})
+    report = run_health(world.app)
+    status, detail = by_name(report)["mapped_malls"]
+    assert ("FAIL", False) == (status, report.ok)
+    assert "2 items on qmall, but its plugin failed to load (ImportError: qmall_x)" in detail
+
+
 def test_partial_last_run_warns(tmp_path: Path) -> None:
     """
     A newest live run that ended PARTIAL is a WARN naming it; health still exits 0. A dry run made afterwards
@@ -148,7 +164,15 @@ def test_alert_sends_one_alert_naming_every_problem() -> None:
 
 @pytest.mark.parametrize(
     ("days_left", "warn_days", "expected"),
-    [(None, None, "OK"), (30, 14, "OK"), (14, 14, "WARN"), (7, None, "WARN"), (8, None, "OK"), (0, 7, "WARN"), (-1, 7, "FAIL")],
+    [
+        (None, None, "OK"),
+        (30, 14, "OK"),
+        (14, 14, "WARN"),
+        (7, None, "WARN"),
+        (8, None, "OK"),
+        (0, 7, "WARN"),
+        (-1, 7, "FAIL"),
+    ],
 )
 def test_credential_status_thresholds(days_left: int | None, warn_days: int | None, expected: str) -> None:
     """Expired is FAIL; the last day (0) and at or under the threshold (default 7 days) WARN; otherwise OK."""

@@ -75,6 +75,47 @@ def test_one_mall_down_is_partial_and_the_other_is_updated(world: World) -> None
     assert 5 == healthy.stock["a"]
 
 
+def test_a_mall_whose_adapter_cannot_start_is_left_out_and_the_others_go_on(world: World) -> None:
+    """A plugin raising while its adapter is made fails its own mall, named, not the whole run."""
+    del world.malls["mart"]  # the fake plugin's make_adapter now raises KeyError
+    report = world.sync()
+    assert Outcome.PARTIAL == report.status
+    assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
+    assert report.mall_errors["mart"].startswith("could not start: the mart plugin could not start (KeyError")
+
+
+@pytest.mark.parametrize(
+    ("host_change", "said"),
+    [
+        ({}, "no plugin for this mall is installed"),
+        ({"broken": {"qmall": "ImportError: no module named qmall_x"}}, "its plugin failed to load (ImportError"),
+    ],
+)
+def test_mappings_on_a_mall_with_no_loaded_plugin_make_the_run_partial(
+    world: World, host_change: dict[str, object], said: str
+) -> None:
+    """
+    A plugin that failed to load (or was uninstalled) would leave its mall's stock behind FBA with the run
+    SUCCESS: the run is PARTIAL, names the mall and the way out, and the others are written.
+    """
+    world.app.mappings.apply([Mapping("A", "qmall", "q-1")], replace=False)
+    world.app.host = attrs.evolve(world.app.host, **host_change)
+    report = world.sync()
+    assert Outcome.PARTIAL == report.status
+    assert said in report.mall_errors["qmall"]
+    assert "ECSYNC_DISABLE_PLUGINS=qmall" in report.mall_errors["qmall"]
+    assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
+    assert any(s == "PARTIAL" and "qmall" in body for s, body in world.notifier.sent)
+
+
+def test_mappings_on_a_disabled_plugin_are_left_aside_on_purpose(world: World) -> None:
+    """``ECSYNC_DISABLE_PLUGINS`` says the operator means it: no error, the run is SUCCESS."""
+    world.app.mappings.apply([Mapping("A", "qmall", "q-1")], replace=False)
+    world.app.host = attrs.evolve(world.app.host, disabled=world.app.host.disabled | {"qmall"})
+    report = world.sync()
+    assert (Outcome.SUCCESS, {}) == (report.status, report.mall_errors)
+
+
 def test_credential_error_fails_that_mall_at_once(world: World) -> None:
     """A mall refusing credentials is not written; the message with the action reaches the run and an alert."""
     world.malls["mart"] = DownMall({"a": 1}, error=CredentialError("mart", "token expired: run get_token"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -130,6 +131,17 @@ def check_config(app: App) -> Check:
         broken = "; ".join(f"plugin {n} failed to load: {why}" for n, why in app.host.broken.items())
         return Check("config", "WARN", f"{source} is valid, but {broken}", "Config")
     return Check("config", "OK", f"{source} is valid; malls: {malls}", "Config")
+
+
+def check_mapped_malls(app: App) -> Check:
+    """Every mall the active mappings name has a loaded plugin: otherwise its stock no longer follows FBA."""
+    mapped = Counter(m.mall for m in app.mappings.active())
+    unloaded = app.unloaded(mapped)
+    if unloaded:
+        said = "; ".join(f"{mapped[code]} items on {code}, but {why}" for code, why in unloaded.items())
+        return Check("mapped_malls", "FAIL", f"syncs leave these out: {said}", "Mapped malls")
+    shown = ", ".join(f"{code} {n}" for code, n in mapped.items()) or "no active mappings yet"
+    return Check("mapped_malls", "OK", shown, "Mapped malls")
 
 
 def existing_folder(path: Path) -> Path:
@@ -344,6 +356,7 @@ def run_health(app: App, *, online: bool = False, notifier: Notifier | None = No
             guarded("db_size", "Database size", lambda: check_db_size(app)),
             guarded("last_run", "Last run", lambda: check_last_run(app, notifier)),
             guarded("rules", "Rule table", lambda: check_rules(app)),
+            guarded("mapped_malls", "Mapped malls", lambda: check_mapped_malls(app)),
         ]
     else:
         skipped = "not checked: no database to open"
@@ -351,6 +364,7 @@ def run_health(app: App, *, online: bool = False, notifier: Notifier | None = No
             Check("db_size", "WARN", skipped, "Database size"),
             Check("last_run", "WARN", skipped, "Last run"),
             Check("rules", "WARN", skipped, "Rule table"),
+            Check("mapped_malls", "WARN", skipped, "Mapped malls"),
         ]
     checks += [
         guarded("disk", "Disk free", lambda: check_disk(settings.database)),

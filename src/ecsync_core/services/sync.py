@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingOf
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import structlog
@@ -145,7 +145,9 @@ class _Sync:
         reads: asyncio.Task[dict[str, StockReading]] | None = None
         malls: MappingOf[str, MallInventory] = {}
         try:
-            mappings, malls = await opening
+            mappings, malls, left_out = await opening
+            for code, why in left_out.items():
+                self._leave_out(code, why, "start")
             reads = asyncio.create_task(self._read_malls(malls, mappings))
             if listing is not None:
                 self.progress("reading FBA stock (every page) and the malls' stock")
@@ -169,11 +171,16 @@ class _Sync:
             await asyncio.gather(*pending, return_exceptions=True)
             await asyncio.gather(*(m.aclose() for m in malls.values()))
 
-    def _open(self) -> tuple[list[Mapping], dict[str, MallInventory]]:
-        """The active mappings and the target malls' adapters (on a thread: both are synchronous work)."""
+    def _open(self) -> tuple[list[Mapping], dict[str, MallInventory], dict[str, EcsyncError | str]]:
+        """
+        The active mappings, the target malls' adapters, and the mapped malls that cannot take part, with why:
+        an adapter that could not be made, or no plugin loaded (on a thread: this is all synchronous work).
+        """
         mappings = self.app.mappings.active()
         heap.settle()
-        return mappings, self.app.targets()
+        malls, failed = self.app.open_targets()
+        left_out: dict[str, EcsyncError | str] = {**self.app.unloaded({m.mall for m in mappings}), **failed}
+        return mappings, malls, left_out
 
     def _read_file(self, path: Path) -> dict[str, int]:
         plugin = self.app.host.source()
@@ -182,11 +189,11 @@ class _Sync:
         return plugin.read_stock_file(path)
 
     async def _snapshot(
-        self, source: StockSource, opening: asyncio.Task[tuple[list[Mapping], dict[str, MallInventory]]]
+        self, source: StockSource, opening: asyncio.Task[tuple[list[Mapping], Any, Any]]
     ) -> dict[str, int]:
         try:
             stock = await source.snapshot()
-            mappings, _malls = await opening
+            mappings, _, _ = await opening
             missing = sorted({m.sku for m in mappings} - set(stock))
             if missing and stock:
                 stock.update(await source.lookup(missing))
@@ -213,20 +220,33 @@ class _Sync:
         results = await asyncio.gather(*(read(c) for c in codes), return_exceptions=True)
         readings: dict[str, StockReading] = {}
         for code, result in zip(codes, results, strict=True):
-            if isinstance(result, CredentialError):
-                self.mall_errors[code] = result.message
-                self.notifier.notify("CREDENTIALS", result.one_line(), run_id=self.run_id)
-            elif isinstance(result, MallError):
-                # Not written blind: with its stock unknown, no diff, no zeroing check, nothing to roll back.
-                self.mall_errors[code] = f"could not read current stock: {result.message}"
-                log.warning("mall_read_failed", mall=code, error=result.message, run_id=self.run_id)
-            elif isinstance(result, Exception):  # a plugin's own bug: that mall is left out, the others go on
-                self.mall_errors[code] = _crashed("read", code, result, self.run_id)
-            elif isinstance(result, BaseException):
-                raise result
+            if isinstance(result, BaseException):
+                self._leave_out(code, result, "read")
             else:
                 readings[code] = result
         return readings
+
+    def _leave_out(self, code: str, why: BaseException | str, stage: str) -> None:
+        """
+        A mall that cannot take part is left out of the run with the reason in ``mall_errors`` (the run is then
+        PARTIAL, and alerted): not written blind, since with its stock unknown there is no diff, no zeroing
+        check, nothing to roll back. The other malls go on; the next run catches up.
+        """
+        if isinstance(why, str):
+            self.mall_errors[code] = why
+            log.warning(f"mall_{stage}_failed", mall=code, error=why, run_id=self.run_id)
+        elif isinstance(why, CredentialError):
+            self.mall_errors[code] = why.message
+            self.notifier.notify("CREDENTIALS", why.one_line(), run_id=self.run_id)
+        elif isinstance(why, EcsyncError):
+            said = why.message if isinstance(why, MallError) else why.one_line()
+            doing = "read current stock" if stage == "read" else stage
+            self.mall_errors[code] = f"could not {doing}: {said}"
+            log.warning(f"mall_{stage}_failed", mall=code, error=said, run_id=self.run_id)
+        elif isinstance(why, Exception):  # a plugin's own bug
+            self.mall_errors[code] = _crashed(stage, code, why, self.run_id)
+        else:
+            raise why
 
     def _refusal(self, plan: Plan, found: int) -> str | None:
         if self.options.force:
