@@ -7,10 +7,10 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import re
 
 from collections.abc import Iterable
 from types import ModuleType
-from typing import cast
 
 import attrs
 import pluggy
@@ -80,47 +80,116 @@ def get_plugin_host(extra: Iterable[ModuleType] = ()) -> PluginHost:
     Load every ``ecsync`` entry point (minus those named in ``ECSYNC_DISABLE_PLUGINS``), *extra*, and the
     modules named in ``ECSYNC_EXTRA_PLUGINS``.
 
-    A plugin that fails to import is reported in ``broken``, not raised: one broken plugin must not
-    stop the operator from running the others' health check. Two descriptors with one code are an error.
+    A plugin that cannot be used is reported in ``broken``, never raised: one bad plugin must not stop the
+    operator from running the others, or health. That covers a plugin that fails to import, whose hook raises
+    or declares an invalid mall, a name two distributions install, and a mall code or sheet column two
+    plugins claim (all of them are left out: which one would win is an accident of install order).
     """
     pm = pluggy.PluginManager(hookspecs.NAME)
     pm.add_hookspecs(hookspecs)
     blocked = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
     origin: dict[str, tuple[str, str]] = {}
     broken: dict[str, str] = {}
-    for ep in _entry_points():
-        if ep.name in blocked or pm.has_plugin(f"ecsync:{ep.name}"):
-            continue
-        try:
-            module = ep.load()
-            pm.register(module, name=f"ecsync:{ep.name}")
-        except Exception as exc:
-            broken[ep.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        dist = ep.dist
-        origin[f"ecsync:{ep.name}"] = (dist.name, dist.version) if dist else ("?", "?")
+    _register_entry_points(pm, blocked, origin, broken)
     for module in extra:
         pm.register(module, name=module.__name__)
         origin[module.__name__] = (module.__name__, "local")
+    _register_extra_modules(pm, origin, broken)
+    pm.check_pending()
+    found = _malls(pm, origin, broken)
+    ordered = sorted(found.values(), key=lambda m: (m.plugin.role != "source", m.plugin.code))
+    return PluginHost({m.plugin.code: m for m in ordered}, broken, frozenset(blocked))
+
+
+def _register_entry_points(
+    pm: pluggy.PluginManager, blocked: set[str], origin: dict[str, tuple[str, str]], broken: dict[str, str]
+) -> None:
+    by_name: dict[str, dict[str, importlib.metadata.EntryPoint]] = {}
+    for ep in _entry_points():
+        if ep.name not in blocked:  # one distribution found twice on the path is one plugin
+            by_name.setdefault(ep.name, {}).setdefault(ep.dist.name if ep.dist else ep.value, ep)
+    for name, eps in by_name.items():
+        if len(eps) > 1:
+            broken[name] = f"installed by {len(eps)} distributions ({', '.join(sorted(eps))}): uninstall all but one"
+            continue
+        (ep,) = eps.values()
+        try:
+            pm.register(ep.load(), name=f"ecsync:{name}")
+        except Exception as exc:
+            broken[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        origin[f"ecsync:{name}"] = (ep.dist.name, ep.dist.version) if ep.dist else ("?", "?")
+
+
+def _register_extra_modules(
+    pm: pluggy.PluginManager, origin: dict[str, tuple[str, str]], broken: dict[str, str]
+) -> None:
     for name in (n.strip() for n in os.environ.get(EXTRA_ENV, "").split(",")):
         if not name or pm.has_plugin(name):
             continue
         try:
-            pm.register(importlib.import_module(name), name=name)
+            module = importlib.import_module(name)
+            if not pm.is_registered(module):  # also installed: already loaded by its entry point
+                pm.register(module, name=name)
         except Exception as exc:
             broken[name] = f"{type(exc).__name__}: {exc}"
             continue
         origin[name] = (name, "local")
-    pm.check_pending()
 
-    found: dict[str, InstalledMall] = {}
+
+def _malls(
+    pm: pluggy.PluginManager, origin: dict[str, tuple[str, str]], broken: dict[str, str]
+) -> dict[str, InstalledMall]:
+    """Every valid mall the hooks declare, by code; the rest into *broken*."""
+    claims: dict[str, list[InstalledMall]] = {}
     for impl in pm.hook.ecsync_malls.get_hookimpls():
         dist_name, version = origin.get(impl.plugin_name, ("?", "?"))
-        declared = cast("list[MallPlugin]", impl.function())
+        try:
+            declared = _declared(impl.function())
+        except Exception as exc:
+            name = impl.plugin_name.removeprefix("ecsync:")
+            broken[name] = f"its ecsync_malls hook failed: {type(exc).__name__}: {exc}"
+            continue
         for plugin in declared:
-            if plugin.code in found:
-                other = found[plugin.code].distribution
-                raise PluginError(f"two plugins claim the mall code {plugin.code!r}: {other} and {dist_name}")
-            found[plugin.code] = InstalledMall(plugin, dist_name, version)
-    ordered = sorted(found.values(), key=lambda m: (m.plugin.role != "source", m.plugin.code))
-    return PluginHost({m.plugin.code: m for m in ordered}, broken, frozenset(blocked))
+            claims.setdefault(plugin.code, []).append(InstalledMall(plugin, dist_name, version))
+    found: dict[str, InstalledMall] = {}
+    for code, installed in claims.items():
+        if len(installed) > 1:
+            who = " and ".join(m.distribution for m in installed)
+            broken[code] = f"two plugins claim the mall code {code!r}: {who}; uninstall or disable one"
+        else:
+            found[code] = installed[0]
+    for code, why in _column_clashes(found).items():
+        del found[code]
+        broken[code] = why
+    return found
+
+
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_CORE_COLUMNS = frozenset({"amazon_sku", "is_active"})
+
+
+def _declared(answer: object) -> list[MallPlugin]:
+    """What an ``ecsync_malls`` hook returned, if it is a list of valid descriptors; else why not."""
+    if not isinstance(answer, list | tuple) or not all(isinstance(p, MallPlugin) for p in answer):
+        raise TypeError(f"it must return a list of MallPlugin, not {type(answer).__name__}")
+    for plugin in answer:
+        if not _CODE.fullmatch(plugin.code):
+            raise ValueError(f"mall code {plugin.code!r} is not a short lower-case code (a-z, 0-9, _)")
+        if plugin.sheet_column in _CORE_COLUMNS:
+            raise ValueError(f"mall {plugin.code!r}: sheet_column {plugin.sheet_column!r} is the core's own column")
+    return list(answer)
+
+
+def _column_clashes(found: dict[str, InstalledMall]) -> dict[str, str]:
+    """Target malls sharing a sheet column: one column cannot name items of two malls."""
+    by_column: dict[str, list[str]] = {}
+    for code, m in found.items():
+        if m.plugin.role == "target" and m.plugin.sheet_column:
+            by_column.setdefault(m.plugin.sheet_column, []).append(code)
+    return {
+        code: f"the sheet column {column!r} is claimed by the malls {', '.join(codes)}"
+        for column, codes in by_column.items()
+        if len(codes) > 1
+        for code in codes
+    }
