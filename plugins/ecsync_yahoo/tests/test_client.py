@@ -104,7 +104,7 @@ def test_overdraft_kept_is_warned_of(rig: Callable[..., Any]) -> None:
 
 
 def test_overdraft_not_kept_sends_0_without_reading_first(rig: Callable[..., Any]) -> None:
-    """``keep_overdraft: false`` turns 超過購入 off on every item written, so none can be oversold; no getStock first."""
+    """``keep_overdraft: false`` turns 超過購入 off on every item written (none can be oversold); no getStock first."""
     r = rig(SEED, settings={"keep_overdraft": False})
     r.emulator.items["ec-item-00004"].allow_overdraft = 1
 
