@@ -158,6 +158,28 @@ def test_a_product_that_gains_variants_is_refused_once_its_cached_variant_runs_o
     assert "{}" == every_run.context.store.get(CACHE_KEY), "the stale entry is dropped"
 
 
+def test_a_cached_variant_that_reads_absent_is_asked_for_again_at_once(make_rig: MakeRig) -> None:
+    """
+    The shop replaced the single SKU of ``single``: the cached variant reads absent, so Items API is asked
+    again in the same read and the new SKU's stock is what the sync sees (and writes), not a silent orphan.
+    """
+    rig = make_rig(SEED)
+    rig.run(lambda: rig.adapter.read(["single"]))
+    del rig.emulator.products["single"]["normal-inventory"]
+    rig.emulator.add_product("single", ["r-sku00000001"], quantity=7)
+    later = rig.another_adapter()
+
+    async def sync_it() -> tuple[StockReading, list[ItemResult]]:
+        return await later.read(["single"]), await later.write([StockWrite("single", 0)])
+
+    reading, [written] = rig.run(sync_it, later)
+    assert ({"single": 7}, 2) == (reading.quantities, rig.http.count("/es/2.0/items/"))
+    assert written.ok
+    assert 0 == rig.emulator.stock()["single:r-sku00000001"]
+    assert {} == rig.emulator.orphans
+    assert ["r-sku00000001"] == [v for v, _at in json.loads(rig.context.store.get(CACHE_KEY) or "{}").values()]
+
+
 def test_bare_manage_number_of_a_multi_variant_product_is_refused(make_rig: MakeRig) -> None:
     """A bare manageNumber naming several SKUs is a problem on read and a failure on write, never guessed."""
     rig = make_rig(SEED)

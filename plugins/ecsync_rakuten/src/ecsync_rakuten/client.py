@@ -18,7 +18,7 @@ import asyncio
 import base64
 import re
 
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -111,12 +111,28 @@ class RakutenRmsClient:
         (a product with several variants, or none) are problems, with the reason.
         """
         resolution = await self._resolver.resolve(dict.fromkeys(items))
-        wanted = list(dict.fromkeys(resolution.pairs.values()))
+        held = await self._held(resolution.pairs.values())
+        # A cached single variant that reads absent was deleted or replaced since: asked again now, or the
+        # run would write to it (Rakuten accepts that silently) while the product's real SKU keeps its stock.
+        stale = {key: resolution.pairs[key] for key in resolution.cached if resolution.pairs[key] not in held}
+        if stale:
+            self._resolver.forget(m for m, _ in stale.values())
+            again = await self._resolver.resolve(stale)
+            for key in stale:
+                del resolution.pairs[key]
+            resolution.pairs.update(again.pairs)
+            resolution.refused.update(again.refused)
+            held.update(await self._held(again.pairs.values()))
+        quantities = {key: q for key, pair in resolution.pairs.items() if (q := held.get(pair)) is not None}
+        return StockReading(quantities, problems=dict(resolution.refused))
+
+    async def _held(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """What Rakuten holds of these SKUs; the SKUs it does not hold are absent."""
+        wanted = list(dict.fromkeys(pairs))
         held: dict[tuple[str, str], int] = {}
         for answer in await self._bounded([self._bulk_get(b) for b in _chunks(wanted, self.settings.bulk_get_batch)]):
             held.update(answer)
-        quantities = {key: q for key, pair in resolution.pairs.items() if (q := held.get(pair)) is not None}
-        return StockReading(quantities, problems=dict(resolution.refused))
+        return held
 
     async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
         """

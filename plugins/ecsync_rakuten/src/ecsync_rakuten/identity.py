@@ -123,11 +123,13 @@ class Resolution:
         pairs: sheet key -> the ``(manageNumber, variantId)`` it names.
         refused: sheet key -> why it cannot be written (several variants, none, a malformed key).
         unknown: sheet keys whose manageNumber Rakuten does not know (absent from a read; failed on write).
+        cached: the bare sheet keys whose pair came from the cache, not from Items API this time.
     """
 
     pairs: dict[str, tuple[str, str]] = attrs.field(factory=dict)
     refused: dict[str, str] = attrs.field(factory=dict)
     unknown: dict[str, str] = attrs.field(factory=dict)
+    cached: set[str] = attrs.field(factory=set)
 
 
 CACHE_KEY = "resolved_variants"
@@ -145,8 +147,8 @@ class VariantResolver:
     one Items API call a period, not one a run (the API answers 1 call a second). A product that gains variants
     is refused at the latest when its entry runs out; until then its stock still goes to the one SKU it had,
     which reads back as written, so nothing else would tell. Refusals are not cached: the shop may add or
-    remove variants, and the next run should see it. A cached variant that is later deleted reads back
-    absent, and the sync reports it as not found.
+    remove variants, and the next run should see it. A cached variant that reads absent (deleted, replaced)
+    is forgotten by the adapter and asked for again at once (``forget``).
     """
 
     def __init__(
@@ -214,6 +216,7 @@ class VariantResolver:
             if hit is not None and now - hit[1] < self._trust_for:
                 for key in sheet_keys:
                     result.pairs[key] = (manage_number, hit[0])
+                result.cached.update(sheet_keys)
                 continue
             try:
                 product = await self._fetch(manage_number)
@@ -231,8 +234,17 @@ class VariantResolver:
             elif cache.pop(manage_number, None) is not None:
                 changed = True
         if changed:
-            stored = {m: [v, at.isoformat()] for m, (v, at) in cache.items()}
-            self._store.put(CACHE_KEY, json.dumps(stored, separators=(",", ":"), sort_keys=True))
+            self._save(cache)
+
+    def forget(self, manage_numbers: Iterable[str]) -> None:
+        """Drop cached variants that no longer read back, so the next resolution asks Items API."""
+        cache = self._cached()
+        if [cache.pop(m) for m in set(manage_numbers) if m in cache]:
+            self._save(cache)
+
+    def _save(self, cache: dict[str, tuple[str, datetime]]) -> None:
+        stored = {m: [v, at.isoformat()] for m, (v, at) in cache.items()}
+        self._store.put(CACHE_KEY, json.dumps(stored, separators=(",", ":"), sort_keys=True))
 
 
 def _settle(result: Resolution, keys: Sequence[str], outcome: tuple[str, str] | str, *, known: bool) -> None:
