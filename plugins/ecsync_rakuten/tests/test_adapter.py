@@ -230,6 +230,29 @@ def test_items_api_failure_refuses_that_key_and_writes_the_others(make_rig: Make
     assert 2 == rig.emulator.stock()["tee-01:red-m"]
 
 
+def _rms_error(status: int, code: str) -> httpx.Response:
+    return httpx.Response(status, json={"errors": [{"code": code, "message": "refused"}]})
+
+
+def test_items_api_not_enabled_refuses_the_bare_keys_only(make_rig: MakeRig) -> None:
+    """
+    Items API off for the key (403, or a 401 that is not GA0001) while the inventory API works: the bare keys
+    are refused, saying so; the keys naming their variant read as always.
+    """
+    for refusal in (_rms_error(403, "AuthError"), _rms_error(401, "GA0011")):
+        rig = make_rig(SEED, fail=[refusal], fail_on="/es/2.0/items/")
+        reading = rig.run(lambda rig=rig: rig.adapter.read(["single", "tee-01:red-m"]))
+        assert {"tee-01:red-m": 4} == reading.quantities
+        assert "Items API refused the key" in reading.problems["single"]
+
+
+def test_an_expired_key_on_items_api_is_still_a_credential_error(make_rig: MakeRig) -> None:
+    """GA0001 means the key itself is gone: every API refuses it, so the whole mall stops, with the action."""
+    rig = make_rig(SEED, fail=[_rms_error(401, "GA0001")], fail_on="/es/2.0/items/")
+    with pytest.raises(CredentialError, match="license key expired or revoked"):
+        rig.run(lambda: rig.adapter.read(["single", "tee-01:red-m"]))
+
+
 def test_variant_case_folding_is_a_setting(make_rig: MakeRig) -> None:
     """With fold_variant_case on (one RMS page says variantId is folded too), RED-M writes red-m."""
     rig = make_rig(SEED, settings={"fold_variant_case": True})

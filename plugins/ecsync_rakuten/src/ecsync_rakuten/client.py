@@ -270,7 +270,14 @@ class RakutenRmsClient:
 
     async def _product(self, manage_number: str) -> ProductVariants:
         """Items API 2.0 ``items.get``: the product's variant ids, or ``None`` for a product Rakuten lacks."""
-        response = await self._call("GET", ITEMS_PREFIX + manage_number)
+        try:
+            response = await self._call("GET", ITEMS_PREFIX + manage_number)
+        except KeyExpiredError:
+            raise
+        except CredentialError as exc:
+            # Each API family is switched on for the key on its own (facts sheet §3, "Enabling"): Items API
+            # refused while the inventory API works stops the bare keys only, not every Rakuten item.
+            raise MallError(CODE, f"Items API refused the key: {exc.message}") from None
         if response.status_code == 404:
             return ProductVariants(manage_number, None)
         if response.status_code != 200:
@@ -307,7 +314,7 @@ class RakutenRmsClient:
         if status == 401:
             codes = {e.code for e in self._errors(response)}
             if "GA0001" in codes:
-                raise CredentialError(CODE, f"license key expired or revoked: {RENEW}")
+                raise KeyExpiredError(CODE, f"license key expired or revoked: {RENEW}")
             code = ", ".join(sorted(codes)) or "no code"
             raise CredentialError(CODE, f"credentials refused (401 {code}): check {' and '.join(SECRET_NAMES)}")
         if status == 403:
@@ -345,6 +352,10 @@ class RakutenRmsClient:
     def _unexpected(self, what: str, response: httpx.Response) -> MallError:
         detail = "; ".join(e.describe() for e in self._errors(response)) or response.text[:200]
         return MallError(CODE, f"{what}: HTTP {response.status_code}: {detail}")
+
+
+class KeyExpiredError(CredentialError):
+    """401 ``GA0001``: the license key itself is expired or revoked, so every API refuses it."""
 
 
 class Pacer:
