@@ -163,6 +163,17 @@ def test_empty_and_shrunken_source_are_refused(world: World) -> None:
     assert "no SKUs" in world.sync().message
 
 
+def test_a_forced_dry_run_does_not_lower_the_bar_for_the_next_live_run(world: World) -> None:
+    """Looking at a shrunken source with ``--dry-run --force`` leaves the last good run the baseline."""
+    assert Outcome.SUCCESS == world.sync().status
+    written = len(world.malls["mart"].writes)
+    world.source.stock = {"A": 25}
+    assert Outcome.SUCCESS == world.sync(dry_run=True, force=True).status
+    refused = world.sync()
+    assert (Outcome.REFUSED, True) == (refused.status, "fewer than 50%" in refused.message)
+    assert written == len(world.malls["mart"].writes)
+
+
 def test_source_failure_fails_the_run(world: World) -> None:
     """A listing that cannot complete fails the run (recorded FAILED) and nothing is written."""
 

@@ -246,11 +246,14 @@ class DuckDBLedger:
                 )
 
     def last_good(self) -> Run | None:
-        """The newest sync or dry run that read the source in full (SUCCESS or PARTIAL)."""
+        """
+        The newest sync or dry run that read the source in full (SUCCESS or PARTIAL): the baseline of the source
+        check. Not a forced dry run: a look at a source the check refused must not lower the bar for tonight's run.
+        """
         with self.db.connect() as con:
             row = con.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE kind IN ('sync', 'dry-run') AND status IN ('SUCCESS', "
-                "'PARTIAL') ORDER BY started_at DESC LIMIT 1"
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE (kind = 'sync' OR (kind = 'dry-run' AND NOT forced)) "
+                "AND status IN ('SUCCESS', 'PARTIAL') ORDER BY started_at DESC LIMIT 1"
             ).fetchone()
         return None if row is None else _run(row)
 
