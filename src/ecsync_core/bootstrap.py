@@ -125,7 +125,7 @@ class App:
                 if code in self.host.broken
                 else "no plugin for this mall is installed"
             )
-            + f"; install it, or set ECSYNC_DISABLE_PLUGINS={code} to leave its mappings aside"
+            + f"; install it, or add {code} to disable_plugins in the config to leave its mappings aside"
             for code in missing
         }
 
@@ -141,7 +141,7 @@ def build_app(
     settings = load_settings(config)
     secrets = load_secrets(settings, environ)
     REDACTOR.add(v for k, v in secrets.items() if _looks_secret(k))
-    app = App(settings, get_plugin_host(extra_plugins), secrets, dict(transports or {}))
+    app = App(settings, get_plugin_host(extra_plugins, settings.disable_plugins), secrets, dict(transports or {}))
     app.check_mall_codes()
     return app
 

@@ -80,6 +80,8 @@ class Settings:
 
     Attributes:
         malls: ``malls.<code>`` as written; each plugin structures its own section (see ``mall_settings``).
+        disable_plugins: plugins (entry-point names, the mall codes) to leave out, as ``ECSYNC_DISABLE_PLUGINS``
+            does: kept with the config, so cron and the sandbox need no environment for it.
         path: the config file read, ``None`` when every default applies.
     """
 
@@ -92,6 +94,7 @@ class Settings:
     safety: Safety = Safety()
     logging: LogSettings = LogSettings()
     malls: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    disable_plugins: tuple[str, ...] = ()
     path: Path | None = None
 
     @property
@@ -134,6 +137,14 @@ def _zone(value: object, _type: object) -> str:
         msg = f"unknown time zone {value!r}"
         raise ValueError(msg) from None
     return str(value)
+
+
+def _names(value: object, _type: object) -> tuple[str, ...]:
+    # A bare string would be taken letter by letter as a sequence.
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        msg = f"must be a list of plugin names such as [rakuten], got {value!r}"
+        raise ValueError(msg)
+    return tuple(v.strip() for v in value)
 
 
 def _strict_int(value: object, _type: object) -> int:
@@ -188,6 +199,7 @@ def make_converter() -> cattrs.Converter:
             _cattrs_forbid_extra_keys=True,
             timezone=cattrs.override(struct_hook=_zone),
             malls=cattrs.override(struct_hook=_mall_sections),
+            disable_plugins=cattrs.override(struct_hook=_names),
         ),
     )
     return conv

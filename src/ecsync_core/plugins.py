@@ -42,7 +42,7 @@ class PluginHost:
     Attributes:
         malls: code -> installed mall, in a stable order (sources first, then by code).
         broken: entry-point name -> why it could not be loaded.
-        disabled: entry-point names left out by ``ECSYNC_DISABLE_PLUGINS``.
+        disabled: entry-point names left out by ``ECSYNC_DISABLE_PLUGINS`` or the config's ``disable_plugins``.
     """
 
     malls: dict[str, InstalledMall]
@@ -75,10 +75,10 @@ def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
     return importlib.metadata.entry_points(group=hookspecs.NAME)
 
 
-def get_plugin_host(extra: Iterable[ModuleType] = ()) -> PluginHost:
+def get_plugin_host(extra: Iterable[ModuleType] = (), disabled: Iterable[str] = ()) -> PluginHost:
     """
-    Load every ``ecsync`` entry point (minus those named in ``ECSYNC_DISABLE_PLUGINS``), *extra*, and the
-    modules named in ``ECSYNC_EXTRA_PLUGINS``.
+    Load every ``ecsync`` entry point (minus those named in ``ECSYNC_DISABLE_PLUGINS`` or *disabled*), *extra*,
+    and the modules named in ``ECSYNC_EXTRA_PLUGINS``.
 
     A plugin that cannot be used is reported in ``broken``, never raised: one bad plugin must not stop the
     operator from running the others, or health. That covers a plugin that fails to import, whose hook raises
@@ -87,7 +87,7 @@ def get_plugin_host(extra: Iterable[ModuleType] = ()) -> PluginHost:
     """
     pm = pluggy.PluginManager(hookspecs.NAME)
     pm.add_hookspecs(hookspecs)
-    blocked = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+    blocked = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()} | set(disabled)
     origin: dict[str, tuple[str, str]] = {}
     broken: dict[str, str] = {}
     _register_entry_points(pm, blocked, origin, broken)

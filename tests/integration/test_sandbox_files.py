@@ -115,6 +115,8 @@ def test_a_mall_without_a_working_emulator_is_skipped_and_says_why(tmp_path: Pat
     assert ("amazon_sku", COLUMN, "quiet_code", "broken_code", "is_active") == rows[0]
     assert all(r[2] is None and r[3] is None for r in rows[1:])
     assert 15 == sb.prepared.catalogue.updates
+    # With no section of their own in the sandbox's config, their adapters would call the real API.
+    assert ("broken", "quiet") == load_settings(sb.files.config).disable_plugins
 
 
 def test_extra_plugins_from_the_environment_are_loaded_or_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,6 +68,7 @@ def test_missing_c_file_is_an_error(tmp_path: Path) -> None:
         ("logging:\n  retention_days: 0\n", "logging.retention_days", "at least 1"),
         ("logging:\n  level: BOGUS\n", "logging.level", "DEBUG, INFO, WARNING, ERROR"),
         ("# \x93\xfa\x96{\x8c\xea\ndatabase: x.duckdb\n", "-c/--config", "not UTF-8"),
+        ("disable_plugins: rakuten\n", "disable_plugins", "must be a list of plugin names"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, text: str, key: str, fault: str) -> None:
@@ -130,6 +131,16 @@ def test_a_broken_plugins_section_does_not_stop_every_command(tmp_path: Path, mo
     monkeypatch.setenv("ECSYNC_EXTRA_PLUGINS", "acme_zozo_missing.plugin")
     app = build_app(write(tmp_path / "c.yaml", "malls:\n  zozo:\n    endpoint: https://x\n"))
     assert "acme_zozo_missing.plugin" in app.host.broken
+
+
+def test_disable_plugins_in_config_leaves_the_plugin_out(tmp_path: Path) -> None:
+    """``disable_plugins`` does what ECSYNC_DISABLE_PLUGINS does, from the config (cron needs no environment)."""
+    from ecsync_core.bootstrap import build_app
+
+    app = build_app(
+        write(tmp_path / "c.yaml", "disable_plugins: [rakuten]\nmalls:\n  rakuten:\n    endpoint: http://x\n")
+    )
+    assert ("rakuten" in app.host.malls, "rakuten" in app.host.disabled) == (False, True)
 
 
 def test_a_mall_code_no_plugin_has_is_refused(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ def write_files(
     urls: Mapping[str, str],
     rows: Sequence[SheetRow],
     columns: Sequence[str],
+    unserved: Sequence[str] = (),
 ) -> SandboxFiles:
     """
     Write the four files into *directory* (made if missing); an existing database there is kept.
@@ -68,6 +69,8 @@ def write_files(
         secrets: the ``.env`` names and values.
         urls: mall code -> base URL, for ``sandbox.json``.
         rows: the master sheet's rows; *columns* its mall columns.
+        unserved: installed malls with no emulator here: disabled in the config, since with no section of
+            their own their adapters would call the real API (with whatever secrets the environment holds).
     """
     files = SandboxFiles(directory.expanduser().resolve())
     files.directory.mkdir(parents=True, exist_ok=True)
@@ -78,6 +81,8 @@ def write_files(
         "master_file": str(files.master),
         "malls": {code: dict(section) for code, section in malls.items()},
     }
+    if unserved:
+        config["disable_plugins"] = list(unserved)
     header = "# Written by `ecsync sandbox`: points ecsync at the local emulators. Rewritten on every start.\n"
     files.config.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     _write_env(files.env, secrets)

@@ -53,6 +53,7 @@ class Prepared:
             urls={code: urls[code] for code in self.apps},
             rows=self.catalogue.rows,
             columns=self.columns,
+            unserved=sorted(self.skipped),
         )
 
 
