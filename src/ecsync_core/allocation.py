@@ -109,3 +109,47 @@ def non_monotone_edges(rule: AllocationRule, upto: int) -> list[tuple[int, int, 
         if 1 <= q < upto and (after := rule.allocate(q + 1)) < (before := rule.allocate(q)):
             edges.append((q, before, after))
     return edges
+
+
+@attrs.frozen
+class Overcommit:
+    """
+    Where the target malls together are given more units than FBA holds: one unit offered twice.
+
+    Attributes:
+        at: (q, the malls' total) for each such quantity up to the highest tier start.
+        top_share: the malls' top-tier ratios added up; above 1, quantities above the tiers are overcommitted too
+            (from *tail_from* on, and ever more so).
+    """
+
+    at: tuple[tuple[int, int], ...]
+    top_share: Fraction
+    tail_from: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.at) or self.tail_from is not None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"at": [list(p) for p in self.at], "top_share": str(self.top_share), "tail_from": self.tail_from}
+
+
+def overcommitted(rules: RuleSet, malls: Sequence[str]) -> Overcommit:
+    """
+    Quantities where the *malls* together get more than q. Up to the highest tier start every quantity is tried
+    (tiers start low); above it each mall is in its top tier, where the total stays within q for every q
+    exactly when the top ratios add up to at most 1, else from the first q found by counting on.
+    """
+    chosen = [rules.for_mall(m) for m in malls]
+    if not chosen:
+        return Overcommit((), Fraction(0))
+    highest = max(t.low for rule in chosen for t in rule.tiers)
+    top_share = sum((max(rule.tiers, key=lambda t: t.low).ratio for rule in chosen), Fraction(0))
+    at = tuple((q, total) for q in range(1, highest + 1) if (total := sum(r.allocate(q) for r in chosen)) > q)
+    tail_from = None
+    if top_share > 1:
+        # q x top_share - len(malls) <= total: past len(malls) / (top_share - 1) every q is overcommitted.
+        q = highest + 1
+        while sum(r.allocate(q) for r in chosen) <= q:
+            q += 1
+        tail_from = q
+    return Overcommit(at, top_share, tail_from)

@@ -147,6 +147,10 @@ def simulate(state: State, qty: str | None, file: Path | None, rules_file: Path 
                 "proposed_fingerprint": result.proposed_fingerprint,
                 "edges": result.edges,
                 "proposed_edges": result.proposed_edges,
+                "overcommitted": result.overcommit.as_dict(),
+                "proposed_overcommitted": None
+                if result.proposed_overcommit is None
+                else result.proposed_overcommit.as_dict(),
             }
         )
     else:
@@ -207,7 +211,8 @@ def rules_show(state: State, as_json: bool) -> None:
 @pass_state
 def rules_approve(state: State, by: str, as_json: bool) -> None:
     """Approve the rule table in config for live syncs."""
-    from ecsync_core.services.governance import approve
+    from ecsync_core.render import render_overcommit
+    from ecsync_core.services.governance import approve, rule_status
 
     app = state.app()
     at = approve(app, by)
@@ -215,6 +220,7 @@ def rules_approve(state: State, by: str, as_json: bool) -> None:
         emit_json({"fingerprint": app.settings.rules.fingerprint, "approved_by": by, "approved_at": at.isoformat()})
     else:
         click.echo(f"approved rule table {app.settings.rules.fingerprint} by {by}")
+        render_overcommit(rule_status(app).overcommit)
 
 
 @rules.command("history")

@@ -15,6 +15,7 @@ from ecsync_core.domain import Run, RunItem
 
 
 if TYPE_CHECKING:
+    from ecsync_core.allocation import Overcommit
     from ecsync_core.services.governance import RuleStatus
     from ecsync_core.services.health import HealthReport
     from ecsync_core.services.import_sku import ExportResult, ImportResult
@@ -62,11 +63,25 @@ def render_simulation(sim: Simulation) -> None:
         for mall, edges in found.items():
             shown = ", ".join(f"{q} -> {a} but {q + 1} -> {b}" for q, a, b in edges)
             click.echo(f"note: {mall}'s {which}rule gives less for more at the tier edges: {shown}")
+    render_overcommit(sim.overcommit)
+    if sim.proposed_overcommit is not None:
+        render_overcommit(sim.proposed_overcommit, "under the proposed rules ")
     if has_proposed:
         click.echo(
             f"{len(sim.changed)} of {len(sim.rows)} rows would change under the proposed rules "
             f"({sim.proposed_fingerprint}, today {sim.rule_fingerprint})"
         )
+
+
+def render_overcommit(oc: Overcommit, which: str = "") -> None:
+    """One note when the malls together are offered more units than FBA holds."""
+    if not oc:
+        return
+    shown = ", ".join(f"{q} ({total} units)" for q, total in oc.at[:8]) + (", ..." if len(oc.at) > 8 else "")
+    where = [f"at q = {shown}"] if oc.at else []
+    if oc.tail_from is not None:
+        where.append(f"from q = {oc.tail_from} up (their top tiers add up to {oc.top_share})")
+    click.echo(f"note: {which}the malls together get more units than FBA holds {' and '.join(where)}")
 
 
 def render_malls(rows: Sequence[Mapping[str, Any]], broken: Mapping[str, str]) -> None:
@@ -104,6 +119,7 @@ def render_rules(status: RuleStatus) -> None:
     else:
         state = "NOT approved: live syncs are refused until `ecsync rules approve --by NAME`"
     click.echo(f"fingerprint {rules.fingerprint}: {state}")
+    render_overcommit(status.overcommit)
 
 
 def iso(at: datetime | None, zone: ZoneInfo) -> str | None:

@@ -57,6 +57,18 @@ def test_simulate_proposed_rules(tmp_path: Path) -> None:
     assert [r["changed"] for r in doc["rows"]] == [False, True]
 
 
+def test_a_table_that_offers_more_than_fba_holds_is_pointed_out(tmp_path: Path) -> None:
+    """Yahoo on a share of 1 leaves Rakuten's half on top: simulate names the quantities, in text and JSON."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  malls:\n    yahoo:\n      - {min: 1, ratio: '1'}\n")
+    p = ecsync("simulate", "--qty", "1-3", "--rules", str(rules))
+    assert (
+        "note: under the proposed rules the malls together get more units than FBA holds at q = 2 (3 units)" in p.stdout
+    )
+    doc = json.loads(ecsync("simulate", "--qty", "1-3", "--rules", str(rules), "--json").stdout)
+    assert ([], [2, 3]) == (doc["overcommitted"]["at"], doc["proposed_overcommitted"]["at"][0])
+
+
 @pytest.mark.parametrize(
     ("text", "key"),
     [

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecsync_core.allocation import non_monotone_edges, parse_rule, tabulate
+from ecsync_core.allocation import non_monotone_edges, overcommitted, parse_rule, tabulate
 from ecsync_core.domain import MANUAL_RULE, RuleSet
 from ecsync_core.errors import ConfigError
 
@@ -143,3 +143,44 @@ def test_a_proposed_table_is_checked_for_less_for_more_too() -> None:
     sim = simulate_quantities(RuleSet(), ["yahoo"], range(31), proposed)
     assert (9, 4, 2) in sim.proposed_edges["yahoo"]
     assert (9, 4, 2) not in sim.edges["yahoo"], "today's table has its own edges, not these"
+
+
+def _table(cuts: list[tuple[int, int, int]]) -> list[dict[str, object]]:
+    starts = sorted({1, *(low for low, _, _ in cuts)})
+    ratios = {low: f"{num}/{den}" for low, num, den in cuts if num <= den} | {1: "1/2"}
+    return [
+        {"min": low, **({"max": nxt - 1} if nxt else {}), "ratio": ratios.get(low, "1/3")}
+        for low, nxt in zip(starts, [*starts[1:], None], strict=True)
+    ]
+
+
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(1, 30), st.integers(1, 6), st.integers(1, 6)), min_size=1, max_size=4),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_overcommit_is_every_quantity_where_the_malls_get_more_than_fba_holds(
+    tables: list[list[tuple[int, int, int]]],
+) -> None:
+    """
+    What the tiers tell equals counting every quantity: the quantities up to the last tier start, and above it
+    the first one where the top tiers (adding up to more than 1) overcommit again; none above it otherwise.
+    """
+    malls = [f"m{n}" for n in range(len(tables))]
+    rules = RuleSet(per_mall={m: parse_rule(_table(t), f"rules.malls.{m}") for m, t in zip(malls, tables, strict=True)})
+    found = overcommitted(rules, malls)
+    highest = max(t.low for m in malls for t in rules.for_mall(m).tiers)
+    over = [q for q in range(1, highest + 400) if sum(rules.for_mall(m).allocate(q) for m in malls) > q]
+    assert [q for q in over if q <= highest] == [q for q, _ in found.at]
+    assert (min((q for q in over if q > highest), default=None), found.top_share > 1) == (
+        found.tail_from,
+        found.tail_from is not None,
+    )
+
+
+def test_two_malls_on_the_manual_table_never_overcommit_and_three_do() -> None:
+    """The manual's table is safe for two malls; a third mall plugin makes q = 2, 4 and 5 offer more than FBA has."""
+    assert not overcommitted(RuleSet(), ["yahoo", "rakuten"])
+    assert ((2, 3), (4, 6), (5, 6)) == overcommitted(RuleSet(), ["yahoo", "rakuten", "qmall"]).at

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 
 from datetime import datetime
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ecsync_core.allocation import Overcommit, overcommitted
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import RefusedError
 
@@ -34,6 +36,7 @@ class RuleStatus:
     default_table: bool
     approved_by: str | None = None
     approved_at: datetime | None = None
+    overcommit: Overcommit = Overcommit((), Fraction(0))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,18 +46,20 @@ class RuleStatus:
             "default_table": self.default_table,
             "approved_by": self.approved_by,
             "approved_at": None if self.approved_at is None else self.approved_at.isoformat() + "Z",
+            "overcommitted": self.overcommit.as_dict(),
         }
 
 
 def rule_status(app: App) -> RuleStatus:
     rules = app.settings.rules
+    overcommit = overcommitted(rules, [p.code for p in app.host.targets()])
     approvals = app.ledger.approvals()
     if not approvals:
         # The manual's own table is what the managers signed off in the manual itself.
         default = rules == RuleSet()
-        return RuleStatus(rules, approved=default, default_table=default)
+        return RuleStatus(rules, approved=default, default_table=default, overcommit=overcommit)
     fingerprint, _table, by, at = approvals[0]
-    return RuleStatus(rules, fingerprint == rules.fingerprint, False, by, at)
+    return RuleStatus(rules, fingerprint == rules.fingerprint, False, by, at, overcommit)
 
 
 def approve(app: App, by: str) -> datetime:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 
 from collections.abc import Iterable, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ecsync_core.allocation import non_monotone_edges
+from ecsync_core.allocation import Overcommit, non_monotone_edges, overcommitted
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import EcsyncError
 from ecsync_core.services.runs import not_during_a_run
@@ -85,6 +86,8 @@ class Simulation:
     Attributes:
         edges: per mall, quantities where one more unit on Amazon gives the mall less (the manual's 9 -> 3,
             10 -> 2), within the simulated range; *proposed_edges* the same under the proposed rules.
+        overcommit: where the malls together get more units than FBA holds (any quantity, not only the
+            simulated ones); *proposed_overcommit* the same under the proposed rules.
     """
 
     malls: tuple[str, ...]
@@ -93,6 +96,8 @@ class Simulation:
     rule_fingerprint: str
     proposed_fingerprint: str | None = None
     proposed_edges: dict[str, list[tuple[int, int, int]]] = attrs.field(factory=dict)
+    overcommit: Overcommit = Overcommit((), Fraction(0))
+    proposed_overcommit: Overcommit | None = None
 
     def records(self) -> list[dict[str, Any]]:
         flat = []
@@ -132,6 +137,8 @@ def simulate(
         rules.fingerprint,
         None if proposed is None else proposed.fingerprint,
         {} if proposed is None else _edges(proposed, malls, top),
+        overcommitted(rules, malls),
+        None if proposed is None else overcommitted(proposed, malls),
     )
 
 
