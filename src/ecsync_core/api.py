@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ecsync_core.bootstrap import App, build_app
-from ecsync_core.config import load_rules_file
 from ecsync_core.domain import Run
 from ecsync_core.notify import LoggingNotifier
 from ecsync_core.services.import_sku import ImportResult
@@ -54,7 +53,7 @@ def simulate(
     """
     app = open_app(config)
     malls = [p.code for p in app.host.targets()] or ["mall"]
-    proposed = load_rules_file(Path(rules)) if rules is not None else None
+    proposed = app.proposed_rules(Path(rules)) if rules is not None else None
     if quantities is not None:
         stock: list[tuple[str | None, int]] = [(None, q) for q in quantities]
     else:

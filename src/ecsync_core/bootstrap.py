@@ -11,7 +11,8 @@ from types import ModuleType
 import attrs
 import httpx
 
-from ecsync_core.config import Settings, env_file_for, load_secrets, load_settings, mall_settings
+from ecsync_core.config import Settings, env_file_for, load_rules_file, load_secrets, load_settings, mall_settings
+from ecsync_core.domain import RuleSet
 from ecsync_core.errors import ConfigError, EcsyncError, PluginError
 from ecsync_core.logging import REDACTOR
 from ecsync_core.mall import MallContext, MallPlugin
@@ -69,18 +70,26 @@ class App:
         that mall on the default rule or the default endpoint. Disabled plugins' codes pass. While a plugin is
         broken its code cannot be known, so nothing is refused: health names the broken plugin instead.
         """
+        source = str(self.settings.path or "")
+        self._check_codes("malls", self.settings.malls, source)
+        self._check_codes("rules.malls", self.settings.rules.per_mall, source)
+
+    def proposed_rules(self, path: Path) -> RuleSet:
+        """A proposed rule table (``simulate --rules``), its mall codes checked as the config's are."""
+        rules = load_rules_file(path)
+        self._check_codes("rules.malls", rules.per_mall, str(path))
+        return rules
+
+    def _check_codes(self, section: str, codes: Iterable[str], source: str) -> None:
         if self.host.broken:
             return
         known = set(self.host.malls) | self.host.disabled
         installed = ", ".join(self.host.malls) or "none"
-        for section, codes in (("malls", self.settings.malls), ("rules.malls", self.settings.rules.per_mall)):
-            for code in codes:
-                if code not in known:
-                    raise ConfigError(
-                        f"{section}.{code}",
-                        f"no installed mall plugin has this code (installed: {installed})",
-                        str(self.settings.path or ""),
-                    )
+        for code in codes:
+            if code not in known:
+                raise ConfigError(
+                    f"{section}.{code}", f"no installed mall plugin has this code (installed: {installed})", source
+                )
 
     def source(self) -> StockSource:
         plugin = self.host.source()

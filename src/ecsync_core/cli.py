@@ -125,14 +125,13 @@ def cli(ctx: click.Context, verbose: int, config: Path | None) -> None:
 @pass_state
 def simulate(state: State, qty: str | None, file: Path | None, rules_file: Path | None, as_json: bool) -> None:
     """Allocation preview: what each mall would get. Changes nothing anywhere."""
-    from ecsync_core.config import load_rules_file
     from ecsync_core.render import render_simulation
     from ecsync_core.services.simulate import current_stock, parse_quantities, simulate, simulate_quantities
 
     app = state.app()
     if qty is not None and file is not None:
         raise click.UsageError("--qty and --file are two different previews: give one of them")
-    proposed = load_rules_file(rules_file) if rules_file else None
+    proposed = app.proposed_rules(rules_file) if rules_file else None
     malls = [p.code for p in app.host.targets()] or ["mall"]
     if qty is not None:
         result = simulate_quantities(app.settings.rules, malls, parse_quantities(qty), proposed)

@@ -57,6 +57,17 @@ def test_simulate_proposed_rules(tmp_path: Path) -> None:
     assert [r["changed"] for r in doc["rows"]] == [False, True]
 
 
+def test_a_misspelt_mall_in_a_proposed_table_is_refused(tmp_path: Path) -> None:
+    """`rakutn` in a proposed table would leave Rakuten unchanged in the preview: refused with the key and file."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  malls:\n    rakutn:\n      - {min: 1, ratio: '1/10'}\n")
+    p = ecsync("simulate", "--qty", "18-21", "--rules", str(rules))
+    assert (1, f"{rules}: rules.malls.rakutn: no installed mall plugin has this code") == (
+        p.returncode,
+        p.stderr.split("config error: ")[-1].split(" (installed")[0],
+    )
+
+
 def test_a_table_that_offers_more_than_fba_holds_is_pointed_out(tmp_path: Path) -> None:
     """Yahoo on a share of 1 leaves Rakuten's half on top: simulate names the quantities, in text and JSON."""
     rules = tmp_path / "r.yaml"
