@@ -174,6 +174,14 @@ def test_a_forced_dry_run_does_not_lower_the_bar_for_the_next_live_run(world: Wo
     assert written == len(world.malls["mart"].writes)
 
 
+def test_a_quantity_no_item_can_hold_is_refused_even_when_forced(world: World) -> None:
+    """FBA reporting 99,999,999,999 units is a broken source: refused, nothing written, one readable line."""
+    world.source.stock["A"] = 99_999_999_999
+    report = world.sync(force=True)
+    assert (Outcome.REFUSED, []) == (report.status, world.malls["shop"].writes)
+    assert "the source reports 99,999,999,999 units for SKU 'A'" in report.message
+
+
 def test_source_failure_fails_the_run(world: World) -> None:
     """A listing that cannot complete fails the run (recorded FAILED) and nothing is written."""
 

@@ -99,6 +99,7 @@ def test_a_missing_column_is_named_with_the_header_row(tmp_path: Path) -> None:
         ("A\t3\n\t4\n", "row 3, column sku", "the SKU is empty"),
         ("A\t3\nB\n", "row 3, column afn-fulfillable-quantity", "has 1 cells, the header has 2"),
         ("A\t3\nA\t4\n", "row 3, column afn-fulfillable-quantity", "listed again with another quantity (row 2 says 3)"),
+        ("A\t99999999999\n", "row 2, column afn-fulfillable-quantity", "more than any item holds (999,999,999)"),
     ],
 )
 def test_a_bad_row_is_one_line_naming_file_row_and_column(tmp_path: Path, body: str, where: str, what: str) -> None:

@@ -5,6 +5,7 @@ The domain: pure value types, no I/O.
 from ecsync_core.domain.rule import MANUAL_RULE, AllocationRule, RuleSet, Tier
 from ecsync_core.domain.run import Counts, Outcome, Run, RunItem, RunKind
 from ecsync_core.domain.stock import (
+    MAX_QUANTITY,
     CredentialStatus,
     ItemResult,
     Mapping,
@@ -17,6 +18,7 @@ from ecsync_core.domain.stock import (
 
 __all__ = [
     "MANUAL_RULE",
+    "MAX_QUANTITY",
     "AllocationRule",
     "Counts",
     "CredentialStatus",

@@ -19,6 +19,13 @@ def counted(values: Sized) -> str:
     return f"<{len(values)}>"
 
 
+MAX_QUANTITY = 999_999_999
+"""
+The most stock one item can hold: Yahoo's setStock limit, and within the ledger's whole numbers. A source that
+reports more for a SKU is broken, not rich.
+"""
+
+
 @attrs.frozen
 class Mapping:
     """One master-sheet cell: an Amazon SKU sold on *mall* as *item*."""

@@ -16,7 +16,7 @@ import attrs
 import structlog
 
 from ecsync_core import heap
-from ecsync_core.domain import Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, counted
+from ecsync_core.domain import MAX_QUANTITY, Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, counted
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan
@@ -158,7 +158,7 @@ class _Sync:
             readings = await reads
             plan = make_plan(stock, mappings, readings, app.settings.rules, full=opts.full)
             heap.settle()
-            refusal = self._refusal(plan, len(stock))
+            refusal = _impossible(stock) or self._refusal(plan, len(stock))
             if refusal is not None:
                 return self._refuse(plan, refusal)
             if opts.dry_run:
@@ -373,6 +373,17 @@ def _lost_zeros(stock: MappingOf[str, int], mappings: Sequence[Mapping], path: P
         + (f" ({more} more like it)" if more else "")
         + ": the file lost leading zeros (Seller Central's .csv does); use the .txt report"
     )
+
+
+def _impossible(stock: MappingOf[str, int]) -> str | None:
+    """A quantity no item can hold: the source is broken, and no --force makes it true."""
+    if huge := [(sku, q) for sku, q in stock.items() if q > MAX_QUANTITY]:
+        sku, q = huge[0]
+        return (
+            f"the source reports {q:,} units for SKU {sku!r} ({len(huge)} SKU(s) above {MAX_QUANTITY:,}): "
+            "it looks broken; check the report or the listing"
+        )
+    return None
 
 
 def _crashed(stage: str, code: str, exc: BaseException, run_id: str | None) -> str:

@@ -16,6 +16,7 @@ import zlib
 
 from pathlib import Path
 
+from ecsync_core.domain import MAX_QUANTITY
 from ecsync_core.errors import InputError, InputProblem
 
 
@@ -89,6 +90,10 @@ def parse_report(data: bytes, *, source: str, charset: str | None = None) -> dic
             if not _QUANTITY.fullmatch(raw):
                 raise _problem(source, "is not a whole number >= 0", row=row, column=FULFILLABLE, value=raw)
             quantity = int(raw)
+            if quantity > MAX_QUANTITY:
+                raise _problem(
+                    source, f"is more than any item holds ({MAX_QUANTITY:,})", row=row, column=FULFILLABLE, value=raw
+                )
             if sku in stock and stock[sku] != quantity:
                 raise _problem(
                     source,
