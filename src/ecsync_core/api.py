@@ -76,9 +76,15 @@ def sync(
     full: bool = False,
     force: bool = False,
 ) -> SyncReport:
-    """A sync, a dry run unless *dry_run* is false; alerts go to the log as from the CLI."""
+    """
+    A sync, a dry run unless *dry_run* is false; alerts go to the log as from the CLI. A live one sets up logging
+    as the CLI does (console warnings, every event in the log file), since its audit trail belongs there.
+    """
     options = SyncOptions(dry_run, None if file is None else Path(file), full, force)
-    return run_sync(open_app(config), options, LoggingNotifier())
+    app = open_app(config)
+    if not dry_run:
+        app.start_logging()
+    return run_sync(app, options, LoggingNotifier())
 
 
 def status(config: PathLike | None = None, limit: int = 10) -> list[Run]:

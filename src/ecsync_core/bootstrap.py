@@ -15,6 +15,7 @@ from ecsync_core.config import Settings, env_file_for, load_rules_file, load_sec
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import ConfigError, EcsyncError, PluginError
 from ecsync_core.logging import REDACTOR
+from ecsync_core.logging import configure as configure_logging
 from ecsync_core.mall import MallContext, MallPlugin
 from ecsync_core.plugins import PluginHost, get_plugin_host
 from ecsync_core.ports import MallInventory, StockSource
@@ -48,6 +49,13 @@ class App:
     @property
     def ledger(self) -> DuckDBLedger:
         return DuckDBLedger(self.db)
+
+    def start_logging(self, verbosity: int = 0) -> None:
+        """Console and log file as configured: the run's audit trail, for the CLI and a live run from the API."""
+        log = self.settings.logging
+        configure_logging(
+            verbosity, self.settings.log_file, max_bytes=log.max_bytes, backups=log.backups, file_level=log.level
+        )
 
     def context(self, plugin: MallPlugin) -> MallContext:
         return MallContext(

@@ -47,14 +47,7 @@ class State:
     def app(self) -> App:
         if self._app is None:
             self._app = build_app(self.config)
-            log = self._app.settings.logging
-            configure_logging(
-                self.verbose,
-                self._app.settings.log_file,
-                max_bytes=log.max_bytes,
-                backups=log.backups,
-                file_level=log.level,
-            )
+            self._app.start_logging(self.verbose)
         return self._app
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 from pathlib import Path
 
 from ecsync_core import api
 from ecsync_core.domain import MANUAL_RULE, RunKind
+from ecsync_core.logging import configure as configure_logging
 from ecsync_core.testing.sandbox import start_sandbox
 
 
@@ -36,3 +40,27 @@ def test_dry_run_and_status_on_the_sandbox(tmp_path: Path) -> None:
         [run] = api.status(sb.files.config)
         assert (report.run_id, RunKind.DRY_RUN) == (run.id, run.kind)
         assert 15 == len(api.run(run.id, sb.files.config).items)
+
+
+def test_the_api_works_inside_a_running_event_loop(tmp_path: Path) -> None:
+    """A notebook runs its cells inside an event loop, where asyncio.run refuses: the API still answers there."""
+    with start_sandbox(tmp_path / "sb") as sb:
+        api.import_sku(sb.files.master, config=sb.files.config)
+
+        async def a_notebook_cell() -> tuple[int, int]:
+            report = api.sync(sb.files.config, dry_run=True)
+            return report.counts.updates, len(api.simulate(config=sb.files.config).rows)
+
+        assert (15, 142) == asyncio.run(a_notebook_cell())
+
+
+def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Path) -> None:
+    """The log file is the run's audit trail (run ID on every line) whether cron or a notebook started it."""
+    try:
+        with start_sandbox(tmp_path / "sb") as sb:
+            api.import_sku(sb.files.master, config=sb.files.config)
+            report = api.sync(sb.files.config, dry_run=False)
+            lines = [json.loads(line) for line in sb.files.log_file.read_text(encoding="utf-8").splitlines()]
+        assert {"sync_started", "sync_finished"} <= {e["event"] for e in lines if e.get("run_id") == report.run_id}
+    finally:
+        configure_logging()  # console only again, for the tests after this one

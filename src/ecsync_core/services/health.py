@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ecsync_core.aio import run_to_end
 from ecsync_core.config import env_file_for
 from ecsync_core.domain import CredentialStatus, Outcome
 from ecsync_core.errors import CredentialError, EcsyncError, MallError
@@ -332,7 +333,7 @@ async def _all_malls(app: App, *, online: bool) -> list[Check]:
 def check_malls(app: App, *, online: bool) -> list[Check]:
     """Each installed mall's credentials (and with *online* one API call each), the malls in parallel."""
     try:
-        return asyncio.run(_all_malls(app, online=online))
+        return run_to_end(_all_malls(app, online=online))
     except Exception as exc:
         log.debug("health_malls_raised", exc_info=True)
         return [Check("credentials", "FAIL", one_line(exc), "Credentials")]

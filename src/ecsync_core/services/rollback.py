@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ecsync_core.aio import run_to_end
 from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind, counted
 from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import get_logger
@@ -127,13 +128,13 @@ def run_rollback(
     """
     reap_interrupted(app, notifier)
     not_during_a_run(app)
-    preview = asyncio.run(_preview(app, run_id))
+    preview = run_to_end(_preview(app, run_id))
     if dry_run:
         return preview
     if not preview.items or not confirm(preview):
         return attrs.evolve(preview, dry_run=False)
     with exclusive(app, "(rollback)", notifier):
-        return asyncio.run(_confirmed(app, preview, notifier))
+        return run_to_end(_confirmed(app, preview, notifier))
 
 
 async def _preview(app: App, run_id: str | None) -> RollbackReport:

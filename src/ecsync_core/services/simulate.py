@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ecsync_core.aio import run_to_end
 from ecsync_core.allocation import Overcommit, non_monotone_edges, overcommitted
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import EcsyncError
@@ -155,8 +156,6 @@ def simulate_quantities(
 
 def current_stock(app: App, file: Path | None) -> list[tuple[str | None, int]]:
     """FBA stock to simulate over: the live listing (read-only), or a report file; SKUs in order."""
-    import asyncio
-
     source = app.host.source()
     if file is not None:
         if source.read_stock_file is None:
@@ -172,5 +171,5 @@ def current_stock(app: App, file: Path | None) -> list[tuple[str | None, int]]:
             finally:
                 await adapter.aclose()
 
-        stock = asyncio.run(listing())
+        stock = run_to_end(listing())
     return [(sku, stock[sku]) for sku in sorted(stock)]

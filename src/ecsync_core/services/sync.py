@@ -16,6 +16,7 @@ import attrs
 import structlog
 
 from ecsync_core import heap
+from ecsync_core.aio import run_to_end
 from ecsync_core.domain import MAX_QUANTITY, Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, counted
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
@@ -95,7 +96,7 @@ def run_sync(
 def _drive(sync: _Sync) -> SyncReport:
     """The sync on its own event loop, with the collector kept out of its way (see ecsync_core.heap)."""
     with heap.run_scope():
-        return asyncio.run(sync.run())
+        return run_to_end(sync.run())
 
 
 @attrs.define
