@@ -187,14 +187,15 @@ def rules() -> None:
 @pass_state
 def rules_show(state: State, as_json: bool) -> None:
     """The rule table in force and whether it is approved."""
-    from ecsync_core.render import render_rules
+    from ecsync_core.render import iso, render_rules
     from ecsync_core.services.governance import rule_status
 
-    status = rule_status(state.app())
+    app = state.app()
+    status = rule_status(app)
     if as_json:
-        emit_json(status.as_dict())
+        emit_json({**status.as_dict(), "approved_at": iso(status.approved_at, app.settings.zone)})
     else:
-        render_rules(status)
+        render_rules(status, app.settings.zone)
 
 
 @rules.command("approve")
@@ -203,13 +204,14 @@ def rules_show(state: State, as_json: bool) -> None:
 @pass_state
 def rules_approve(state: State, by: str, as_json: bool) -> None:
     """Approve the rule table in config for live syncs."""
-    from ecsync_core.render import render_overcommit
+    from ecsync_core.render import iso, render_overcommit
     from ecsync_core.services.governance import approve, rule_status
 
     app = state.app()
     at = approve(app, by)
     if as_json:
-        emit_json({"fingerprint": app.settings.rules.fingerprint, "approved_by": by, "approved_at": at.isoformat()})
+        fingerprint = app.settings.rules.fingerprint
+        emit_json({"fingerprint": fingerprint, "approved_by": by, "approved_at": iso(at, app.settings.zone)})
     else:
         click.echo(f"approved rule table {app.settings.rules.fingerprint} by {by}")
         render_overcommit(rule_status(app).overcommit)
@@ -220,7 +222,7 @@ def rules_approve(state: State, by: str, as_json: bool) -> None:
 @pass_state
 def rules_history(state: State, as_json: bool) -> None:
     """Every approval, newest first."""
-    from ecsync_core.render import local_time
+    from ecsync_core.render import iso, local_time
 
     app = state.app()
     rows = app.ledger.approvals()
@@ -232,7 +234,7 @@ def rules_history(state: State, as_json: bool) -> None:
                         "fingerprint": f,
                         "rules": json.loads(j),
                         "approved_by": b,
-                        "approved_at": a.isoformat() + "Z",
+                        "approved_at": iso(a, app.settings.zone),
                     }
                     for f, j, b, a in rows
                 ]
@@ -439,7 +441,7 @@ def health(state: State, online: bool, as_json: bool) -> None:
 @pass_state
 def cleanup(state: State, older_than: int | None, dry_run: bool, as_json: bool) -> None:
     """Delete old runs and logs past retention."""
-    from ecsync_core.render import local_time
+    from ecsync_core.render import iso, local_time
     from ecsync_core.services.cleanup import cleanup as run_cleanup
 
     app = state.app()
@@ -448,7 +450,7 @@ def cleanup(state: State, older_than: int | None, dry_run: bool, as_json: bool) 
         emit_json(
             {
                 "dry_run": report.dry_run,
-                "cutoff": report.cutoff.isoformat() + "Z",
+                "cutoff": iso(report.cutoff, app.settings.zone),
                 "runs": report.runs,
                 "log_files": [str(p) for p in report.log_files],
             }

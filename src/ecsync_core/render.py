@@ -96,7 +96,7 @@ def render_malls(rows: Sequence[Mapping[str, Any]], broken: Mapping[str, str]) -
         click.echo(f"warning: plugin {name!r} failed to load: {why}", err=True)
 
 
-def render_rules(status: RuleStatus) -> None:
+def render_rules(status: RuleStatus, zone: ZoneInfo) -> None:
     rules = status.rules
     tables = {"default": rules.default, **rules.per_mall}
     for name, rule in tables.items():
@@ -115,7 +115,7 @@ def render_rules(status: RuleStatus) -> None:
     if status.approved and status.default_table:
         state = "the manual's table (needs no approval)"
     elif status.approved:
-        state = f"approved by {status.approved_by} at {status.approved_at} UTC"
+        state = f"approved by {status.approved_by} at {local_time(status.approved_at, zone)} ({zone.key})"
     else:
         state = "NOT approved: live syncs are refused until `ecsync rules approve --by NAME`"
     click.echo(f"fingerprint {rules.fingerprint}: {state}")

@@ -129,11 +129,16 @@ def test_rules_approval_is_recorded(tmp_path: Path) -> None:
     cfg.write_text(f"database: {tmp_path / 'x.duckdb'}\nrules:\n  default:\n    - {{min: 1, ratio: '1/3'}}\n")
     before = json.loads(ecsync("-c", str(cfg), "rules", "show", "--json").stdout)
     assert before["approved"] is False
-    assert ecsync("-c", str(cfg), "rules", "approve", "--by", "Tanaka").returncode == 0
+    approved = json.loads(ecsync("-c", str(cfg), "rules", "approve", "--by", "Tanaka", "--json").stdout)
     after = json.loads(ecsync("-c", str(cfg), "rules", "show", "--json").stdout)
     assert (after["approved"], after["approved_by"]) == (True, "Tanaka")
     history = json.loads(ecsync("-c", str(cfg), "rules", "history", "--json").stdout)
     assert [before["fingerprint"]] == [a["fingerprint"] for a in history["approvals"]]
+    # Shown in the configured zone (Asia/Tokyo), the same instant everywhere, as status shows its times.
+    at = approved["approved_at"]
+    assert (at[-6:], at) == ("+09:00", after["approved_at"])
+    assert at == history["approvals"][0]["approved_at"]
+    assert f"approved by Tanaka at {at[:10]} {at[11:19]} (Asia/Tokyo)" in ecsync("-c", str(cfg), "rules", "show").stdout
 
 
 def test_export_sku_json(tmp_path: Path) -> None:
