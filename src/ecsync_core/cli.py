@@ -21,6 +21,7 @@ from ecsync_core.domain import Outcome
 from ecsync_core.errors import EcsyncError, NotYetAvailableError
 from ecsync_core.logging import configure as configure_logging
 from ecsync_core.render import item_json
+from ecsync_core.services.runs import MAX_LISTED
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -346,7 +347,7 @@ def export_sku(state: State, file: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("run_id", required=False)
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="How many runs.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LISTED), help="How many runs.")
 @json_option
 @pass_state
 def status(state: State, run_id: str | None, limit: int, as_json: bool) -> None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from ecsync_core.domain import Run, RunItem
+from ecsync_core.domain import Outcome, Run, RunItem
 
 
 if TYPE_CHECKING:
@@ -128,7 +128,8 @@ def iso(at: datetime | None, zone: ZoneInfo) -> str | None:
 
 
 def duration(run: Run) -> str:
-    if run.finished_at is None:
+    # An INTERRUPTED run's finish is when it was found dead, not when it died: no duration to tell.
+    if run.finished_at is None or run.status is Outcome.INTERRUPTED:
         return "-"
     seconds = int((run.finished_at - run.started_at).total_seconds())
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
@@ -145,6 +146,8 @@ def run_json(run: Run, zone: ZoneInfo) -> dict[str, Any]:
         "forced": run.forced,
         "message": run.message,
         "rule_fingerprint": run.rule_fingerprint,
+        "rolled_back_by": run.rolled_back_by,
+        "rollback_of": run.target_run,
     }
 
 
@@ -194,6 +197,10 @@ def render_run(run: Run, items: Sequence[RunItem], zone: ZoneInfo) -> None:
     click.echo(f"found {n.found}, mapped {n.mapped}, updates {n.updates}, succeeded {n.succeeded}, failed {n.failed}")
     if run.message:
         click.echo(f"note: {run.message}")
+    if run.target_run:
+        click.echo(f"rollback of sync {run.target_run}")
+    if run.rolled_back_by:
+        click.echo(f"rolled back by run {run.rolled_back_by}")
     if items:
         click.echo("")
         table(

@@ -152,6 +152,16 @@ def test_export_sku_json(tmp_path: Path) -> None:
     assert (tmp_path / "out.xlsx").is_file()
 
 
+def test_status_limit_and_export_name_are_checked(tmp_path: Path) -> None:
+    """A --limit past any history is a usage error (it crashed in the database); a .csv export is refused."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'x.duckdb'}\n")
+    assert 2 == ecsync("-c", str(cfg), "status", "--limit", "99999999999999999999").returncode
+    p = ecsync("-c", str(cfg), "export-sku", "-f", str(tmp_path / "out.csv"))
+    assert (1, "name the file .xlsx") == (p.returncode, p.stderr.strip()[-len("name the file .xlsx") :])
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_an_export_to_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
     """No traceback after the error line (openpyxl's half-run row writer complained on stderr at exit)."""
     cfg = tmp_path / "c.yaml"

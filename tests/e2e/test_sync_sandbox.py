@@ -152,6 +152,9 @@ def test_killed_sync_is_interrupted_and_the_next_completes(sandbox: RunningSandb
     runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
     assert "INTERRUPTED" == runs[0]["status"]
     assert runs[0]["finished_at"] is not None
+    # When it died is not known (only when it was found dead): no duration is made up for it.
+    [row] = [line for line in cli(sandbox, "status").stdout.splitlines() if line.startswith(runs[0]["id"])]
+    assert row.split()[-1] == "-"
     again = cli(sandbox, "sync", "--json")
     assert (0, "SUCCESS") == (again.returncode, json.loads(again.stdout)["status"])
 
@@ -238,5 +241,7 @@ def test_rollback_after_an_order(sandbox: RunningSandbox) -> None:
     again = cli(sandbox, "rollback", "--yes")
     assert 1 == again.returncode
     assert "already rolled back" in again.stderr
-    kinds = [r["kind"] for r in json.loads(cli(sandbox, "status", "--json").stdout)["runs"]]
-    assert "rollback" == kinds[0]
+    rolled, sync = json.loads(cli(sandbox, "status", "--json").stdout)["runs"][:2]
+    assert ("rollback", "sync") == (rolled["kind"], sync["kind"])
+    assert (sync["id"], rolled["id"]) == (rolled["rollback_of"], sync["rolled_back_by"])
+    assert f"rolled back by run {rolled['id']}" in cli(sandbox, "status", sync["id"]).stdout

@@ -268,6 +268,8 @@ def export_sku(app: App, file: Path) -> ExportResult:
 
     An export followed by an import changes nothing.
     """
+    if file.suffix.lower() != ".xlsx":
+        raise InputError([InputProblem(str(file), "export-sku writes an Excel workbook: name the file .xlsx")])
     targets = _targets(app)
     columns = {p.code: str(p.sheet_column) for p in targets}
     mappings = app.mappings.all()

@@ -84,8 +84,16 @@ class RunDetail:
     items: list[RunItem]
 
 
+MAX_LISTED = 100_000
+"""The most runs one ``status`` lists: far more than any history holds, and within the database's numbers."""
+
+
 def recent_runs(app: App, limit: int) -> list[Run]:
     from ecsync_core.notify import LoggingNotifier
+
+    if not 1 <= limit <= MAX_LISTED:
+        msg = f"limit must be between 1 and {MAX_LISTED:,}, got {limit}"
+        raise ValueError(msg)
 
     reap_interrupted(app, LoggingNotifier())
     return app.ledger.recent(limit)
