@@ -40,12 +40,12 @@ class Safety:
     max_zero_ratio: Fraction = Fraction(1, 5)
 
 
-def _logging_at_least(low: int) -> Any:
+def _at_least(section: str, low: int) -> Any:
     """A validator naming its key itself: cattrs can place an ``__init__`` error only on the section."""
 
     def check(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
         if value < low:
-            raise ConfigError(f"logging.{attribute.name}", f"must be at least {low}, got {value!r}")
+            raise ConfigError(f"{section}.{attribute.name}", f"must be at least {low}, got {value!r}")
 
     return check
 
@@ -67,10 +67,18 @@ class LogSettings:
     """``logging``: *level* is the log file's (``-v`` makes it DEBUG); the console follows ``-v`` alone."""
 
     level: str = attrs.field(default="INFO", converter=_upper, validator=_log_level)
-    max_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_logging_at_least(1))
-    backups: int = attrs.field(default=14, validator=_logging_at_least(0))
+    max_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_at_least("logging", 1))
+    backups: int = attrs.field(default=14, validator=_at_least("logging", 0))
     # 0 or less would have `cleanup` delete the run history, last night's sync (and its rollback) included.
-    retention_days: int = attrs.field(default=90, validator=_logging_at_least(1))
+    retention_days: int = attrs.field(default=90, validator=_at_least("logging", 1))
+
+
+@attrs.frozen
+class HealthSettings:
+    """``health``: how old the last live run may be before health warns that the schedule may have stopped."""
+
+    # A daily 04:00 run, plus two hours of slack for a slow night; 0: no schedule is expected.
+    last_run_within_hours: int = attrs.field(default=26, validator=_at_least("health", 0))
 
 
 @attrs.frozen
@@ -93,6 +101,7 @@ class Settings:
     rules: RuleSet = RuleSet()
     safety: Safety = Safety()
     logging: LogSettings = LogSettings()
+    health: HealthSettings = HealthSettings()
     malls: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     disable_plugins: tuple[str, ...] = ()
     path: Path | None = None

@@ -121,6 +121,21 @@ def test_mappings_on_a_mall_whose_plugin_did_not_load_fail(tmp_path: Path, monke
     assert "2 items on qmall, but its plugin failed to load (ImportError: qmall_x)" in detail
 
 
+def test_a_last_run_older_than_the_schedule_allows_warns(tmp_path: Path) -> None:
+    """A good last run 30 hours old: the daily schedule may have stopped, and health says so (0 turns it off)."""
+    sb = sandbox_in_process(tmp_path / "sb")
+    app = app_for(sb)
+    run = app.ledger.start(RunKind.SYNC)
+    app.ledger.finish(run.id, Outcome.SUCCESS, Counts(5, 5, 0))
+    assert "OK" == by_name(run_health(app))["last_run"][0]
+    with app.db.connect() as con:
+        con.execute("UPDATE runs SET started_at = started_at - INTERVAL 30 HOUR WHERE id = ?", [run.id])
+    status, detail = by_name(run_health(app))["last_run"]
+    assert ("WARN", True) == (status, "30 hours ago, more than health.last_run_within_hours (26)" in detail)
+    sb.files.config.write_text(sb.files.config.read_text() + "health:\n  last_run_within_hours: 0\n")
+    assert "OK" == by_name(run_health(app_for(sb)))["last_run"][0]
+
+
 def test_partial_last_run_warns(tmp_path: Path) -> None:
     """
     A newest live run that ended PARTIAL is a WARN naming it; health still exits 0. A dry run made afterwards

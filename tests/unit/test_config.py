@@ -69,6 +69,7 @@ def test_missing_c_file_is_an_error(tmp_path: Path) -> None:
         ("logging:\n  level: BOGUS\n", "logging.level", "DEBUG, INFO, WARNING, ERROR"),
         ("# \x93\xfa\x96{\x8c\xea\ndatabase: x.duckdb\n", "-c/--config", "not UTF-8"),
         ("disable_plugins: rakuten\n", "disable_plugins", "must be a list of plugin names"),
+        ("health:\n  last_run_within_hours: -1\n", "health.last_run_within_hours", "at least 0"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, text: str, key: str, fault: str) -> None:

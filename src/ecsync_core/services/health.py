@@ -12,6 +12,7 @@ import shutil
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,6 +23,7 @@ from ecsync_core.config import env_file_for
 from ecsync_core.domain import CredentialStatus, Outcome
 from ecsync_core.errors import CredentialError, EcsyncError, MallError
 from ecsync_core.logging import get_logger
+from ecsync_core.store.db import utcnow
 
 
 if TYPE_CHECKING:
@@ -242,6 +244,16 @@ def check_last_run(app: App, notifier: Notifier | None) -> Check:
         detail += f" ({run.message.strip().splitlines()[0]})"
     if run.status in _BAD_OUTCOMES:
         return Check("last_run", "WARN", f"{detail}; see `ecsync status {run.id}`", "Last run")
+    within = app.settings.health.last_run_within_hours
+    if within and (age := utcnow() - run.started_at) > timedelta(hours=within):
+        hours = int(age.total_seconds() // 3600)
+        return Check(
+            "last_run",
+            "WARN",
+            f"{detail}: {hours} hours ago, more than health.last_run_within_hours ({within}): "
+            "is the schedule (cron, the systemd timer) still running?",
+            "Last run",
+        )
     return Check("last_run", "OK", detail, "Last run")
 
 
