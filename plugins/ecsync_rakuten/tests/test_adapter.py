@@ -367,13 +367,20 @@ def test_large_write_and_read_draw_no_429_from_a_strict_gateway(make_rig: MakeRi
     assert elapsed >= 4 / speed  # paced: 5 upserts cannot go faster than the published rate allows
 
 
-def test_a_bulk_get_refused_over_an_unknown_sku_is_asked_again_without_it(make_rig: MakeRig) -> None:
-    """RMS may refuse a bulk-get naming an unknown SKU instead of leaving it out [U]: the rest still reads."""
+@pytest.mark.parametrize(("names", "calls"), [("message", 2), ("path", 2), ("none", 5)])
+def test_a_bulk_get_refused_over_an_unknown_sku_is_asked_again_without_it(
+    make_rig: MakeRig, names: str, calls: int
+) -> None:
+    """
+    RMS may refuse a bulk-get over an unknown SKU instead of leaving it out [U]: the rest still reads. Named
+    (in the documented not-found message, or by propertyPath) it is left out at once; named by neither, the
+    batch is halved until it stands alone.
+    """
     rig = make_rig(SEED)
-    rig.emulator.refuse_unknown = True
+    rig.emulator.refuse_unknown, rig.emulator.refusal_names = True, names  # type: ignore[assignment]
     reading = rig.run(lambda: rig.adapter.read(["tee-01:red-m", "tee-01:gone", "abc-001:normal-inventory"]))
     assert ({"tee-01:red-m": 4, "abc-001:normal-inventory": 3}, {}) == (reading.quantities, reading.problems)
-    assert 2 == rig.http.count(BULK_GET)
+    assert calls == rig.http.count(BULK_GET)
 
 
 @pytest.mark.parametrize("body", [{}, {"errors": [{"code": "X", "message": "?"}]}, {"inventories": None}])

@@ -12,7 +12,7 @@ import base64
 import re
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -57,10 +57,12 @@ def call(
     headers: Mapping[str, str] = AUTH,
     params: Mapping[str, str] | None = None,
     refuse_unknown: bool = False,
+    refusal_names: Literal["message", "path", "none"] = "message",
 ) -> tuple[httpx.Response, RakutenEmulator]:
     built = emulated(ecsync_malls()[0], emulator_seed, speed=1000.0)
     assert isinstance(built.emulator, RakutenEmulator)
     built.emulator.refuse_unknown = refuse_unknown
+    built.emulator.refusal_names = refusal_names
 
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=built.transport, base_url=EMULATOR_BASE) as client:
@@ -204,11 +206,18 @@ def test_items_api_lists_variants() -> None:
     assert (404, "GE0014") == (missing.status_code, missing.json()["errors"][0]["code"])
 
 
-def test_bulk_get_can_refuse_unknown_skus_by_name() -> None:
-    """With ``refuse_unknown`` (how RMS answers is [U]) an unknown SKU is a 404 GE0014 naming its index."""
+def test_bulk_get_can_refuse_unknown_skus_as_the_documented_not_found() -> None:
+    """
+    With ``refuse_unknown`` (whether RMS does is [U]) an unknown SKU is a 404 GE0014 in the documented shape
+    (no ``metadata``, the SKU in the message); ``refusal_names="path"`` names its index instead.
+    """
     body = {"inventories": [{"manageNumber": "a", "variantId": "v"}, {"manageNumber": "a", "variantId": "gone"}]}
     response, _ = call({"a:v": 1}, "POST", BULK_GET, body=body, refuse_unknown=True)
     assert 404 == response.status_code
+    assert [{"code": "GE0014", "message": "Not found for inputs; manageNumber=a, variantId=gone"}] == response.json()[
+        "errors"
+    ]
+    response, _ = call({"a:v": 1}, "POST", BULK_GET, body=body, refuse_unknown=True, refusal_names="path")
     assert [("GE0014", "inventories[1]")] == [
         (e["code"], e["metadata"]["propertyPath"]) for e in response.json()["errors"]
     ]

@@ -213,12 +213,22 @@ class RakutenRmsClient:
         response = await self._call("POST", BULK_GET, json=wire.bulk_get_body(batch))
         if response.status_code in (400, 404):
             # UNCERTAIN (facts sheet §3.1 [U]): RMS may leave an unknown SKU out of a bulk-get (assumed) or
-            # refuse the call over it. A refusal that names its SKUs (propertyPath) is asked again without
-            # them, so they read as absent, as if left out; one that names none fails the batch below.
-            named = _blame(self._errors(response))
+            # refuse the call over it. The SKUs a refusal names (by propertyPath, or as the documented
+            # not-found error does, in its message) are asked again without, so they read as absent, as if
+            # left out. A not-found naming none of ours is halved until the unknown SKUs stand alone.
+            errors = self._errors(response)
+            named = set(_blame(errors))
+            not_found = response.status_code == 404 and any(e.code == "GE0014" for e in errors)
+            if not_found:
+                named |= _named_in_message(errors, batch)
             if named and all(i < len(batch) for i in named):
                 rest = [pair for i, pair in enumerate(batch) if i not in named]
                 return await self._bulk_get(rest) if rest else {}
+            if not_found:
+                if len(batch) == 1:
+                    return {}
+                half = len(batch) // 2
+                return {**await self._bulk_get(batch[:half]), **await self._bulk_get(batch[half:])}
         if response.status_code != 200:
             raise self._unexpected("bulk-get", response)
         data = self._json(response, "bulk-get")
@@ -397,6 +407,20 @@ def _blame(errors: list[wire.ApiError]) -> dict[int, list[str]]:
             return {}
         blamed.setdefault(int(match[1]), []).append(error.describe())
     return blamed
+
+
+_NOT_FOUND = re.compile(r"manageNumber=(?P<m>[^,\s]+)(?:,\s*variantId=(?P<v>[^,\s]+))?")
+
+
+def _named_in_message(errors: list[wire.ApiError], batch: list[tuple[str, str]]) -> set[int]:
+    """Batch indexes a not-found message names (``Not found for inputs; manageNumber=…, variantId=…``)."""
+    named: set[int] = set()
+    for error in errors:
+        if (match := _NOT_FOUND.search(error.message or "")) is None:
+            continue
+        m, v = match["m"].lower(), match["v"]
+        named.update(i for i, (bm, bv) in enumerate(batch) if bm == m and (v is None or bv == v))
+    return named
 
 
 def _seconds(value: str | None) -> float | None:

@@ -18,7 +18,7 @@ import time
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -86,9 +86,12 @@ class RakutenEmulator:
             (variant ``normal-inventory``). ``/_sandbox/stock`` answers with the keys as seeded.
         license_expiry: when the sandbox license key expires (JST); 90 days from now by default.
         clock: seconds since the epoch, for the key's expiry and the purge of orphan writes.
-        refuse_unknown: bulk-get answers an unknown SKU with a 404 ``GE0014`` naming it by ``propertyPath``,
-            instead of leaving it out. Which one RMS does is [U] (facts sheet §3.1 assumes left out, the
-            default here); the adapter copes with both.
+        refuse_unknown: bulk-get answers a batch holding an unknown SKU with a 404 ``GE0014`` instead of
+            leaving the SKU out. Which one RMS does is [U] (facts sheet §3.1 assumes left out, the default
+            here); the adapter copes with both.
+        refusal_names: how such a refusal names the SKU: ``"message"`` as RMS's documented not-found error
+            does (``Not found for inputs; manageNumber=…, variantId=…``, no ``metadata``), ``"path"`` by
+            ``propertyPath``, ``"none"`` not at all.
         fold_variant_case: variantIds are folded to lower case like manageNumbers. Most RMS pages say they are
             case-sensitive (the default here), one says folded [U]; the adapter's setting of the same name
             must then be on.
@@ -109,10 +112,12 @@ class RakutenEmulator:
         license_expiry: datetime | None = None,
         clock: Callable[[], float] = time.time,
         refuse_unknown: bool = False,
+        refusal_names: Literal["message", "path", "none"] = "message",
         fold_variant_case: bool = False,
     ) -> None:
         self._clock = clock
         self.refuse_unknown = refuse_unknown
+        self.refusal_names = refusal_names
         self.fold_variant_case = fold_variant_case
         self.products: dict[str, dict[str, _Sku]] = {}
         self.orphans: dict[tuple[str, str], tuple[int, float]] = {}
@@ -122,6 +127,14 @@ class RakutenEmulator:
             license_expiry = last_day.replace(hour=23, minute=59, second=59, microsecond=0)
         self.license_expiry = license_expiry
         self.set_stock(seed)
+
+    def _not_found(self, manage_number: str, variant_id: str, at: str) -> dict[str, object]:
+        if self.refusal_names == "path":
+            return {"code": "GE0014", "message": "Not found.", "metadata": {"propertyPath": at}}
+        if self.refusal_names == "message":
+            said = f"Not found for inputs; manageNumber={manage_number}, variantId={variant_id}"
+            return {"code": "GE0014", "message": said}
+        return {"code": "GE0014", "message": "Not found."}
 
     # -- the product catalogue -------------------------------------------------------------------------------
 
@@ -237,13 +250,7 @@ class RakutenEmulator:
             m, v = entry["manageNumber"].lower(), self._fold_variant(entry["variantId"])
             sku = self.products.get(m, {}).get(v)
             if sku is None and self.refuse_unknown:
-                unknown.append(
-                    {
-                        "code": "GE0014",
-                        "message": f"Not found for inputs; manageNumber={m}",
-                        "metadata": {"propertyPath": at},
-                    }
-                )
+                unknown.append(self._not_found(m, v, at))
             if sku is not None:  # unknown SKUs (and orphan writes) are left out, not answered as errors
                 rows.append(
                     {
@@ -257,7 +264,8 @@ class RakutenEmulator:
         if errors:
             return JSONResponse({"errors": errors}, status_code=400)
         if unknown:
-            return JSONResponse({"errors": unknown}, status_code=404)
+            # The documented not-found error is one error for the call: only a propertyPath names each.
+            return JSONResponse({"errors": unknown if self.refusal_names == "path" else unknown[:1]}, status_code=404)
         return JSONResponse({"inventories": rows})
 
     def _bulk_get_valid(self, inventories: list[Any]) -> Response | None:
