@@ -47,7 +47,8 @@ def simulate(
     What each mall would get; changes nothing anywhere.
 
     Args:
-        quantities: Amazon quantities to tabulate; ``None`` takes the current FBA stock (or *file*).
+        quantities: Amazon quantities to tabulate; ``None`` takes the current FBA stock (or *file*): the mapped
+            SKUs, each on the malls it is mapped on (every SKU and mall before the first import).
         file: an FBA inventory report file instead of the live listing.
         rules: a proposed rule table (YAML) shown beside today's.
     """
@@ -55,10 +56,9 @@ def simulate(
     malls = [p.code for p in app.host.targets()] or ["mall"]
     proposed = app.proposed_rules(Path(rules)) if rules is not None else None
     if quantities is not None:
-        stock: list[tuple[str | None, int]] = [(None, q) for q in quantities]
-    else:
-        stock = current_stock(app, None if file is None else Path(file))
-    return _simulate(app.settings.rules, malls, stock, proposed)
+        return _simulate(app.settings.rules, malls, [(None, q) for q in quantities], proposed)
+    stock, mapped = current_stock(app, None if file is None else Path(file))
+    return _simulate(app.settings.rules, malls, stock, proposed, mapped)
 
 
 def import_sku(

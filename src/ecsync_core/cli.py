@@ -130,7 +130,8 @@ def simulate(state: State, qty: str | None, file: Path | None, rules_file: Path 
     if qty is not None:
         result = simulate_quantities(app.settings.rules, malls, parse_quantities(qty), proposed)
     else:
-        result = simulate(app.settings.rules, malls, current_stock(app, file), proposed)
+        stock, mapped = current_stock(app, file)
+        result = simulate(app.settings.rules, malls, stock, proposed, mapped)
     if as_json:
         emit_json(
             {

@@ -54,9 +54,9 @@ def render_simulation(sim: Simulation) -> None:
         headers += [f"{m} (proposed)" for m in sim.malls] + ["changed"]
     rows = []
     for r in sim.rows:
-        row: list[Any] = ([r.sku] if has_sku else []) + [r.amazon_qty, *(r.malls[m] for m in sim.malls)]
+        row: list[Any] = ([r.sku] if has_sku else []) + [r.amazon_qty, *(_cell(r.malls[m]) for m in sim.malls)]
         if r.proposed is not None:
-            row += [r.proposed[m] for m in sim.malls] + ["*" if r.changed else ""]
+            row += [_cell(r.proposed[m]) for m in sim.malls] + ["*" if r.changed else ""]
         rows.append(row)
     table(headers, rows)
     for which, found in (("", sim.edges), ("proposed ", sim.proposed_edges)):
@@ -71,6 +71,10 @@ def render_simulation(sim: Simulation) -> None:
             f"{len(sim.changed)} of {len(sim.rows)} rows would change under the proposed rules "
             f"({sim.proposed_fingerprint}, today {sim.rule_fingerprint})"
         )
+
+
+def _cell(value: int | None) -> object:
+    return "-" if value is None else value  # not mapped on that mall: nothing is sent there
 
 
 def render_overcommit(oc: Overcommit, which: str = "") -> None:

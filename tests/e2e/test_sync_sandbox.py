@@ -186,19 +186,27 @@ def test_all_fba_at_zero_is_refused(sandbox: RunningSandbox) -> None:
 
 
 def test_simulate_current_stock_and_a_report_file(sandbox: RunningSandbox, tmp_path: Path) -> None:
-    """simulate shows each FBA SKU's share from the live listing or a report file, and writes nothing."""
+    """
+    simulate shows each mapped SKU's share from the live listing or a report file, on the malls it is mapped
+    on (a SKU FBA does not hold gets 0, as the sync sets it), and writes nothing.
+    """
     amazon = call(sandbox, "amazon", "GET", "/_sandbox/stock")
-    doc = json.loads(cli(sandbox, "simulate", "--json").stdout)
-    assert {sku: MANUAL_RULE.allocate(q) for sku, q in amazon.items()} == {
-        r["sku"]: r["malls"]["yahoo"] for r in doc["rows"]
-    }
+    rows = json.loads(cli(sandbox, "simulate", "--json").stdout)["rows"]
+    shares = {r["sku"]: r["malls"]["yahoo"] for r in rows if r["malls"]["yahoo"] is not None}
+    assert {sku: MANUAL_RULE.allocate(amazon.get(sku, 0)) for sku in shares} == shares
+    assert set(amazon) - {r["sku"] for r in rows}, "the demo's unmapped FBA SKUs are not rows"
+    assert {0} == {r["amazon_qty"] for r in rows if r["sku"] not in amazon}, "mapped, not at FBA: 0"
     report = tmp_path / "fba.tsv"
-    report.write_text("sku\tafn-fulfillable-quantity\n0042\t25\nB-9\t9\n", encoding="cp932")
+    first, second = sorted(shares)[:2]
+    report.write_text(f"sku\tafn-fulfillable-quantity\n{first}\t25\n{second}\t9\n", encoding="cp932")
     proposed = tmp_path / "rules.yaml"
     proposed.write_text("rules:\n  default:\n    - {min: 1, ratio: '1/4'}\n")
     doc = json.loads(cli(sandbox, "simulate", "--file", str(report), "--rules", str(proposed), "--json").stdout)
-    rows = {r["sku"]: (r["malls"]["rakuten"], r["proposed"]["rakuten"], r["changed"]) for r in doc["rows"]}
-    assert {"0042": (5, 6, True), "B-9": (3, 2, True)} == rows
+    by_sku = {
+        r["sku"]: (r["amazon_qty"], r["malls"]["yahoo"], r["proposed"]["yahoo"], r["changed"]) for r in doc["rows"]
+    }
+    assert ((25, 5, 6, True), (9, 3, 2, True)) == (by_sku[first], by_sku[second])
+    assert {0} == {q for sku, (q, *_rest) in by_sku.items() if sku not in (first, second)}
     assert (0, 0) == (writes(sandbox, "yahoo"), writes(sandbox, "rakuten"))
 
 

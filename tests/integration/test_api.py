@@ -64,3 +64,13 @@ def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Pat
         assert {"sync_started", "sync_finished"} <= {e["event"] for e in lines if e.get("run_id") == report.run_id}
     finally:
         configure_logging()  # console only again, for the tests after this one
+
+
+def test_simulate_over_current_stock_shows_what_a_sync_would_send(tmp_path: Path) -> None:
+    """Every mapped item's share in simulate is the target a full dry run plans for it, and nothing else is."""
+    with start_sandbox(tmp_path / "sb") as sb:
+        api.import_sku(sb.files.master, config=sb.files.config)
+        sim = api.simulate(config=sb.files.config)
+        plan = api.sync(sb.files.config, dry_run=True, full=True).plan
+    shown = {(r.sku, m): v for r in sim.rows for m, v in r.malls.items() if v is not None}
+    assert {(u.sku, u.mall): u.target for u in plan.updates} == shown

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,13 +57,14 @@ class SimulationRow:
 
     Attributes:
         sku: the SKU, when the row is one item of the current stock or a file; ``None`` for `--qty`.
+        malls: what each mall would get; ``None`` for a mall the SKU is not mapped on (nothing is sent there).
         proposed: what each mall would get under the proposed rules (``--rules``), else ``None``.
     """
 
     amazon_qty: int
-    malls: dict[str, int]
+    malls: dict[str, int | None]
     sku: str | None = None
-    proposed: dict[str, int] | None = None
+    proposed: dict[str, int | None] | None = None
 
     @property
     def changed(self) -> bool:
@@ -120,16 +121,22 @@ def simulate(
     malls: Sequence[str],
     stock: Iterable[tuple[str | None, int]],
     proposed: RuleSet | None = None,
+    mapped: Mapping[str, Collection[str]] | None = None,
 ) -> Simulation:
     """
     What each mall gets for each (SKU or ``None``, quantity), today and under *proposed*. Pure.
+
+    Args:
+        mapped: SKU -> the malls it is mapped on; given, a SKU's row shows only those malls (the others
+            ``None``), as a sync sends.
     """
     rows = []
     top = 0
     for sku, q in stock:
         top = max(top, q)
-        today = {m: rules.for_mall(m).allocate(q) for m in malls}
-        new = None if proposed is None else {m: proposed.for_mall(m).allocate(q) for m in malls}
+        on = malls if mapped is None or sku is None else mapped.get(sku, ())
+        today = {m: rules.for_mall(m).allocate(q) if m in on else None for m in malls}
+        new = None if proposed is None else {m: proposed.for_mall(m).allocate(q) if m in on else None for m in malls}
         rows.append(SimulationRow(q, today, sku, new))
     return Simulation(
         tuple(malls),
@@ -154,8 +161,18 @@ def simulate_quantities(
     return simulate(rules, malls, ((None, q) for q in quantities), proposed)
 
 
-def current_stock(app: App, file: Path | None) -> list[tuple[str | None, int]]:
-    """FBA stock to simulate over: the live listing (read-only), or a report file; SKUs in order."""
+def current_stock(app: App, file: Path | None) -> tuple[list[tuple[str | None, int]], dict[str, set[str]] | None]:
+    """
+    FBA stock to simulate over, as a sync would take it, SKUs in order, and the malls each SKU is mapped on.
+
+    With active mappings, the rows are the mapped SKUs: those the listing leaves out are asked for by name, and
+    a SKU FBA does not hold gets 0 (the sync sets it to 0). With none yet (before the first import), every SKU
+    the source lists, on every mall. Reads only: a database that is not there is not made.
+    """
+    mapped: dict[str, set[str]] = {}
+    if app.settings.database.exists():
+        for m in app.mappings.active():
+            mapped.setdefault(m.sku, set()).add(m.mall)
     source = app.host.source()
     if file is not None:
         if source.read_stock_file is None:
@@ -167,9 +184,14 @@ def current_stock(app: App, file: Path | None) -> list[tuple[str | None, int]]:
 
         async def listing() -> dict[str, int]:
             try:
-                return await adapter.snapshot()
+                listed = await adapter.snapshot()
+                if listed and (missing := sorted(set(mapped) - set(listed))):
+                    listed.update(await adapter.lookup(missing))
+                return listed
             finally:
                 await adapter.aclose()
 
         stock = run_to_end(listing())
-    return [(sku, stock[sku]) for sku in sorted(stock)]
+    if not mapped:
+        return [(sku, stock[sku]) for sku in sorted(stock)], None
+    return [(sku, stock.get(sku, 0)) for sku in sorted(mapped)], mapped
