@@ -368,6 +368,10 @@ def status(state: State, run_id: str | None, limit: int, as_json: bool) -> None:
     runs = recent_runs(app, limit)
     if as_json:
         emit_json({"runs": [run_json(r, zone) for r in runs]})
+    elif not app.settings.database.exists():
+        click.echo(
+            f"no runs yet: no database at {app.settings.database} (nothing imported, or `database:` points elsewhere)"
+        )
     else:
         render_runs(runs, zone)
 

@@ -152,6 +152,20 @@ def test_export_sku_json(tmp_path: Path) -> None:
     assert (tmp_path / "out.xlsx").is_file()
 
 
+def test_status_on_a_database_that_is_not_there_says_so_and_makes_none(tmp_path: Path) -> None:
+    """A `database:` path with a typo: status says where it looked, and a look creates no empty database."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'typo' / 'x.duckdb'}\n")
+    p = ecsync("-c", str(cfg), "status")
+    assert (0, f"no runs yet: no database at {tmp_path / 'typo' / 'x.duckdb'}") == (
+        p.returncode,
+        p.stdout.split(" (")[0],
+    )
+    assert '{"runs": []}' == ecsync("-c", str(cfg), "status", "--json").stdout.strip()
+    assert 1 == ecsync("-c", str(cfg), "status", "abc").returncode
+    assert not (tmp_path / "typo").exists()
+
+
 def test_status_limit_and_export_name_are_checked(tmp_path: Path) -> None:
     """A --limit past any history is a usage error (it crashed in the database); a .csv export is refused."""
     cfg = tmp_path / "c.yaml"

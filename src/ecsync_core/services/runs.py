@@ -13,6 +13,7 @@ import attrs
 
 from ecsync_core.domain import Outcome, Run, RunItem
 from ecsync_core.errors import RefusedError, RunLockedError
+from ecsync_core.store.ledger import RunNotFoundError
 
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ def recent_runs(app: App, limit: int) -> list[Run]:
     if not 1 <= limit <= MAX_LISTED:
         msg = f"limit must be between 1 and {MAX_LISTED:,}, got {limit}"
         raise ValueError(msg)
+    if not app.settings.database.exists():  # a look makes no database (a wrong path would then look empty)
+        return []
 
     reap_interrupted(app, LoggingNotifier())
     return app.ledger.recent(limit)
@@ -102,6 +105,8 @@ def recent_runs(app: App, limit: int) -> list[Run]:
 def run_detail(app: App, run_id: str) -> RunDetail:
     from ecsync_core.notify import LoggingNotifier
 
+    if not app.settings.database.exists():
+        raise RunNotFoundError(f"no run with ID {run_id!r}: there is no database at {app.settings.database}")
     reap_interrupted(app, LoggingNotifier())
     run = app.ledger.get(run_id)
     return RunDetail(run, app.ledger.items(run.id))
