@@ -202,15 +202,21 @@ def rules_show(state: State, as_json: bool) -> None:
 
 @rules.command("approve")
 @click.option("--by", "by", required=True, help="Who approves (name of the manager).")
+@click.option(
+    "--fingerprint",
+    "seen",
+    default=None,
+    help="The fingerprint you reviewed (`rules show`): refused if the table changed since.",
+)
 @json_option
 @pass_state
-def rules_approve(state: State, by: str, as_json: bool) -> None:
+def rules_approve(state: State, by: str, seen: str | None, as_json: bool) -> None:
     """Approve the rule table in config for live syncs."""
     from ecsync_core.render import iso, render_overcommit
     from ecsync_core.services.governance import approve, rule_status
 
     app = state.app()
-    at = approve(app, by)
+    at = approve(app, by, seen)
     if as_json:
         fingerprint = app.settings.rules.fingerprint
         emit_json({"fingerprint": fingerprint, "approved_by": by, "approved_at": iso(at, app.settings.zone)})

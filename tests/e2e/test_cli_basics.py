@@ -141,6 +141,19 @@ def test_rules_approval_is_recorded(tmp_path: Path) -> None:
     assert f"approved by Tanaka at {at[:10]} {at[11:19]} (Asia/Tokyo)" in ecsync("-c", str(cfg), "rules", "show").stdout
 
 
+def test_an_approval_of_a_table_edited_since_it_was_reviewed_is_refused(tmp_path: Path) -> None:
+    """`--fingerprint` names what the manager reviewed: a table edited in between is not approved unseen."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'x.duckdb'}\nrules:\n  default:\n    - {{min: 1, ratio: '1/3'}}\n")
+    reviewed = json.loads(ecsync("-c", str(cfg), "rules", "show", "--json").stdout)["fingerprint"]
+    cfg.write_text(cfg.read_text().replace("1/3", "1/2"))
+    p = ecsync("-c", str(cfg), "rules", "approve", "--by", "Tanaka", "--fingerprint", reviewed)
+    assert (1, True) == (p.returncode, f"not the {reviewed} you reviewed" in p.stderr)
+    assert False is json.loads(ecsync("-c", str(cfg), "rules", "show", "--json").stdout)["approved"]
+    now = json.loads(ecsync("-c", str(cfg), "rules", "show", "--json").stdout)["fingerprint"]
+    assert 0 == ecsync("-c", str(cfg), "rules", "approve", "--by", "Tanaka", "--fingerprint", now).returncode
+
+
 def test_export_sku_json(tmp_path: Path) -> None:
     """`export-sku --json` says what it wrote, one document on stdout."""
     cfg = tmp_path / "c.yaml"

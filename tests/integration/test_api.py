@@ -22,6 +22,14 @@ def test_simulate_quantities_as_records() -> None:
     ] == sim.records()[1:3]
 
 
+def test_simulate_records_mark_the_rows_a_proposed_table_changes(tmp_path: Path) -> None:
+    """With ``rules=``, each record carries the proposed shares and whether the row changes, as the CLI marks it."""
+    proposed = tmp_path / "r.yaml"
+    proposed.write_text("rules:\n  default:\n    - {min: 1, ratio: '1/4'}\n")
+    records = api.simulate([8, 9], rules=proposed).records()
+    assert [(2, False), (2, True)] == [(r["yahoo_proposed"], r["changed"]) for r in records]
+
+
 def test_simulate_a_report_file(tmp_path: Path) -> None:
     """simulate(file=...) reads an FBA report as downloaded, SKUs kept as text."""
     report_file = tmp_path / "fba.tsv"

@@ -62,10 +62,19 @@ def rule_status(app: App) -> RuleStatus:
     return RuleStatus(rules, fingerprint == rules.fingerprint, False, by, at, overcommit)
 
 
-def approve(app: App, by: str) -> datetime:
+def approve(app: App, by: str, seen: str | None = None) -> datetime:
+    """
+    Record *by*'s approval of the table in config. *seen*, the fingerprint the approver reviewed (``rules show``,
+    ``simulate``), must still be the table's: an edit made in between is not approved unseen.
+    """
     if not by.strip():
         raise RefusedError("rules approve: --by must name the person approving")
     rules = app.settings.rules
+    if seen is not None and seen != rules.fingerprint:
+        raise RefusedError(
+            f"rules approve: the table in config is now {rules.fingerprint}, not the {seen} you reviewed; "
+            "look at it again (`ecsync rules show`)"
+        )
     return app.ledger.approve_rules(rules.fingerprint, json.loads(json.dumps(rules.as_text())), by.strip())
 
 

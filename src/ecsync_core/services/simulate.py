@@ -108,6 +108,7 @@ class Simulation:
             rec.update(row.malls)
             if row.proposed is not None:
                 rec.update({f"{m}_proposed": v for m, v in row.proposed.items()})
+                rec["changed"] = row.changed
             flat.append(rec)
         return flat
 
