@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ecsync_core.store import Database
+
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv" / "bin"
@@ -202,6 +204,7 @@ def test_with_json_an_error_is_a_json_document_too(tmp_path: Path) -> None:
     """A script reading stdout finds one JSON document even when the command fails, and the line on stderr."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"database: {tmp_path / 'e.duckdb'}\n", encoding="utf-8")
+    Database(tmp_path / "e.duckdb").version()  # an empty history: the run is not in it
     p = ecsync("-c", str(cfg), "status", "nosuch", "--json")
     assert ({"error": "no run with ID 'nosuch' (see `ecsync status`)", "exit_code": 1}, 1) == (
         json.loads(p.stdout),
