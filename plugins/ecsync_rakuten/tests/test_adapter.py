@@ -234,22 +234,23 @@ def _rms_error(status: int, code: str) -> httpx.Response:
     return httpx.Response(status, json={"errors": [{"code": code, "message": "refused"}]})
 
 
-def test_items_api_not_enabled_refuses_the_bare_keys_only(make_rig: MakeRig) -> None:
+def test_items_api_not_enabled_refuses_the_bare_keys_only_asking_once(make_rig: MakeRig) -> None:
     """
-    Items API off for the key (403, or a 401 that is not GA0001) while the inventory API works: the bare keys
-    are refused, saying so; the keys naming their variant read as always.
+    Items API off for the key (403) while the inventory API works: the bare keys are refused, saying so, after
+    one call (not one a product, 1 s each); the keys naming their variant read as always.
     """
-    for refusal in (_rms_error(403, "AuthError"), _rms_error(401, "GA0011")):
-        rig = make_rig(SEED, fail=[refusal], fail_on="/es/2.0/items/")
-        reading = rig.run(lambda rig=rig: rig.adapter.read(["single", "tee-01:red-m"]))
-        assert {"tee-01:red-m": 4} == reading.quantities
-        assert "Items API refused the key" in reading.problems["single"]
+    rig = make_rig({**SEED, "other": 2}, fail=[_rms_error(403, "AuthError")] * 3, fail_on="/es/2.0/items/")
+    reading = rig.run(lambda: rig.adapter.read(["single", "other", "tee-01:red-m"]))
+    assert {"tee-01:red-m": 4} == reading.quantities
+    assert [True, True] == ["Items API refused the key" in reading.problems[k] for k in ("single", "other")]
+    assert 1 == rig.http.count("/es/2.0/items/")
 
 
-def test_an_expired_key_on_items_api_is_still_a_credential_error(make_rig: MakeRig) -> None:
-    """GA0001 means the key itself is gone: every API refuses it, so the whole mall stops, with the action."""
-    rig = make_rig(SEED, fail=[_rms_error(401, "GA0001")], fail_on="/es/2.0/items/")
-    with pytest.raises(CredentialError, match="license key expired or revoked"):
+@pytest.mark.parametrize(("code", "said"), [("GA0001", "license key expired or revoked"), ("GA0011", "check")])
+def test_a_401_on_items_api_is_a_credential_error(make_rig: MakeRig, code: str, said: str) -> None:
+    """A 401 is the key itself (expired, or wrong secrets): every API refuses it, so the whole mall stops."""
+    rig = make_rig(SEED, fail=[_rms_error(401, code)], fail_on="/es/2.0/items/")
+    with pytest.raises(CredentialError, match=said):
         rig.run(lambda: rig.adapter.read(["single", "tee-01:red-m"]))
 
 

@@ -98,6 +98,7 @@ class RakutenRmsClient:
             trust_for=timedelta(hours=settings.variant_cache_hours),
         )
         self._credential_error: CredentialError | None = None
+        self._items_off: MallError | None = None
 
     @classmethod
     def from_context(cls, context: MallContext) -> RakutenRmsClient:
@@ -280,14 +281,15 @@ class RakutenRmsClient:
 
     async def _product(self, manage_number: str) -> ProductVariants:
         """Items API 2.0 ``items.get``: the product's variant ids, or ``None`` for a product Rakuten lacks."""
+        if self._items_off is not None:  # refused once: the other bare keys are not asked, 1 s each
+            raise self._items_off
         try:
             response = await self._call("GET", ITEMS_PREFIX + manage_number)
-        except KeyExpiredError:
-            raise
-        except CredentialError as exc:
+        except AccessDeniedError as exc:
             # Each API family is switched on for the key on its own (facts sheet §3, "Enabling"): Items API
             # refused while the inventory API works stops the bare keys only, not every Rakuten item.
-            raise MallError(CODE, f"Items API refused the key: {exc.message}") from None
+            self._items_off = MallError(CODE, f"Items API refused the key: {exc.message}")
+            raise self._items_off from None
         if response.status_code == 404:
             return ProductVariants(manage_number, None)
         if response.status_code != 200:
@@ -324,11 +326,11 @@ class RakutenRmsClient:
         if status == 401:
             codes = {e.code for e in self._errors(response)}
             if "GA0001" in codes:
-                raise KeyExpiredError(CODE, f"license key expired or revoked: {RENEW}")
+                raise CredentialError(CODE, f"license key expired or revoked: {RENEW}")
             code = ", ".join(sorted(codes)) or "no code"
             raise CredentialError(CODE, f"credentials refused (401 {code}): check {' and '.join(SECRET_NAMES)}")
         if status == 403:
-            raise CredentialError(
+            raise AccessDeniedError(
                 CODE,
                 f"{path}: access denied (403): enable this API for the key in RMS → WEB APIサービス → 利用機能編集",
             )
@@ -364,8 +366,8 @@ class RakutenRmsClient:
         return MallError(CODE, f"{what}: HTTP {response.status_code}: {detail}")
 
 
-class KeyExpiredError(CredentialError):
-    """401 ``GA0001``: the license key itself is expired or revoked, so every API refuses it."""
+class AccessDeniedError(CredentialError):
+    """403: the key is valid but this API is not enabled for it (each API family is enabled on its own)."""
 
 
 class Pacer:
