@@ -394,6 +394,16 @@ def test_a_bulk_get_answer_without_its_list_is_an_error_not_an_empty_shop(
         rig.run(lambda: rig.adapter.read(["tee-01:red-m"]))
 
 
+def test_a_not_found_naming_only_the_product_does_not_drop_its_known_variants(make_rig: MakeRig) -> None:
+    """``manageNumber=tee-01`` alone names no SKU: red-m (held) must still read, not vanish with the unknown one."""
+    named_product = httpx.Response(
+        404, json={"errors": [{"code": "GE0014", "message": "Not found for inputs; manageNumber=tee-01"}]}
+    )
+    rig = make_rig(SEED, fail=[named_product], fail_on=BULK_GET)
+    reading = rig.run(lambda: rig.adapter.read(["tee-01:red-m", "tee-01:gone"]))
+    assert {"tee-01:red-m": 4} == reading.quantities
+
+
 @pytest.mark.parametrize(("fold", "found"), [(False, {}), (True, {"tee-01:Red-M": 4})])
 def test_where_rakuten_folds_variant_ids_the_adapter_must_fold_them_too(
     make_rig: MakeRig, fold: bool, found: dict[str, int]
