@@ -96,7 +96,7 @@ def get_plugin_host(extra: Iterable[ModuleType] = (), disabled: Iterable[str] = 
         origin[module.__name__] = (module.__name__, "local")
     _register_extra_modules(pm, origin, broken)
     pm.check_pending()
-    found = _malls(pm, origin, broken)
+    found = _malls(pm, origin, broken, blocked)
     ordered = sorted(found.values(), key=lambda m: (m.plugin.role != "source", m.plugin.code))
     return PluginHost({m.plugin.code: m for m in ordered}, broken, frozenset(blocked))
 
@@ -138,9 +138,12 @@ def _register_extra_modules(
 
 
 def _malls(
-    pm: pluggy.PluginManager, origin: dict[str, tuple[str, str]], broken: dict[str, str]
+    pm: pluggy.PluginManager, origin: dict[str, tuple[str, str]], broken: dict[str, str], blocked: set[str]
 ) -> dict[str, InstalledMall]:
-    """Every valid mall the hooks declare, by code; the rest into *broken*."""
+    """
+    Every valid mall the hooks declare, by code; the rest into *broken*. A mall whose code is disabled is left
+    out too, whatever loaded it (an extra module, an entry point named otherwise).
+    """
     claims: dict[str, list[InstalledMall]] = {}
     for impl in pm.hook.ecsync_malls.get_hookimpls():
         dist_name, version = origin.get(impl.plugin_name, ("?", "?"))
@@ -151,7 +154,8 @@ def _malls(
             broken[name] = f"its ecsync_malls hook failed: {type(exc).__name__}: {exc}"
             continue
         for plugin in declared:
-            claims.setdefault(plugin.code, []).append(InstalledMall(plugin, dist_name, version))
+            if plugin.code not in blocked:
+                claims.setdefault(plugin.code, []).append(InstalledMall(plugin, dist_name, version))
     found: dict[str, InstalledMall] = {}
     for code, installed in claims.items():
         if len(installed) > 1:

@@ -59,6 +59,12 @@ def test_disabled_plugin_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [p.code for p in host.targets()] == ["yahoo"]
 
 
+def test_a_disabled_code_is_left_out_whatever_loaded_it() -> None:
+    """The sandbox disables a mall it does not serve by code: a plugin loaded as an extra module is left out too."""
+    host = get_plugin_host(extra=(_module("qmall_dev", "qmall"),), disabled=["qmall"])
+    assert "qmall" not in host.malls
+
+
 def test_two_plugins_claiming_one_code_are_both_left_out_and_named() -> None:
     """
     A second plugin with an installed mall's code: which would win is an accident of install order, so
