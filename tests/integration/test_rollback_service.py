@@ -13,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecsync_core.domain import ItemResult, Outcome, RunItem, RunKind, StockWrite
-from ecsync_core.errors import MallError
+from ecsync_core.errors import MallError, RunLockedError
 from ecsync_core.ports import StockReading
 from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, restore_value, run_rollback
+from ecsync_core.store import RunLock
 from ecsync_core.store.db import utcnow
 from ecsync_core.testing import FakeMall
 from tests.fakeworld import World, make_world
@@ -211,3 +212,22 @@ def test_a_rollback_that_crashes_is_recorded_and_alerted_at_once(world: World) -
     [run] = [r for r in world.app.ledger.recent() if r.kind is RunKind.ROLLBACK]
     assert (Outcome.FAILED, True) == (run.status, run.finished_at is not None)
     assert any(s == "FAILED" and run.id in body for s, body in world.notifier.sent)
+
+
+def test_a_rollback_during_a_live_run_is_refused_and_a_live_one_alerted(world: World) -> None:
+    """
+    Its preview reads every mall under the live run's limits: refused before reading, naming the run; a live
+    rollback is alerted as REFUSED (someone meant to undo a sync and could not).
+    """
+    assert Outcome.SUCCESS == world.sync().status
+    other = RunLock(world.app.settings.database)
+    other.acquire("abc12345", "2026-11-29T04:00:00Z")
+    try:
+        with pytest.raises(RunLockedError, match=r"another run \(abc12345\).*rate limits"):
+            rollback(world, dry_run=True)
+        assert [] == world.notifier.sent
+        with pytest.raises(RunLockedError, match=r"another run \(abc12345\)"):
+            rollback(world)
+    finally:
+        other.release()
+    assert ["REFUSED"] == [s for s, _ in world.notifier.sent]

@@ -16,6 +16,8 @@ from ecsync_core.bootstrap import build_app
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
 from ecsync_core.ports import StockReading
+from ecsync_core.services.runs import IMPORT_HOLDER
+from ecsync_core.services.simulate import current_stock
 from ecsync_core.services.sync import SyncFailedError
 from ecsync_core.store import RunLock
 from ecsync_core.testing import FakeMall, FakeStockSource
@@ -218,9 +220,13 @@ def test_dry_run_waits_for_no_live_run_but_is_refused_during_one(world: World) -
     try:
         with pytest.raises(RunLockedError, match=r"another run \(abc12345\).*rate limits"):
             world.sync(dry_run=True)
+        with pytest.raises(RunLockedError, match=r"another run \(abc12345\)"):
+            current_stock(world.app, None)  # simulate over the live listing
     finally:
         other.release()
     assert [RunKind.DRY_RUN] == [r.kind for r in world.app.ledger.recent()]
+    with world.app.lock.held(IMPORT_HOLDER):  # seconds of writing mappings, no mall called: no reason to wait
+        assert world.sync(dry_run=True).dry_run
 
 
 def test_dead_run_is_marked_interrupted(world: World) -> None:

@@ -18,6 +18,7 @@ from ecsync_core.domain import Mapping
 from ecsync_core.errors import InputError, InputProblem, PluginError
 from ecsync_core.logging import get_logger
 from ecsync_core.master_sheet import SKU_COLUMN, CodeColumn, MasterSheet, SheetRow, read_sheet, write_sheet
+from ecsync_core.services.runs import IMPORT_HOLDER
 from ecsync_core.store.mappings import MappingChanges, diff
 
 
@@ -210,7 +211,7 @@ def import_sku(
         changes = diff(current, wanted, replace=replace, absent=absent)
     else:
         # Under the run lock: a sync has read the mappings it pushes, and must not push ones changed under it.
-        with app.lock.held("(import-sku)"):
+        with app.lock.held(IMPORT_HOLDER):
             changes = app.mappings.apply(wanted, replace=replace, absent=absent)
     codes = dict.fromkeys(malls.values(), 0)
     for m in wanted:

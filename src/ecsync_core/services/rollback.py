@@ -127,7 +127,10 @@ def run_rollback(
     while the prompt waited; it writes that plan. A live rollback that writes nothing has ``run_id`` ``None``.
     """
     reap_interrupted(app, notifier)
-    not_during_a_run(app)
+    if dry_run:
+        not_during_a_run(app)
+    else:  # a live rollback could not take the lock anyway: refused at once, and alerted as a sync is
+        not_during_a_run(app, notifier, because="")
     preview = run_to_end(_preview(app, run_id))
     if dry_run:
         return preview

@@ -65,18 +65,29 @@ def exclusive(app: App, label: str, notifier: Notifier, checks: Callable[[], Non
         yield
 
 
-def not_during_a_run(app: App) -> None:
+IMPORT_HOLDER = "(import-sku)"
+"""How ``import-sku`` names itself in the lock file: it calls no mall, so its seconds hold refuse no reader."""
+
+RATE_LIMITS = ": it uses the malls' rate limits, so try again when it has finished"
+
+
+def not_during_a_run(app: App, notifier: Notifier | None = None, because: str = RATE_LIMITS) -> None:
     """
-    Refuse a read of the malls' APIs (a dry run, a preview, a simulation) while a live run holds the lock.
+    Refuse a read of the malls' APIs (a dry run, a preview, a simulation) while a live run holds the lock; with
+    *notifier*, alert the refusal (a scheduled command stopped).
 
     Both would spend the same rate limits: the live run would draw 429s and could fail on them. The probe holds
     the lock only for a moment, so it never stops a run that starts after it. A lock held by no run (another
-    command's probe, which names none) is no refusal.
+    command's probe, which names none) or by ``import-sku`` is no refusal.
     """
     with app.lock.while_free() as free:
         pass
-    if not free and app.lock.holder():
-        raise app.lock.busy(": it uses the malls' rate limits, so try again when it has finished")
+    holder = None if free else app.lock.holder()
+    if holder and holder.get("run_id") != IMPORT_HOLDER:
+        refusal = app.lock.busy(because)
+        if notifier is not None:
+            notifier.notify(Outcome.REFUSED.value, refusal.one_line())
+        raise refusal
 
 
 @attrs.frozen
