@@ -4,6 +4,8 @@ The allocation rule: parse a tier table, allocate, and tabulate for `simulate`. 
 
 from __future__ import annotations
 
+import itertools
+
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 
@@ -117,39 +119,68 @@ class Overcommit:
     Where the target malls together are given more units than FBA holds: one unit offered twice.
 
     Attributes:
-        at: (q, the malls' total) for each such quantity up to the highest tier start.
+        at: (q, the malls' total) for the first such quantities up to the highest tier start (at most
+            ``OVERCOMMIT_SHOWN``; *more* says whether there are others).
         top_share: the malls' top-tier ratios added up; above 1, quantities above the tiers are overcommitted too
-            (from *tail_from* on, and ever more so).
+            (the first from *tail_from*, and past ``len(malls) / (top_share - 1)`` every one).
     """
 
     at: tuple[tuple[int, int], ...]
     top_share: Fraction
     tail_from: int | None = None
+    more: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.at) or self.tail_from is not None
 
     def as_dict(self) -> dict[str, object]:
-        return {"at": [list(p) for p in self.at], "top_share": str(self.top_share), "tail_from": self.tail_from}
+        return {
+            "at": [list(p) for p in self.at],
+            "more": self.more,
+            "top_share": str(self.top_share),
+            "tail_from": self.tail_from,
+        }
+
+
+OVERCOMMIT_SHOWN = 50
 
 
 def overcommitted(rules: RuleSet, malls: Sequence[str]) -> Overcommit:
     """
-    Quantities where the *malls* together get more than q. Up to the highest tier start every quantity is tried
-    (tiers start low); above it each mall is in its top tier, where the total stays within q for every q
-    exactly when the top ratios add up to at most 1, else from the first q found by counting on.
+    Quantities where the *malls* together get more than q.
+
+    Between two tier starts (of any mall) each mall keeps one ratio, and the malls' total is at most q times
+    their ratios' sum: a stretch whose sum is at most 1 holds none and is skipped whole, so a tier starting at
+    a million costs nothing. The others are counted q by q until ``OVERCOMMIT_SHOWN`` are found; above the
+    highest start, from the first q found by counting on (it exists when the top ratios add up to more than 1).
     """
     chosen = [rules.for_mall(m) for m in malls]
     if not chosen:
         return Overcommit((), Fraction(0))
-    highest = max(t.low for rule in chosen for t in rule.tiers)
-    top_share = sum((max(rule.tiers, key=lambda t: t.low).ratio for rule in chosen), Fraction(0))
-    at = tuple((q, total) for q in range(1, highest + 1) if (total := sum(r.allocate(q) for r in chosen)) > q)
+    starts = sorted({t.low for rule in chosen for t in rule.tiers})
+    top_share = _share_at(chosen, starts[-1])
+    at: list[tuple[int, int]] = []
+    more = False
+    for low, high in itertools.pairwise(starts):
+        if _share_at(chosen, low) <= 1:
+            continue
+        for q in range(low, high):
+            if (total := sum(r.allocate(q) for r in chosen)) > q:
+                if len(at) == OVERCOMMIT_SHOWN:
+                    more = True
+                    break
+                at.append((q, total))
+        if more:
+            break
     tail_from = None
     if top_share > 1:
-        # q x top_share - len(malls) <= total: past len(malls) / (top_share - 1) every q is overcommitted.
-        q = highest + 1
+        q = starts[-1]
         while sum(r.allocate(q) for r in chosen) <= q:
             q += 1
         tail_from = q
-    return Overcommit(at, top_share, tail_from)
+    return Overcommit(tuple(at), top_share, tail_from, more)
+
+
+def _share_at(rules: Sequence[AllocationRule], q: int) -> Fraction:
+    """The malls' ratios added up at quantity *q* (each in the tier that holds q)."""
+    return sum((next(t.ratio for t in r.tiers if t.low <= q) for r in rules), Fraction(0))

@@ -189,15 +189,17 @@ def rules() -> None:
 @pass_state
 def rules_show(state: State, as_json: bool) -> None:
     """The rule table in force and whether it is approved."""
-    from ecsync_core.render import iso, render_rules
-    from ecsync_core.services.governance import rule_status
+    from ecsync_core.render import iso, render_overcommit, render_rules
+    from ecsync_core.services.governance import overcommit, rule_status
 
     app = state.app()
-    status = rule_status(app)
+    status, over = rule_status(app), overcommit(app)
     if as_json:
-        emit_json({**status.as_dict(), "approved_at": iso(status.approved_at, app.settings.zone)})
+        zone = app.settings.zone
+        emit_json({**status.as_dict(), "approved_at": iso(status.approved_at, zone), "overcommitted": over.as_dict()})
     else:
         render_rules(status, app.settings.zone)
+        render_overcommit(over)
 
 
 @rules.command("approve")
@@ -213,7 +215,7 @@ def rules_show(state: State, as_json: bool) -> None:
 def rules_approve(state: State, by: str, seen: str | None, as_json: bool) -> None:
     """Approve the rule table in config for live syncs."""
     from ecsync_core.render import iso, render_overcommit
-    from ecsync_core.services.governance import approve, rule_status
+    from ecsync_core.services.governance import approve, overcommit
 
     app = state.app()
     at = approve(app, by, seen)
@@ -222,7 +224,7 @@ def rules_approve(state: State, by: str, seen: str | None, as_json: bool) -> Non
         emit_json({"fingerprint": fingerprint, "approved_by": by, "approved_at": iso(at, app.settings.zone)})
     else:
         click.echo(f"approved rule table {app.settings.rules.fingerprint} by {by}")
-        render_overcommit(rule_status(app).overcommit)
+        render_overcommit(overcommit(app))
 
 
 @rules.command("history")

@@ -81,7 +81,7 @@ def render_overcommit(oc: Overcommit, which: str = "") -> None:
     """One note when the malls together are offered more units than FBA holds."""
     if not oc:
         return
-    shown = ", ".join(f"{q} ({total} units)" for q, total in oc.at[:8]) + (", ..." if len(oc.at) > 8 else "")
+    shown = ", ".join(f"{q} ({total} units)" for q, total in oc.at[:8]) + (", ..." if len(oc.at) > 8 or oc.more else "")
     where = [f"at q = {shown}"] if oc.at else []
     if oc.tail_from is not None:
         where.append(f"from q = {oc.tail_from} up (their top tiers add up to {oc.top_share})")
@@ -123,7 +123,6 @@ def render_rules(status: RuleStatus, zone: ZoneInfo) -> None:
     else:
         state = "NOT approved: live syncs are refused until `ecsync rules approve --by NAME`"
     click.echo(f"fingerprint {rules.fingerprint}: {state}")
-    render_overcommit(status.overcommit)
 
 
 def iso(at: datetime | None, zone: ZoneInfo) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecsync_core.allocation import non_monotone_edges, overcommitted, parse_rule, tabulate
+from ecsync_core.allocation import OVERCOMMIT_SHOWN, non_monotone_edges, overcommitted, parse_rule, tabulate
 from ecsync_core.domain import MANUAL_RULE, RuleSet
 from ecsync_core.errors import ConfigError
 
@@ -173,11 +173,19 @@ def test_overcommit_is_every_quantity_where_the_malls_get_more_than_fba_holds(
     found = overcommitted(rules, malls)
     highest = max(t.low for m in malls for t in rules.for_mall(m).tiers)
     over = [q for q in range(1, highest + 400) if sum(rules.for_mall(m).allocate(q) for m in malls) > q]
-    assert [q for q in over if q <= highest] == [q for q, _ in found.at]
-    assert (min((q for q in over if q > highest), default=None), found.top_share > 1) == (
+    below = [q for q in over if q < highest]
+    assert (below[:OVERCOMMIT_SHOWN], len(below) > OVERCOMMIT_SHOWN) == ([q for q, _ in found.at], found.more)
+    assert (min((q for q in over if q >= highest), default=None), found.top_share > 1) == (
         found.tail_from,
         found.tail_from is not None,
     )
+
+
+def test_a_tier_starting_at_a_million_is_checked_without_counting_to_it() -> None:
+    """Stretches whose ratios add up to at most 1 are skipped whole: no count up to the highest tier start."""
+    rule = parse_rule([{"min": 1, "max": 999_999, "ratio": "1/3"}, {"min": 1_000_000, "ratio": "1/2"}], "r")
+    found = overcommitted(RuleSet(default=rule), ["a", "b", "c"])
+    assert ((), 1_000_000) == (found.at, found.tail_from)
 
 
 def test_two_malls_on_the_manual_table_never_overcommit_and_three_do() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 from datetime import datetime
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -36,7 +35,6 @@ class RuleStatus:
     default_table: bool
     approved_by: str | None = None
     approved_at: datetime | None = None
-    overcommit: Overcommit = Overcommit((), Fraction(0))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,20 +44,23 @@ class RuleStatus:
             "default_table": self.default_table,
             "approved_by": self.approved_by,
             "approved_at": None if self.approved_at is None else self.approved_at.isoformat() + "Z",
-            "overcommitted": self.overcommit.as_dict(),
         }
 
 
 def rule_status(app: App) -> RuleStatus:
     rules = app.settings.rules
-    overcommit = overcommitted(rules, [p.code for p in app.host.targets()])
     approvals = app.ledger.approvals()
     if not approvals:
         # The manual's own table is what the managers signed off in the manual itself.
         default = rules == RuleSet()
-        return RuleStatus(rules, approved=default, default_table=default, overcommit=overcommit)
+        return RuleStatus(rules, approved=default, default_table=default)
     fingerprint, _table, by, at = approvals[0]
-    return RuleStatus(rules, fingerprint == rules.fingerprint, False, by, at, overcommit)
+    return RuleStatus(rules, fingerprint == rules.fingerprint, False, by, at)
+
+
+def overcommit(app: App) -> Overcommit:
+    """Where the table in config gives the installed target malls more units in all than FBA holds."""
+    return overcommitted(app.settings.rules, [p.code for p in app.host.targets()])
 
 
 def approve(app: App, by: str, seen: str | None = None) -> datetime:
