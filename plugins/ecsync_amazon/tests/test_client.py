@@ -351,9 +351,12 @@ def test_credentials_make_no_call_and_say_how_to_renew() -> None:
     r = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": made})
     token, secret = r.run(lambda a: a.credentials())
     assert (None, False) == (token.days_left, token.expires_unknown)
-    assert (10, 30) == (secret.days_left, secret.warn_days)
+    assert (9, 30) == (secret.days_left, secret.warn_days), "10 days to the lapse day, 9 it surely works"
     assert all(s.action for s in (token, secret))
     assert 0 == r.built.app.log.count
+    lapse_day = (date.today() - timedelta(days=180)).isoformat()
+    [_, secret] = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": lapse_day}).run(lambda a: a.credentials())
+    assert -1 == secret.days_left, "on the day it lapses health says expired (FAIL), not 'last day'"
     unknown = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": ""})
     [_, secret] = unknown.run(lambda a: a.credentials())
     assert (None, True) == (secret.days_left, secret.expires_unknown), "health warns: no countdown possible"

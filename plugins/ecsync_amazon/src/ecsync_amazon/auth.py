@@ -49,7 +49,9 @@ def client_secret_status(secrets: Mapping[str, str], days: int, warn_days: int, 
         why = f"{CLIENT_SECRET_ISSUED} is not a date (YYYY-MM-DD): {issued!r}"
         return CredentialStatus("LWA client secret", None, why, warn_days, expires_unknown=True)
     ends = made + timedelta(days=days)
-    return CredentialStatus(f"LWA client secret (lapses {ends})", (ends - today).days, RENEW_CLIENT_SECRET, warn_days)
+    # Counted to the last whole day it works: on the day it lapses it may already be dead (made at some hour).
+    left = (ends - today).days - 1
+    return CredentialStatus(f"LWA client secret (lapses {ends})", left, RENEW_CLIENT_SECRET, warn_days)
 
 
 _REFRESH_TOKEN_REFUSED = {"invalid_grant", "access_denied"}
