@@ -86,6 +86,20 @@ def test_write_resends_allow_overdraft_as_read(rig: Callable[..., Any], omitted:
     )
 
 
+def test_overdraft_on_is_warned_of_once_a_run_written_or_not(rig: Callable[..., Any]) -> None:
+    """Every item read with 超過購入 on is named once, with the way out, unchanged ones too."""
+    r = rig(SEED)
+    r.emulator.items["ec-item-00004"].allow_overdraft = 1
+
+    async def go() -> None:
+        await r.adapter.read(list(SEED))
+        await r.adapter.read(["ec-item-00004"])  # a read-back: said already
+
+    with structlog.testing.capture_logs() as logs:
+        r.run(go)
+    assert [(1, ["ec-item-00004"])] == [(e["items"], e["first"]) for e in logs if e["event"] == "yahoo.overdraft_on"]
+
+
 def test_overdraft_kept_is_warned_of(rig: Callable[..., Any]) -> None:
     """An item Yahoo sells beyond its stock is named in a warning with the way out, and its flag is kept."""
     r = rig(SEED)

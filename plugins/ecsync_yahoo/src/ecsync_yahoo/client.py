@@ -243,6 +243,7 @@ class YahooShoppingClient:
         self._signer_loaded = False
         self._auth: YConnect | None = None
         self._overdraft: dict[str, int] = {}
+        self._overdraft_warned: set[str] = set()
 
     @classmethod
     def from_context(cls, context: MallContext) -> YahooShoppingClient:
@@ -253,6 +254,7 @@ class YahooShoppingClient:
     async def read(self, items: Sequence[str]) -> StockReading:
         """Quantities of the items Yahoo knows; unknown items are absent, malformed codes are problems."""
         rows, problems = await self._get_stock(list(dict.fromkeys(items)))
+        self._warn_overdraft(rows)
         return StockReading({k: r.quantity for k, r in rows.items() if r.quantity is not None}, problems)
 
     async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
@@ -286,20 +288,28 @@ class YahooShoppingClient:
         out = [r for r in results if r is not None]
         if len(out) != len(writes):  # every batch answers for each of its writes; anything else is a bug here
             raise AssertionError(f"{len(writes) - len(out)} writes got no result")
-        self._warn_overdraft(out)
         return out
 
-    def _warn_overdraft(self, written: Sequence[ItemResult]) -> None:
-        """Say which written items Yahoo will still sell beyond their stock: the shop's choice, but a risk."""
-        on = [r.item for r in written if r.ok and self._flag(r.item) == 1]
-        if on:
-            log.warning(
-                "yahoo.overdraft_on",
-                items=len(on),
-                first=on[:10],
-                detail="超過購入 is on: Yahoo takes orders beyond the stock set, so these can be oversold",
-                action="turn it off in the store, or set malls.yahoo.keep_overdraft: false",
-            )
+    def _warn_overdraft(self, rows: Mapping[str, _wire.StockRow]) -> None:
+        """
+        Say, once a run, which items read have 超過購入 on: Yahoo sells them beyond their stock, so the stock we
+        set does not stop an oversell. Every mapped item is read, so unchanged ones are named too.
+        """
+        on = [k for k, r in rows.items() if r.allow_overdraft == 1 and k not in self._overdraft_warned]
+        if not on:
+            return
+        self._overdraft_warned.update(on)
+        if self.settings.keep_overdraft:
+            action = "turn it off in the store, or set malls.yahoo.keep_overdraft: false (0 is sent with each write)"
+        else:
+            action = "keep_overdraft is false: ecsync sends 0 when it next writes them; until then it stays on"
+        log.warning(
+            "yahoo.overdraft_on",
+            items=len(on),
+            first=on[:10],
+            detail="超過購入 is on: Yahoo takes orders beyond the stock set, so these can be oversold",
+            action=action,
+        )
 
     def _flag(self, item: str) -> int:
         """The 超過購入 flag to send for *item*."""

@@ -66,8 +66,9 @@ class YahooSettings:
         public_key_warn_days: health warns this many days before the public key expires (keys last a year
             and are reissued in Store Creator Pro).
         keep_overdraft: resend each item's 超過購入 flag (AllowOverdraft) as getStock read it, the shop's own
-            setting, and warn of the items that have it on: Yahoo takes orders for them beyond the stock we
-            set, so they can be oversold. ``false`` sends 0 for every item we write, so none can be.
+            setting. Either way every item read with it on is named in a warning: Yahoo takes orders for it
+            beyond the stock we set, so it can be oversold. ``false`` sends 0 with every item we write, which
+            turns it off on each as it is next written.
         default_allow_overdraft: the 超過購入 flag sent for an item getStock does not know (it is then
             stored by Yahoo as an orphan and the read-back fails it anyway).
         status_zero_is_missing: whether a getStock row with ``Status`` 0 means "no such item". The meaning of
