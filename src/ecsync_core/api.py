@@ -77,13 +77,13 @@ def sync(
     force: bool = False,
 ) -> SyncReport:
     """
-    A sync, a dry run unless *dry_run* is false; alerts go to the log as from the CLI. A live one sets up logging
-    as the CLI does (console warnings, every event in the log file), since its audit trail belongs there.
+    A sync, a dry run unless *dry_run* is false; alerts go to the log as from the CLI. A live one also writes
+    the log file, its audit trail, through the ``ecsync`` logger; the program's own logging is left alone.
     """
     options = SyncOptions(dry_run, None if file is None else Path(file), full, force)
     app = open_app(config)
     if not dry_run:
-        app.start_logging()
+        app.start_logging(library=True)
     return run_sync(app, options, LoggingNotifier())
 
 

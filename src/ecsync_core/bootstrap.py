@@ -50,11 +50,19 @@ class App:
     def ledger(self) -> DuckDBLedger:
         return DuckDBLedger(self.db)
 
-    def start_logging(self, verbosity: int = 0) -> None:
-        """Console and log file as configured: the run's audit trail, for the CLI and a live run from the API."""
+    def start_logging(self, verbosity: int = 0, *, library: bool = False) -> None:
+        """
+        Console and log file as configured: the run's audit trail. With *library* (a live run from the API),
+        the log file alone, leaving the host program's logging as it was.
+        """
         log = self.settings.logging
         configure_logging(
-            verbosity, self.settings.log_file, max_bytes=log.max_bytes, backups=log.backups, file_level=log.level
+            verbosity,
+            self.settings.log_file,
+            max_bytes=log.max_bytes,
+            backups=log.backups,
+            file_level=log.level,
+            library=library,
         )
 
     def context(self, plugin: MallPlugin) -> MallContext:

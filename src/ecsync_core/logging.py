@@ -72,12 +72,16 @@ def configure(
     max_bytes: int = 10 * 1024 * 1024,
     backups: int = 14,
     file_level: str = "INFO",
+    library: bool = False,
 ) -> None:
     """
     Set up logging for one process.
 
     Console: warnings only by default, debug with ``-v``, HTTP traffic with ``-vv``. File: every event from
     *file_level* up (DEBUG with -v) as a JSON line, rotated by size.
+
+    With *library* (a live sync started from the API, in someone else's program) only the file is set up, on
+    the ``ecsync`` logger: the host's own handlers, levels and console stay as they were.
     """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -85,16 +89,21 @@ def configure(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         REDACTOR,
     ]
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
-    root = logging.getLogger()
+    if not (library and structlog.is_configured()):
+        structlog.configure(
+            processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+            cache_logger_on_first_use=False,
+        )
+    root = logging.getLogger("ecsync" if library else None)
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
+    if library:  # the host's handlers see what the file keeps, no debug chatter
+        root.setLevel(logging.DEBUG if verbosity else logging.getLevelName(file_level))
+        _file_handler(root, log_file, shared, verbosity, max_bytes, backups, file_level)
+        return
     root.setLevel(logging.DEBUG)
 
     console = logging.StreamHandler(sys.stderr)
@@ -111,33 +120,47 @@ def configure(
     console.addFilter(_ScrubStdlib())
     root.addHandler(console)
 
-    if log_file is not None:
-        try:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            to_file = logging.handlers.RotatingFileHandler(
-                log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-            )
-        except OSError as exc:
-            structlog.get_logger("ecsync").warning("log_file_unwritable", path=str(log_file), error=exc.strerror)
-        else:
-            to_file.setLevel(logging.DEBUG if verbosity else logging.getLevelName(file_level))
-            to_file.setFormatter(
-                structlog.stdlib.ProcessorFormatter(
-                    foreign_pre_chain=shared,
-                    processors=[
-                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                        structlog.processors.dict_tracebacks,
-                        structlog.processors.JSONRenderer(ensure_ascii=False),
-                    ],
-                )
-            )
-            to_file.addFilter(_ScrubStdlib())
-            root.addHandler(to_file)
+    _file_handler(root, log_file, shared, verbosity, max_bytes, backups, file_level)
 
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _file_handler(
+    logger: logging.Logger,
+    log_file: Path | None,
+    shared: list[Any],
+    verbosity: int,
+    max_bytes: int,
+    backups: int,
+    file_level: str,
+) -> None:
+    """The log file's JSON lines on *logger*; a file that cannot be opened is said, not raised."""
+    if log_file is None:
+        return
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+    except OSError as exc:
+        structlog.get_logger("ecsync").warning("log_file_unwritable", path=str(log_file), error=exc.strerror)
+        return
+    to_file.setLevel(logging.DEBUG if verbosity else logging.getLevelName(file_level))
+    to_file.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.dict_tracebacks,
+                structlog.processors.JSONRenderer(ensure_ascii=False),
+            ],
+        )
+    )
+    to_file.addFilter(_ScrubStdlib())
+    logger.addHandler(to_file)
 
 
 def get_logger(name: str = "ecsync") -> Any:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import logging.handlers
 
 from pathlib import Path
 
 from ecsync_core import api
 from ecsync_core.domain import MANUAL_RULE, RunKind
-from ecsync_core.logging import configure as configure_logging
 from ecsync_core.testing.sandbox import start_sandbox
 
 
@@ -63,15 +64,28 @@ def test_the_api_works_inside_a_running_event_loop(tmp_path: Path) -> None:
 
 
 def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Path) -> None:
-    """The log file is the run's audit trail (run ID on every line) whether cron or a notebook started it."""
+    """
+    The log file is the run's audit trail (run ID on every line) whether cron or a notebook started it; the
+    notebook's own logging is left as it was.
+    """
+    host = logging.handlers.MemoryHandler(capacity=1000, flushLevel=logging.CRITICAL + 1)
+    root = logging.getLogger()
+    root.addHandler(host)
     try:
         with start_sandbox(tmp_path / "sb") as sb:
             api.import_sku(sb.files.master, config=sb.files.config)
             report = api.sync(sb.files.config, dry_run=False)
+            logging.getLogger("notebook").warning("my own line")
             lines = [json.loads(line) for line in sb.files.log_file.read_text(encoding="utf-8").splitlines()]
         assert {"sync_started", "sync_finished"} <= {e["event"] for e in lines if e.get("run_id") == report.run_id}
+        assert host in root.handlers
+        assert ["my own line"] == [r.getMessage() for r in host.buffer if r.name == "notebook"]
+        assert "my own line" not in sb.files.log_file.read_text(encoding="utf-8")
     finally:
-        configure_logging()  # console only again, for the tests after this one
+        root.removeHandler(host)
+        for handler in list(logging.getLogger("ecsync").handlers):
+            logging.getLogger("ecsync").removeHandler(handler)
+            handler.close()
 
 
 def test_simulate_over_current_stock_shows_what_a_sync_would_send(tmp_path: Path) -> None:
