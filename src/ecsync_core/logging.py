@@ -105,6 +105,11 @@ def configure(
         _file_handler(root, log_file, shared, verbosity, max_bytes, backups, file_level)
         return
     root.setLevel(logging.DEBUG)
+    ours = logging.getLogger("ecsync")  # as a library run may have left it
+    for handler in list(ours.handlers):
+        ours.removeHandler(handler)
+        handler.close()
+    ours.setLevel(logging.NOTSET)
 
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.DEBUG if verbosity else logging.WARNING)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ecsync_core import api
 from ecsync_core.domain import MANUAL_RULE, RunKind
+from ecsync_core.logging import configure as configure_logging
 from ecsync_core.testing.sandbox import start_sandbox
 
 
@@ -83,9 +84,7 @@ def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Pat
         assert "my own line" not in sb.files.log_file.read_text(encoding="utf-8")
     finally:
         root.removeHandler(host)
-        for handler in list(logging.getLogger("ecsync").handlers):
-            logging.getLogger("ecsync").removeHandler(handler)
-            handler.close()
+        configure_logging()  # the CLI's set-up again (it also clears what the library run put on "ecsync")
 
 
 def test_simulate_over_current_stock_shows_what_a_sync_would_send(tmp_path: Path) -> None:
