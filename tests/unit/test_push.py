@@ -95,6 +95,19 @@ def test_a_slice_refused_as_a_whole_does_not_stop_the_next() -> None:
     assert {"a": 0, "b": 3} == mall.stock
 
 
+def test_a_mall_failing_slice_after_slice_is_given_up_on() -> None:
+    """
+    Three slices in a row refused as a whole (each already retried: minutes when calls time out) and the rest
+    are not sent, saying why; a slice that goes through in between starts the count again.
+    """
+    down = MallError("fake", "timed out", retryable=True)
+    mall = Scripted(dict.fromkeys("abcdefg", 0), write_errors=dict.fromkeys("abdef", down))
+    pushed = asyncio.run(push("r1", mall, updates(*"abcdefg"), "Fake", slice_size=1))
+    assert ["a", "b", "c", "d", "e", "f"] == [call[0].item for call in mall.writes]
+    assert "Fake: not sent: 3 slices in a row failed as a whole (last: timed out)" == pushed.items[-1].error
+    assert ["failed", "failed", "ok", "failed", "failed", "failed", "failed"] == [i.outcome for i in pushed.items]
+
+
 def test_a_failed_read_back_fails_only_its_slice() -> None:
     mall = Scripted({"a": 0, "b": 0}, read_errors={"b": MallError("fake", "timed out", retryable=True)})
     pushed = asyncio.run(push("r1", mall, updates("a", "b"), "Fake", slice_size=1))

@@ -24,6 +24,10 @@ Rakuten 400 written, 1,000 read).
 """
 
 
+GIVE_UP_AFTER = 3
+"""Slices in a row a mall may fail as a whole (after their retries) before the rest are not sent."""
+
+
 @attrs.frozen
 class Pushed:
     """
@@ -53,25 +57,33 @@ async def push(
     Both malls accept unknown item codes without an error, so a write is believed only when the read-back
     shows the value sent. The updates go in slices of *slice_size*, in order, each read back while the next
     is written. A slice the mall refuses as a whole does not stop the next (an outage may pass), except a
-    refused credential: the slices after it are not sent, and fail with its message.
+    refused credential, or ``GIVE_UP_AFTER`` such slices in a row (each already retried: a mall that is down,
+    whose every call would take minutes of retries): the slices after it are not sent, and fail saying why.
 
     Args:
         name: the mall's name for people, in the errors ("item code not found on 楽天市場").
     """
     parts: list[Pushed | asyncio.Task[Pushed]] = []
-    refused_key: CredentialError | None = None
+    stopped: MallError | None = None
+    in_a_row = 0
     async with asyncio.TaskGroup() as reading:
         for start in range(0, len(updates), slice_size):
             part = updates[start : start + slice_size]
-            if refused_key is not None:
-                parts.append(_unwritten(run_id, part, name, refused_key))
+            if stopped is not None:
+                parts.append(_unwritten(run_id, part, name, stopped))
                 continue
             try:
                 results = await adapter.write([StockWrite(u.item, u.target) for u in part])
             except MallError as exc:
-                refused_key = exc if isinstance(exc, CredentialError) else None
+                in_a_row += 1
                 parts.append(_unwritten(run_id, part, name, exc))
+                if isinstance(exc, CredentialError):
+                    stopped = exc
+                elif in_a_row >= GIVE_UP_AFTER:
+                    said = f"not sent: {in_a_row} slices in a row failed as a whole (last: {exc.message})"
+                    stopped = MallError(exc.mall, said)
                 continue
+            in_a_row = 0
             parts.append(reading.create_task(_read_back(run_id, adapter, part, results, name)))
     done = [p if isinstance(p, Pushed) else p.result() for p in parts]
     return Pushed([i for p in done for i in p.items], next((p.mall_error for p in done if p.mall_error), None))
