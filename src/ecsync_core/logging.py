@@ -81,7 +81,8 @@ def configure(
     *file_level* up (DEBUG with -v) as a JSON line, rotated by size.
 
     With *library* (a live sync started from the API, in someone else's program) only the file is set up, on
-    the ``ecsync`` logger: the host's own handlers, levels and console stay as they were.
+    the ``ecsync`` logger: the host's own handlers, levels and console stay as they were (structlog is set
+    up for ecsync all the same: the trail must be written, and redacted).
     """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -89,13 +90,14 @@ def configure(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         REDACTOR,
     ]
-    if not (library and structlog.is_configured()):
-        structlog.configure(
-            processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-            logger_factory=structlog.stdlib.LoggerFactory(),
-            wrapper_class=structlog.stdlib.BoundLogger,
-            cache_logger_on_first_use=False,
-        )
+    # Even for a library run: ecsync's events must reach its log file through the redactor, whatever a host
+    # program set structlog to (a structlog set-up of its own is replaced; its stdlib logging is not).
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
     root = logging.getLogger("ecsync" if library else None)
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -141,8 +141,10 @@ def _malls(
     pm: pluggy.PluginManager, origin: dict[str, tuple[str, str]], broken: dict[str, str], blocked: set[str]
 ) -> dict[str, InstalledMall]:
     """
-    Every valid mall the hooks declare, by code; the rest into *broken*. A mall whose code is disabled is left
-    out too, whatever loaded it (an extra module, an entry point named otherwise).
+    Every valid mall the hooks declare, by code; the rest into *broken*. A mall an extra module declares is
+    left out when its code is disabled (the sandbox disables by code the malls it does not serve); an entry
+    point is disabled by its name, so disabling the shipped ``yahoo`` leaves a replacement that declares
+    ``yahoo`` under another name.
     """
     claims: dict[str, list[InstalledMall]] = {}
     for impl in pm.hook.ecsync_malls.get_hookimpls():
@@ -153,8 +155,9 @@ def _malls(
             name = impl.plugin_name.removeprefix("ecsync:")
             broken[name] = f"its ecsync_malls hook failed: {type(exc).__name__}: {exc}"
             continue
+        extra = not impl.plugin_name.startswith("ecsync:")
         for plugin in declared:
-            if plugin.code not in blocked:
+            if not (extra and plugin.code in blocked):
                 claims.setdefault(plugin.code, []).append(InstalledMall(plugin, dist_name, version))
     found: dict[str, InstalledMall] = {}
     for code, installed in claims.items():

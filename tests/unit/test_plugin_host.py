@@ -65,6 +65,24 @@ def test_a_disabled_code_is_left_out_whatever_loaded_it() -> None:
     assert "qmall" not in host.malls
 
 
+def test_disabling_the_shipped_plugin_keeps_a_replacement_that_declares_its_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Disabling the entry point ``yahoo`` (by its name) leaves an installed replacement declaring ``yahoo``."""
+    monkeypatch.setitem(sys.modules, "yahoo_next_plugin", _module("yahoo_next_plugin", "yahoo"))
+    replacement = importlib.metadata.EntryPoint(name="yahoo_next", value="yahoo_next_plugin", group="ecsync")
+    real = importlib.metadata.entry_points
+
+    def entry_points(**kw: Any) -> Any:
+        found = list(real(**kw))
+        return [*found, replacement] if kw.get("group") == "ecsync" else found
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    host = get_plugin_host(disabled=["yahoo"])
+    assert ({}, "yahoo") == (host.broken, host.malls["yahoo"].plugin.name)
+    assert "ecsync-yahoo" != host.malls["yahoo"].distribution
+
+
 def test_two_plugins_claiming_one_code_are_both_left_out_and_named() -> None:
     """
     A second plugin with an installed mall's code: which would win is an accident of install order, so
