@@ -106,6 +106,15 @@ def test_a_mall_failing_slice_after_slice_is_given_up_on() -> None:
     assert ["a", "b", "c", "d", "e", "f"] == [call[0].item for call in mall.writes]
     assert "Fake: not sent: 3 slices in a row failed as a whole (last: timed out)" == pushed.items[-1].error
     assert ["failed", "failed", "ok", "failed", "failed", "failed", "failed"] == [i.outcome for i in pushed.items]
+    assert "write failed: not sent: 3 slices in a row failed as a whole (last: timed out)" == pushed.mall_error
+
+
+def test_a_rollback_tries_every_slice_however_many_failed() -> None:
+    """A rollback cannot be run twice: after an outage of three slices the rest is still put back."""
+    down = MallError("fake", "timed out", retryable=True)
+    mall = Scripted(dict.fromkeys("abcde", 0), write_errors=dict.fromkeys("abc", down))
+    pushed = asyncio.run(push("r1", mall, updates(*"abcde"), "Fake", slice_size=1, give_up_after=None))
+    assert ["failed", "failed", "failed", "ok", "ok"] == [i.outcome for i in pushed.items]
 
 
 def test_a_failed_read_back_fails_only_its_slice() -> None:

@@ -49,7 +49,13 @@ def item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) ->
 
 
 async def push(
-    run_id: str, adapter: MallInventory, updates: Sequence[PlannedUpdate], name: str, *, slice_size: int = SLICE
+    run_id: str,
+    adapter: MallInventory,
+    updates: Sequence[PlannedUpdate],
+    name: str,
+    *,
+    slice_size: int = SLICE,
+    give_up_after: int | None = GIVE_UP_AFTER,
 ) -> Pushed:
     """
     Write *updates* to one mall, read them back, and judge each item by what the mall holds after.
@@ -62,6 +68,7 @@ async def push(
 
     Args:
         name: the mall's name for people, in the errors ("item code not found on 楽天市場").
+        give_up_after: ``None`` never gives up: a rollback, which cannot be run twice, tries every slice.
     """
     parts: list[Pushed | asyncio.Task[Pushed]] = []
     stopped: MallError | None = None
@@ -79,14 +86,17 @@ async def push(
                 parts.append(_unwritten(run_id, part, name, exc))
                 if isinstance(exc, CredentialError):
                     stopped = exc
-                elif in_a_row >= GIVE_UP_AFTER:
+                elif give_up_after is not None and in_a_row >= give_up_after:
                     said = f"not sent: {in_a_row} slices in a row failed as a whole (last: {exc.message})"
                     stopped = MallError(exc.mall, said)
                 continue
             in_a_row = 0
             parts.append(reading.create_task(_read_back(run_id, adapter, part, results, name)))
     done = [p if isinstance(p, Pushed) else p.result() for p in parts]
-    return Pushed([i for p in done for i in p.items], next((p.mall_error for p in done if p.mall_error), None))
+    first_error = next((p.mall_error for p in done if p.mall_error), None)
+    if stopped is not None and not isinstance(stopped, CredentialError):
+        first_error = f"write failed: {stopped.message}"  # the run's message says the rest was not sent
+    return Pushed([i for p in done for i in p.items], first_error)
 
 
 def _unwritten(run_id: str, part: Sequence[PlannedUpdate], name: str, exc: MallError) -> Pushed:
