@@ -234,23 +234,26 @@ def _rms_error(status: int, code: str) -> httpx.Response:
     return httpx.Response(status, json={"errors": [{"code": code, "message": "refused"}]})
 
 
-def test_items_api_not_enabled_refuses_the_bare_keys_only_asking_once(make_rig: MakeRig) -> None:
+@pytest.mark.parametrize("refusal", [(403, "AuthError"), (401, "GE0011")])
+def test_items_api_not_enabled_refuses_the_bare_keys_only_asking_once(
+    make_rig: MakeRig, refusal: tuple[int, str]
+) -> None:
     """
-    Items API off for the key (403) while the inventory API works: the bare keys are refused, saying so, after
-    one call (not one a product, 1 s each); the keys naming their variant read as always.
+    Items API refusing a key the inventory API takes (how RMS says an API is off is [U]): the bare keys are
+    refused, saying so, after one call (not one a product, 1 s each); the keys naming their variant read.
     """
-    rig = make_rig({**SEED, "other": 2}, fail=[_rms_error(403, "AuthError")] * 3, fail_on="/es/2.0/items/")
+    rig = make_rig({**SEED, "other": 2}, fail=[_rms_error(*refusal)] * 3, fail_on="/es/2.0/items/")
     reading = rig.run(lambda: rig.adapter.read(["single", "other", "tee-01:red-m"]))
     assert {"tee-01:red-m": 4} == reading.quantities
     assert [True, True] == ["Items API refused the key" in reading.problems[k] for k in ("single", "other")]
+    assert "/items/" not in reading.problems["other"], "no product's path in another's problem"
     assert 1 == rig.http.count("/es/2.0/items/")
 
 
-@pytest.mark.parametrize(("code", "said"), [("GA0001", "license key expired or revoked"), ("GA0011", "check")])
-def test_a_401_on_items_api_is_a_credential_error(make_rig: MakeRig, code: str, said: str) -> None:
-    """A 401 is the key itself (expired, or wrong secrets): every API refuses it, so the whole mall stops."""
-    rig = make_rig(SEED, fail=[_rms_error(401, code)], fail_on="/es/2.0/items/")
-    with pytest.raises(CredentialError, match=said):
+def test_a_key_every_api_refuses_is_a_credential_error(make_rig: MakeRig) -> None:
+    """The key itself refused (the inventory API says so too): the whole mall stops, with the action."""
+    rig = make_rig(SEED, fail=[_rms_error(401, "GA0001")] * 2)
+    with pytest.raises(CredentialError, match="license key expired or revoked"):
         rig.run(lambda: rig.adapter.read(["single", "tee-01:red-m"]))
 
 

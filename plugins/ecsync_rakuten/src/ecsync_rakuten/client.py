@@ -47,6 +47,7 @@ RENEW = (
     "renew it in RMS (店舗様向け情報・サービス → WEB APIサービス → ライセンスキー) "
     "and put the new key in RAKUTEN_LICENSE_KEY"
 )
+ENABLE = "enable this API for the key in RMS → WEB APIサービス → 利用機能編集"
 REFUSED_BATCH = "not applied: the batch was refused (400)"
 
 _INDEX = re.compile(r"inventories\[(\d+)\]")
@@ -285,10 +286,13 @@ class RakutenRmsClient:
             raise self._items_off
         try:
             response = await self._call("GET", ITEMS_PREFIX + manage_number)
-        except AccessDeniedError as exc:
-            # Each API family is switched on for the key on its own (facts sheet §3, "Enabling"): Items API
-            # refused while the inventory API works stops the bare keys only, not every Rakuten item.
-            self._items_off = MallError(CODE, f"Items API refused the key: {exc.message}")
+        except CredentialError:
+            # Each API family is switched on for the key on its own (facts sheet §3, "Enabling"); how RMS
+            # refuses one that is off (403, or a 401 such as GE0011) is [U]. If the inventory API takes the key,
+            # Items API is off for it: only the bare keys stop. If not, the key itself is refused: raised.
+            if not await self._inventory_takes_key(manage_number):
+                raise
+            self._items_off = MallError(CODE, f"Items API refused the key, which the inventory API takes: {ENABLE}")
             raise self._items_off from None
         if response.status_code == 404:
             return ProductVariants(manage_number, None)
@@ -296,6 +300,14 @@ class RakutenRmsClient:
             raise self._unexpected("items.get", response)
         item = self._parse(response, wire.Item, "items.get")
         return ProductVariants(manage_number, tuple(item.variants))
+
+    async def _inventory_takes_key(self, manage_number: str) -> bool:
+        """One bulk-get (any answer but a credential refusal will do): does the inventory API take the key?"""
+        try:
+            await self._call("POST", BULK_GET, json=wire.bulk_get_body([(manage_number, "normal-inventory")]))
+        except CredentialError:
+            return False
+        return True
 
     async def _call(
         self,
@@ -330,10 +342,7 @@ class RakutenRmsClient:
             code = ", ".join(sorted(codes)) or "no code"
             raise CredentialError(CODE, f"credentials refused (401 {code}): check {' and '.join(SECRET_NAMES)}")
         if status == 403:
-            raise AccessDeniedError(
-                CODE,
-                f"{path}: access denied (403): enable this API for the key in RMS → WEB APIサービス → 利用機能編集",
-            )
+            raise CredentialError(CODE, f"{path}: access denied (403): {ENABLE}")
         if status == 429 or status >= 500:
             retry_after = _seconds(response.headers.get("Retry-After"))
             raise MallError(CODE, f"{path}: HTTP {status}", retryable=True, retry_after=retry_after)
@@ -364,10 +373,6 @@ class RakutenRmsClient:
     def _unexpected(self, what: str, response: httpx.Response) -> MallError:
         detail = "; ".join(e.describe() for e in self._errors(response)) or response.text[:200]
         return MallError(CODE, f"{what}: HTTP {response.status_code}: {detail}")
-
-
-class AccessDeniedError(CredentialError):
-    """403: the key is valid but this API is not enabled for it (each API family is enabled on its own)."""
 
 
 class Pacer:
