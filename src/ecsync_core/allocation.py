@@ -5,6 +5,7 @@ The allocation rule: parse a tier table, allocate, and tabulate for `simulate`. 
 from __future__ import annotations
 
 import itertools
+import math
 
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
@@ -143,42 +144,62 @@ class Overcommit:
 
 
 OVERCOMMIT_SHOWN = 50
+OVERCOMMIT_COUNTED = 200_000
+"""Quantities tried one by one at most, over all stretches: past a bound every quantity is overcommitted."""
 
 
 def overcommitted(rules: RuleSet, malls: Sequence[str]) -> Overcommit:
     """
     Quantities where the *malls* together get more than q.
 
-    Between two tier starts (of any mall) each mall keeps one ratio, and the malls' total is at most q times
-    their ratios' sum: a stretch whose sum is at most 1 holds none and is skipped whole, so a tier starting at
-    a million costs nothing. The others are counted q by q until ``OVERCOMMIT_SHOWN`` are found; above the
-    highest start, from the first q found by counting on (it exists when the top ratios add up to more than 1).
+    Between two tier starts (of any mall) each mall keeps one ratio, and their total lies within *len(malls)*
+    below q times their ratios' sum S (each floor loses under 1). So a stretch with S at most 1 holds none and
+    is skipped whole, and where S is above 1 every q from ``len(malls) / (S - 1)`` on is overcommitted. The
+    rest is counted q by q, up to ``OVERCOMMIT_COUNTED`` in all; past that the search jumps to the bound. So
+    *at* holds the first quantities found (the very first ones unless the count ran out), and *tail_from* a
+    quantity above the highest tier start that is overcommitted, the first one unless the count ran out.
     """
     chosen = [rules.for_mall(m) for m in malls]
     if not chosen:
         return Overcommit((), Fraction(0))
     starts = sorted({t.low for rule in chosen for t in rule.tiers})
-    top_share = _share_at(chosen, starts[-1])
+    budget = OVERCOMMIT_COUNTED
     at: list[tuple[int, int]] = []
     more = False
     for low, high in itertools.pairwise(starts):
-        if _share_at(chosen, low) <= 1:
+        share = _share_at(chosen, low)
+        if share <= 1:
             continue
-        for q in range(low, high):
-            if (total := sum(r.allocate(q) for r in chosen)) > q:
-                if len(at) == OVERCOMMIT_SHOWN:
-                    more = True
-                    break
-                at.append((q, total))
-        if more:
+        found, budget = _first_over(chosen, low, high, share, OVERCOMMIT_SHOWN - len(at) + 1, budget)
+        at += found
+        if len(at) > OVERCOMMIT_SHOWN:
+            at, more = at[:OVERCOMMIT_SHOWN], True
             break
+    top_share = _share_at(chosen, starts[-1])
     tail_from = None
     if top_share > 1:
-        q = starts[-1]
-        while sum(r.allocate(q) for r in chosen) <= q:
-            q += 1
-        tail_from = q
+        [(tail_from, _)] = _first_over(chosen, starts[-1], None, top_share, 1, budget)[0]
     return Overcommit(tuple(at), top_share, tail_from, more)
+
+
+def _first_over(
+    rules: Sequence[AllocationRule], low: int, high: int | None, share: Fraction, wanted: int, budget: int
+) -> tuple[list[tuple[int, int]], int]:
+    """Up to *wanted* overcommitted (q, total) in [low, high), the budget left; share > 1 throughout."""
+    sure = max(low, math.ceil(len(rules) / (share - 1)))  # from here on every q is overcommitted
+    found: list[tuple[int, int]] = []
+    q = low
+    while len(found) < wanted and (high is None or q < high):
+        if q < sure and budget == 0:
+            q = sure  # the count ran out: the bound is certain
+            continue
+        total = sum(r.allocate(q) for r in rules)
+        if q < sure:
+            budget -= 1
+        if total > q:
+            found.append((q, total))
+        q += 1
+    return found, budget
 
 
 def _share_at(rules: Sequence[AllocationRule], q: int) -> Fraction:

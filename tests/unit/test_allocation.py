@@ -188,6 +188,16 @@ def test_a_tier_starting_at_a_million_is_checked_without_counting_to_it() -> Non
     assert ((), 1_000_000) == (found.at, found.tail_from)
 
 
+def test_top_ratios_a_hair_above_1_are_checked_without_counting_for_ever() -> None:
+    """Shares adding up to 1 + 1e-15 overcommit only past q = 2e15: the bound is taken, not counted to."""
+    half = parse_rule([{"min": 1, "ratio": "1/2"}], "a")
+    hair = parse_rule([{"min": 1, "ratio": f"{10**15 // 2 + 1}/{10**15}"}], "b")
+    found = overcommitted(RuleSet(per_mall={"x": half, "y": hair}), ["x", "y"])
+    q = found.tail_from
+    assert q is not None
+    assert half.allocate(q) + hair.allocate(q) > q
+
+
 def test_two_malls_on_the_manual_table_never_overcommit_and_three_do() -> None:
     """The manual's table is safe for two malls; a third mall plugin makes q = 2, 4 and 5 offer more than FBA has."""
     assert not overcommitted(RuleSet(), ["yahoo", "rakuten"])
