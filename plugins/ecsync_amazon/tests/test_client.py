@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import attrs
 import httpx
@@ -347,14 +348,14 @@ def test_credentials_make_no_call_and_say_how_to_renew() -> None:
     credentials() answers from what it knows, with an action for each: the refresh token has no expiry date;
     the client secret lapses 180 days after the day in AMAZON_LWA_CLIENT_SECRET_ISSUED, unknown without it.
     """
-    made = (date.today() - timedelta(days=170)).isoformat()
+    made = (datetime.now(ZoneInfo("Asia/Tokyo")).date() - timedelta(days=170)).isoformat()
     r = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": made})
     token, secret = r.run(lambda a: a.credentials())
     assert (None, False) == (token.days_left, token.expires_unknown)
     assert (9, 30) == (secret.days_left, secret.warn_days), "10 days to the lapse day, 9 it surely works"
     assert all(s.action for s in (token, secret))
     assert 0 == r.built.app.log.count
-    lapse_day = (date.today() - timedelta(days=180)).isoformat()
+    lapse_day = (datetime.now(ZoneInfo("Asia/Tokyo")).date() - timedelta(days=180)).isoformat()
     [_, secret] = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": lapse_day}).run(lambda a: a.credentials())
     assert -1 == secret.days_left, "on the day it lapses health says expired (FAIL), not 'last day'"
     unknown = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": ""})

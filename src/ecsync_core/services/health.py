@@ -268,7 +268,7 @@ def credential_status(status: CredentialStatus) -> tuple[Status, str]:
     if status.days_left < 0:
         return "FAIL", f"{status.name}: expired; {status.action}".rstrip("; ")
     if status.days_left == 0:  # its last day: it still works, and must be renewed today
-        return "WARN", f"{status.name}: expires within the day; {status.action}".rstrip("; ")
+        return "WARN", f"{status.name}: its last day; {status.action}".rstrip("; ")
     if status.days_left <= warn_days:
         return "WARN", f"{status.name}: {status.days_left} days left; {status.action}".rstrip("; ")
     return "OK", f"{status.name}: {status.days_left} days left"

@@ -5,7 +5,8 @@ The Amazon adapter: FBA fulfillable stock for Japan from SP-API, all of it or no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -90,7 +91,8 @@ class FbaInventoryClient:
             CredentialStatus(
                 "LWA refresh token", None, f"no expiry date; when LWA answers invalid_grant, {RENEW_REFRESH_TOKEN}"
             ),
-            client_secret_status(self._secrets, s.client_secret_days, s.client_secret_warn_days, date.today()),
+            # Today in Japan, where the operator and the 04:00 run are: a UTC host is still on yesterday then.
+            client_secret_status(self._secrets, s.client_secret_days, s.client_secret_warn_days, _today_jst()),
         ]
 
     async def ping(self) -> str:
@@ -190,3 +192,7 @@ def _fulfillable(summary: ListedSummary) -> tuple[str, int]:
         # Asked with details=true: a SKU without its number is a hole in the picture, not a zero.
         raise MallError(CODE, f"{OP} listed SKU {summary.sellerSku!r} without inventoryDetails.fulfillableQuantity")
     return summary.sellerSku, details.fulfillableQuantity
+
+
+def _today_jst() -> date:
+    return datetime.now(ZoneInfo("Asia/Tokyo")).date()
