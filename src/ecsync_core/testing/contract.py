@@ -81,6 +81,36 @@ class MallInventoryContract:
         held = peek()
         assert (0, 11, seed[untouched]) == (held[first], held[second], held[untouched])
 
+    def test_write_answers_each_write_in_its_order(self) -> None:
+        """One result per write, in the order given (the sync pairs them by position with what it sent)."""
+        seed = self._seed()
+        adapter, _peek = self.make(seed)
+        writes = [StockWrite(item, 1 + n) for n, item in enumerate(reversed(self.sample_items))]
+
+        async def go() -> list[str]:
+            try:
+                return [r.item for r in await adapter.write(writes)]
+            finally:
+                await adapter.aclose()
+
+        assert [w.item for w in writes] == run(go())
+
+    def test_a_read_may_run_while_a_write_does(self) -> None:
+        """The sync reads one slice back while it writes the next: both at once on one adapter must work."""
+        seed = self._seed()
+        adapter, peek = self.make(seed)
+        first, *rest = self.sample_items
+
+        async def go() -> tuple[dict[str, int], list[bool]]:
+            try:
+                reading, results = await asyncio.gather(adapter.read(rest), adapter.write([StockWrite(first, 9)]))
+                return reading.quantities, [r.ok for r in results]
+            finally:
+                await adapter.aclose()
+
+        assert ({item: seed[item] for item in rest}, [True]) == run(go())
+        assert 9 == peek()[first]
+
     def test_unknown_item_reads_as_absent(self) -> None:
         """An item the mall does not have is absent from a read, not an error and never a 0."""
         seed = self._seed()
