@@ -50,6 +50,12 @@ def test_simulate_json_shape() -> None:
     assert doc["rows"][25] == {"amazon_qty": 25, "malls": {"rakuten": 5, "yahoo": 5}}
 
 
+def test_the_tier_edge_note_keeps_to_the_asked_range() -> None:
+    """9 -> 3 but 10 -> 2 is named for 8-12, and not for 24-26, where neither quantity is shown."""
+    assert "9 -> 3 but 10 -> 2" in ecsync("simulate", "--qty", "8-12").stdout
+    assert "less for more" not in ecsync("simulate", "--qty", "24-26").stdout
+
+
 def test_simulate_proposed_rules(tmp_path: Path) -> None:
     """`--rules FILE` shows the proposed numbers beside today's and marks the rows that change."""
     rules = tmp_path / "r.yaml"

@@ -132,9 +132,9 @@ def simulate(
             ``None``), as a sync sends.
     """
     rows = []
-    top = 0
+    top, bottom = 0, None
     for sku, q in stock:
-        top = max(top, q)
+        top, bottom = max(top, q), q if bottom is None else min(bottom, q)
         on = malls if mapped is None or sku is None else mapped.get(sku, ())
         today = {m: rules.for_mall(m).allocate(q) if m in on else None for m in malls}
         new = None if proposed is None else {m: proposed.for_mall(m).allocate(q) if m in on else None for m in malls}
@@ -142,17 +142,18 @@ def simulate(
     return Simulation(
         tuple(malls),
         tuple(rows),
-        _edges(rules, malls, top),
+        _edges(rules, malls, bottom or 0, top),
         rules.fingerprint,
         None if proposed is None else proposed.fingerprint,
-        {} if proposed is None else _edges(proposed, malls, top),
+        {} if proposed is None else _edges(proposed, malls, bottom or 0, top),
         overcommitted(rules, malls),
         None if proposed is None else overcommitted(proposed, malls),
     )
 
 
-def _edges(rules: RuleSet, malls: Sequence[str], top: int) -> dict[str, list[tuple[int, int, int]]]:
-    found = {m: non_monotone_edges(rules.for_mall(m), top) for m in malls}
+def _edges(rules: RuleSet, malls: Sequence[str], bottom: int, top: int) -> dict[str, list[tuple[int, int, int]]]:
+    """The less-for-more edges q -> q + 1 with both ends in the simulated range."""
+    found = {m: [e for e in non_monotone_edges(rules.for_mall(m), top) if e[0] >= bottom] for m in malls}
     return {m: e for m, e in found.items() if e}
 
 
