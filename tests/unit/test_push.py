@@ -109,14 +109,6 @@ def test_a_mall_failing_slice_after_slice_is_given_up_on() -> None:
     assert "write failed: not sent: 3 slices in a row failed as a whole (last: timed out)" == pushed.mall_error
 
 
-def test_a_rollback_tries_every_slice_however_many_failed() -> None:
-    """A rollback cannot be run twice: after an outage of three slices the rest is still put back."""
-    down = MallError("fake", "timed out", retryable=True)
-    mall = Scripted(dict.fromkeys("abcde", 0), write_errors=dict.fromkeys("abc", down))
-    pushed = asyncio.run(push("r1", mall, updates(*"abcde"), "Fake", slice_size=1, give_up_after=None))
-    assert ["failed", "failed", "failed", "ok", "ok"] == [i.outcome for i in pushed.items]
-
-
 def test_a_failed_read_back_fails_only_its_slice() -> None:
     mall = Scripted({"a": 0, "b": 0}, read_errors={"b": MallError("fake", "timed out", retryable=True)})
     pushed = asyncio.run(push("r1", mall, updates("a", "b"), "Fake", slice_size=1))

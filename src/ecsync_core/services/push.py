@@ -55,7 +55,6 @@ async def push(
     name: str,
     *,
     slice_size: int = SLICE,
-    give_up_after: int | None = GIVE_UP_AFTER,
 ) -> Pushed:
     """
     Write *updates* to one mall, read them back, and judge each item by what the mall holds after.
@@ -65,10 +64,11 @@ async def push(
     is written. A slice the mall refuses as a whole does not stop the next (an outage may pass), except a
     refused credential, or ``GIVE_UP_AFTER`` such slices in a row (each already retried: a mall that is down,
     whose every call would take minutes of retries): the slices after it are not sent, and fail saying why.
+    A rollback gives up too: the values it restores were read before it began, and writing them hours later,
+    after the outage, would bring back stock sold meanwhile; the items it leaves stay at the sync's numbers.
 
     Args:
         name: the mall's name for people, in the errors ("item code not found on 楽天市場").
-        give_up_after: ``None`` never gives up: a rollback, which cannot be run twice, tries every slice.
     """
     parts: list[Pushed | asyncio.Task[Pushed]] = []
     stopped: MallError | None = None
@@ -86,7 +86,7 @@ async def push(
                 parts.append(_unwritten(run_id, part, name, exc))
                 if isinstance(exc, CredentialError):
                     stopped = exc
-                elif give_up_after is not None and in_a_row >= give_up_after:
+                elif in_a_row >= GIVE_UP_AFTER:
                     said = f"not sent: {in_a_row} slices in a row failed as a whole (last: {exc.message})"
                     stopped = MallError(exc.mall, said)
                 continue

@@ -233,11 +233,7 @@ async def _put_back(
     codes = sorted({u.mall for u in updates})
     mall_errors: dict[str, str] = {}
     pushed = await asyncio.gather(
-        # A rollback is used up from its first write: every slice is tried, however many failed before it.
-        *(
-            push(run.id, malls[c], [u for u in updates if u.mall == c], names.get(c, c), give_up_after=None)
-            for c in codes
-        )
+        *(push(run.id, malls[c], [u for u in updates if u.mall == c], names.get(c, c)) for c in codes)
     )
     results = [attrs.evolve(r, amazon_qty=None) for p in pushed for r in p.items]
     for code, p in zip(codes, pushed, strict=True):
