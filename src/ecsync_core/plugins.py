@@ -90,22 +90,26 @@ def get_plugin_host(extra: Iterable[ModuleType] = (), disabled: Iterable[str] = 
     blocked = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()} | set(disabled)
     origin: dict[str, tuple[str, str]] = {}
     broken: dict[str, str] = {}
-    _register_entry_points(pm, blocked, origin, broken)
+    names = _register_entry_points(pm, blocked, origin, broken)
     for module in extra:
         pm.register(module, name=module.__name__)
         origin[module.__name__] = (module.__name__, "local")
     _register_extra_modules(pm, origin, broken)
     pm.check_pending()
-    found = _malls(pm, origin, broken, blocked)
+    # A disabled name that no entry point has is a mall code: every plugin declaring it is left out.
+    found = _malls(pm, origin, broken, blocked - names)
     ordered = sorted(found.values(), key=lambda m: (m.plugin.role != "source", m.plugin.code))
     return PluginHost({m.plugin.code: m for m in ordered}, broken, frozenset(blocked))
 
 
 def _register_entry_points(
     pm: pluggy.PluginManager, blocked: set[str], origin: dict[str, tuple[str, str]], broken: dict[str, str]
-) -> None:
+) -> set[str]:
+    """Register every entry point not disabled by name; the names of all of them, disabled or not."""
     by_name: dict[str, dict[str, importlib.metadata.EntryPoint]] = {}
+    names: set[str] = set()
     for ep in _entry_points():
+        names.add(ep.name)
         if ep.name not in blocked:  # one distribution found twice on the path is one plugin
             by_name.setdefault(ep.name, {}).setdefault(ep.dist.name if ep.dist else ep.value, ep)
     for name, eps in by_name.items():
@@ -119,6 +123,7 @@ def _register_entry_points(
             broken[name] = f"{type(exc).__name__}: {exc}"
             continue
         origin[f"ecsync:{name}"] = (ep.dist.name, ep.dist.version) if ep.dist else ("?", "?")
+    return names
 
 
 def _register_extra_modules(
@@ -138,13 +143,13 @@ def _register_extra_modules(
 
 
 def _malls(
-    pm: pluggy.PluginManager, origin: dict[str, tuple[str, str]], broken: dict[str, str], blocked: set[str]
+    pm: pluggy.PluginManager, origin: dict[str, tuple[str, str]], broken: dict[str, str], codes_off: set[str]
 ) -> dict[str, InstalledMall]:
     """
-    Every valid mall the hooks declare, by code; the rest into *broken*. A mall an extra module declares is
-    left out when its code is disabled (the sandbox disables by code the malls it does not serve); an entry
-    point is disabled by its name, so disabling the shipped ``yahoo`` leaves a replacement that declares
-    ``yahoo`` under another name.
+    Every valid mall the hooks declare, by code, but those in *codes_off*; the rest into *broken*. A disabled
+    name is an entry point's when one has it (disabling the shipped ``yahoo`` keeps a replacement declaring
+    ``yahoo`` under another name), else a mall code (the sandbox disables by code the malls it does not
+    serve, whatever loaded them).
     """
     claims: dict[str, list[InstalledMall]] = {}
     for impl in pm.hook.ecsync_malls.get_hookimpls():
@@ -155,9 +160,8 @@ def _malls(
             name = impl.plugin_name.removeprefix("ecsync:")
             broken[name] = f"its ecsync_malls hook failed: {type(exc).__name__}: {exc}"
             continue
-        extra = not impl.plugin_name.startswith("ecsync:")
         for plugin in declared:
-            if not (extra and plugin.code in blocked):
+            if plugin.code not in codes_off:
                 claims.setdefault(plugin.code, []).append(InstalledMall(plugin, dist_name, version))
     found: dict[str, InstalledMall] = {}
     for code, installed in claims.items():

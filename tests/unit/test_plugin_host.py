@@ -83,6 +83,21 @@ def test_disabling_the_shipped_plugin_keeps_a_replacement_that_declares_its_code
     assert "ecsync-yahoo" != host.malls["yahoo"].distribution
 
 
+def test_disabling_a_code_no_entry_point_is_named_leaves_out_its_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`disable_plugins: [qmall]` (the manual says: the code) works for an entry point named otherwise."""
+    monkeypatch.setitem(sys.modules, "outside_ep_plugin", _module("outside_ep_plugin", "qmall"))
+    odd = importlib.metadata.EntryPoint(name="outside_ep", value="outside_ep_plugin", group="ecsync")
+    real = importlib.metadata.entry_points
+
+    def entry_points(**kw: Any) -> Any:
+        found = list(real(**kw))
+        return [*found, odd] if kw.get("group") == "ecsync" else found
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    assert "qmall" in get_plugin_host().malls
+    assert "qmall" not in get_plugin_host(disabled=["qmall"]).malls
+
+
 def test_two_plugins_claiming_one_code_are_both_left_out_and_named() -> None:
     """
     A second plugin with an installed mall's code: which would win is an accident of install order, so
