@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+import stamina
 
 from ecsync_core.domain import ItemResult, StockWrite
 from ecsync_core.errors import CredentialError, MallError
@@ -251,10 +252,22 @@ def test_items_api_not_enabled_refuses_the_bare_keys_only_asking_once(
 
 
 def test_a_key_every_api_refuses_is_a_credential_error(make_rig: MakeRig) -> None:
-    """The key itself refused (the inventory API says so too): the whole mall stops, with the action."""
-    rig = make_rig(SEED, fail=[_rms_error(401, "GA0001")] * 2)
+    """
+    The key itself refused (the inventory API says so too): the whole mall stops, with the inventory API's
+    words (here: expired) rather than the Items API's 'enable this API'.
+    """
+    rig = make_rig(SEED, fail=[_rms_error(403, "AuthError"), _rms_error(401, "GA0001")])
     with pytest.raises(CredentialError, match="license key expired or revoked"):
         rig.run(lambda: rig.adapter.read(["single", "tee-01:red-m"]))
+
+
+def test_a_probe_that_cannot_tell_still_asks_items_api_only_once(make_rig: MakeRig) -> None:
+    """Items API refused and the inventory API down: the bare keys stop after one try each of both, saying so."""
+    with stamina.set_testing(True, attempts=RETRY_ATTEMPTS):
+        rig = make_rig({**SEED, "other": 2}, fail=[_rms_error(403, "AuthError"), *[503] * RETRY_ATTEMPTS])
+        reading = rig.run(lambda: rig.adapter.read(["single", "other"]))
+    assert 1 == rig.http.count("/es/2.0/items/")
+    assert all("the inventory API" in reading.problems[k] for k in ("single", "other"))
 
 
 def test_variant_case_folding_is_a_setting(make_rig: MakeRig) -> None:

@@ -286,13 +286,19 @@ class RakutenRmsClient:
             raise self._items_off
         try:
             response = await self._call("GET", ITEMS_PREFIX + manage_number)
-        except CredentialError:
+        except CredentialError as refused:
             # Each API family is switched on for the key on its own (facts sheet §3, "Enabling"); how RMS
             # refuses one that is off (403, or a 401 such as GE0011) is [U]. If the inventory API takes the key,
-            # Items API is off for it: only the bare keys stop. If not, the key itself is refused: raised.
-            if not await self._inventory_takes_key(manage_number):
-                raise
-            self._items_off = MallError(CODE, f"Items API refused the key, which the inventory API takes: {ENABLE}")
+            # Items API is off for it: only the bare keys stop. If it refuses it too, the key itself is
+            # refused: its own words are raised. Either way the verdict holds for the run.
+            try:
+                await self._call("POST", BULK_GET, json=wire.bulk_get_body([(manage_number, "normal-inventory")]))
+            except CredentialError as exc:
+                raise exc from refused
+            except MallError as exc:
+                self._items_off = MallError(CODE, f"Items API refused the key; the inventory API: {exc.message}")
+            else:
+                self._items_off = MallError(CODE, f"Items API refused the key, which the inventory API takes: {ENABLE}")
             raise self._items_off from None
         if response.status_code == 404:
             return ProductVariants(manage_number, None)
@@ -300,14 +306,6 @@ class RakutenRmsClient:
             raise self._unexpected("items.get", response)
         item = self._parse(response, wire.Item, "items.get")
         return ProductVariants(manage_number, tuple(item.variants))
-
-    async def _inventory_takes_key(self, manage_number: str) -> bool:
-        """One bulk-get (any answer but a credential refusal will do): does the inventory API take the key?"""
-        try:
-            await self._call("POST", BULK_GET, json=wire.bulk_get_body([(manage_number, "normal-inventory")]))
-        except CredentialError:
-            return False
-        return True
 
     async def _call(
         self,
