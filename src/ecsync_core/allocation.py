@@ -132,7 +132,7 @@ class Overcommit:
     more: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.at) or self.tail_from is not None
+        return bool(self.at) or self.more or self.tail_from is not None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -153,11 +153,12 @@ def overcommitted(rules: RuleSet, malls: Sequence[str]) -> Overcommit:
     Quantities where the *malls* together get more than q.
 
     Between two tier starts (of any mall) each mall keeps one ratio, and their total lies within *len(malls)*
-    below q times their ratios' sum S (each floor loses under 1). So a stretch with S at most 1 holds none and
-    is skipped whole, and where S is above 1 every q from ``len(malls) / (S - 1)`` on is overcommitted. The
-    rest is counted q by q, up to ``OVERCOMMIT_COUNTED`` in all; past that the search jumps to the bound. So
-    *at* holds the first quantities found (the very first ones unless the count ran out), and *tail_from* a
-    quantity above the highest tier start that is overcommitted, the first one unless the count ran out.
+    below q times their ratios' sum S (each floor loses under 1), and never above it. So a stretch with S at
+    most 1 holds none and is skipped whole; where S is above 1 none lies below ``1 / (S - 1)`` and every q
+    from ``len(malls) / (S - 1)`` on is overcommitted. Between the two, quantities are counted one by one, up
+    to ``OVERCOMMIT_COUNTED`` in all; past that the search jumps to the certain bound and *more* says that
+    some may have gone unseen. So *at* holds the first quantities found, and *tail_from* an overcommitted
+    quantity above the highest tier start, the first one unless the count ran out.
     """
     chosen = [rules.for_mall(m) for m in malls]
     if not chosen:
@@ -170,8 +171,9 @@ def overcommitted(rules: RuleSet, malls: Sequence[str]) -> Overcommit:
         share = _share_at(chosen, low)
         if share <= 1:
             continue
-        found, budget = _first_over(chosen, low, high, share, OVERCOMMIT_SHOWN - len(at) + 1, budget)
+        found, budget, skipped = _first_over(chosen, low, high, share, OVERCOMMIT_SHOWN - len(at) + 1, budget)
         at += found
+        more = more or skipped
         if len(at) > OVERCOMMIT_SHOWN:
             at, more = at[:OVERCOMMIT_SHOWN], True
             break
@@ -184,14 +186,18 @@ def overcommitted(rules: RuleSet, malls: Sequence[str]) -> Overcommit:
 
 def _first_over(
     rules: Sequence[AllocationRule], low: int, high: int | None, share: Fraction, wanted: int, budget: int
-) -> tuple[list[tuple[int, int]], int]:
-    """Up to *wanted* overcommitted (q, total) in [low, high), the budget left; share > 1 throughout."""
+) -> tuple[list[tuple[int, int]], int, bool]:
+    """
+    Up to *wanted* overcommitted (q, total) in [low, high), the budget left, and whether quantities were
+    skipped unseen when it ran out; share > 1 throughout.
+    """
     sure = max(low, math.ceil(len(rules) / (share - 1)))  # from here on every q is overcommitted
     found: list[tuple[int, int]] = []
-    q = low
+    skipped = False
+    q = max(low, math.ceil(1 / (share - 1)))  # below, q x share < q + 1: no total can pass q
     while len(found) < wanted and (high is None or q < high):
         if q < sure and budget == 0:
-            q = sure  # the count ran out: the bound is certain
+            q, skipped = sure, True  # the count ran out: the bound is certain
             continue
         total = sum(r.allocate(q) for r in rules)
         if q < sure:
@@ -199,7 +205,7 @@ def _first_over(
         if total > q:
             found.append((q, total))
         q += 1
-    return found, budget
+    return found, budget, skipped
 
 
 def _share_at(rules: Sequence[AllocationRule], q: int) -> Fraction:

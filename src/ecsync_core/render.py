@@ -82,7 +82,7 @@ def render_overcommit(oc: Overcommit, which: str = "") -> None:
     if not oc:
         return
     shown = ", ".join(f"{q} ({total} units)" for q, total in oc.at[:8]) + (", ..." if len(oc.at) > 8 or oc.more else "")
-    where = [f"at q = {shown}"] if oc.at else []
+    where = [f"at q = {shown}"] if oc.at else ["at quantities too many to count one by one"] if oc.more else []
     if oc.tail_from is not None:
         where.append(f"above the tiers from q = {oc.tail_from} (their top tiers add up to {oc.top_share})")
     click.echo(f"note: {which}the malls together get more units than FBA holds {' and '.join(where)}")

@@ -198,6 +198,14 @@ def test_top_ratios_a_hair_above_1_are_checked_without_counting_for_ever() -> No
     assert half.allocate(q) + hair.allocate(q) > q
 
 
+def test_overcommit_far_into_a_long_stretch_is_still_found() -> None:
+    """Shares of 1/2 and 150001/300000 on 1-499999 overcommit only from 300000: found, not lost to the count."""
+    half = parse_rule([{"min": 1, "max": 499_999, "ratio": "1/2"}, {"min": 500_000, "ratio": "1/10"}], "a")
+    more = parse_rule([{"min": 1, "max": 499_999, "ratio": "150001/300000"}, {"min": 500_000, "ratio": "1/10"}], "b")
+    found = overcommitted(RuleSet(per_mall={"x": half, "y": more}), ["x", "y"])
+    assert (300_000, 150_001 + 150_000) == found.at[0]
+
+
 def test_two_malls_on_the_manual_table_never_overcommit_and_three_do() -> None:
     """The manual's table is safe for two malls; a third mall plugin makes q = 2, 4 and 5 offer more than FBA has."""
     assert not overcommitted(RuleSet(), ["yahoo", "rakuten"])
