@@ -21,8 +21,7 @@ from ecsync_core.notify import LoggingNotifier
 from ecsync_core.services.import_sku import ImportResult
 from ecsync_core.services.import_sku import import_sku as _import_sku
 from ecsync_core.services.runs import RunDetail, recent_runs, run_detail
-from ecsync_core.services.simulate import Simulation, current_stock
-from ecsync_core.services.simulate import simulate as _simulate
+from ecsync_core.services.simulate import Simulation, simulate_for
 from ecsync_core.services.sync import SyncOptions, SyncReport, run_sync
 
 
@@ -52,13 +51,9 @@ def simulate(
         file: an FBA inventory report file instead of the live listing.
         rules: a proposed rule table (YAML) shown beside today's.
     """
-    app = open_app(config)
-    malls = [p.code for p in app.host.targets()] or ["mall"]
-    proposed = app.proposed_rules(Path(rules)) if rules is not None else None
-    if quantities is not None:
-        return _simulate(app.settings.rules, malls, [(None, q) for q in quantities], proposed)
-    stock, mapped = current_stock(app, None if file is None else Path(file))
-    return _simulate(app.settings.rules, malls, stock, proposed, mapped)
+    return simulate_for(
+        open_app(config), quantities, None if file is None else Path(file), None if rules is None else Path(rules)
+    )
 
 
 def import_sku(

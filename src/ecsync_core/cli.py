@@ -120,18 +120,12 @@ def cli(ctx: click.Context, verbose: int, config: Path | None) -> None:
 def simulate(state: State, qty: str | None, file: Path | None, rules_file: Path | None, as_json: bool) -> None:
     """Allocation preview: what each mall would get. Changes nothing anywhere."""
     from ecsync_core.render import render_simulation
-    from ecsync_core.services.simulate import current_stock, parse_quantities, simulate, simulate_quantities
+    from ecsync_core.services.simulate import parse_quantities, simulate_for
 
     app = state.app()
     if qty is not None and file is not None:
         raise click.UsageError("--qty and --file are two different previews: give one of them")
-    proposed = app.proposed_rules(rules_file) if rules_file else None
-    malls = [p.code for p in app.host.targets()] or ["mall"]
-    if qty is not None:
-        result = simulate_quantities(app.settings.rules, malls, parse_quantities(qty), proposed)
-    else:
-        stock, mapped = current_stock(app, file)
-        result = simulate(app.settings.rules, malls, stock, proposed, mapped)
+    result = simulate_for(app, None if qty is None else parse_quantities(qty), file, rules_file)
     if as_json:
         emit_json(
             {

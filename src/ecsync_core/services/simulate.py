@@ -163,6 +163,21 @@ def simulate_quantities(
     return simulate(rules, malls, ((None, q) for q in quantities), proposed)
 
 
+def simulate_for(
+    app: App, quantities: Iterable[int] | None = None, file: Path | None = None, rules_file: Path | None = None
+) -> Simulation:
+    """
+    `simulate` as the CLI and the API run it: for *quantities*, else over the current stock (or *file*), with
+    the proposed table in *rules_file* beside today's.
+    """
+    proposed = app.proposed_rules(rules_file) if rules_file is not None else None
+    malls = [p.code for p in app.host.targets()] or ["mall"]
+    if quantities is not None:
+        return simulate_quantities(app.settings.rules, malls, quantities, proposed)
+    stock, mapped = current_stock(app, file)
+    return simulate(app.settings.rules, malls, stock, proposed, mapped)
+
+
 def current_stock(app: App, file: Path | None) -> tuple[list[tuple[str | None, int]], dict[str, set[str]] | None]:
     """
     FBA stock to simulate over, as a sync would take it, SKUs in order, and the malls each SKU is mapped on.
