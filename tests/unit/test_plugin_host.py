@@ -41,6 +41,18 @@ def _module(name: str, code: str, role: str = "target") -> types.ModuleType:
     return module
 
 
+def _also_installed(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """Entry points as if a distribution also installed ``name = value`` in the ``ecsync`` group."""
+    extra = importlib.metadata.EntryPoint(name=name, value=value, group="ecsync")
+    real = importlib.metadata.entry_points
+
+    def entry_points(**kw: Any) -> Any:
+        found = list(real(**kw))
+        return [*found, extra] if kw.get("group") == "ecsync" else found
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+
+
 def test_installed_plugins_are_found_by_entry_point() -> None:
     """amazon (source), yahoo and rakuten (targets) come from their distributions' entry points."""
     host = get_plugin_host()
@@ -70,14 +82,7 @@ def test_disabling_the_shipped_plugin_keeps_a_replacement_that_declares_its_code
 ) -> None:
     """Disabling the entry point ``yahoo`` (by its name) leaves an installed replacement declaring ``yahoo``."""
     monkeypatch.setitem(sys.modules, "yahoo_next_plugin", _module("yahoo_next_plugin", "yahoo"))
-    replacement = importlib.metadata.EntryPoint(name="yahoo_next", value="yahoo_next_plugin", group="ecsync")
-    real = importlib.metadata.entry_points
-
-    def entry_points(**kw: Any) -> Any:
-        found = list(real(**kw))
-        return [*found, replacement] if kw.get("group") == "ecsync" else found
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    _also_installed(monkeypatch, "yahoo_next", "yahoo_next_plugin")
     host = get_plugin_host(disabled=["yahoo"])
     assert ({}, "yahoo") == (host.broken, host.malls["yahoo"].plugin.name)
     assert "ecsync-yahoo" != host.malls["yahoo"].distribution
@@ -86,14 +91,7 @@ def test_disabling_the_shipped_plugin_keeps_a_replacement_that_declares_its_code
 def test_disabling_a_code_no_entry_point_is_named_leaves_out_its_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     """`disable_plugins: [qmall]` (the manual says: the code) works for an entry point named otherwise."""
     monkeypatch.setitem(sys.modules, "outside_ep_plugin", _module("outside_ep_plugin", "qmall"))
-    odd = importlib.metadata.EntryPoint(name="outside_ep", value="outside_ep_plugin", group="ecsync")
-    real = importlib.metadata.entry_points
-
-    def entry_points(**kw: Any) -> Any:
-        found = list(real(**kw))
-        return [*found, odd] if kw.get("group") == "ecsync" else found
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    _also_installed(monkeypatch, "outside_ep", "outside_ep_plugin")
     assert "qmall" in get_plugin_host().malls
     assert "qmall" not in get_plugin_host(disabled=["qmall"]).malls
 
@@ -150,14 +148,7 @@ def test_two_malls_sharing_a_sheet_column_are_both_left_out() -> None:
 
 def test_one_name_installed_by_two_distributions_is_broken(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two distributions installing the entry point ``yahoo``: neither is loaded, both named."""
-    clone = importlib.metadata.EntryPoint(name="yahoo", value="yahoo_clone.plugin", group="ecsync")
-    real = importlib.metadata.entry_points
-
-    def entry_points(**kw: Any) -> Any:
-        found = list(real(**kw))
-        return [*found, clone] if kw.get("group") == "ecsync" else found
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    _also_installed(monkeypatch, "yahoo", "yahoo_clone.plugin")
     host = get_plugin_host()
     assert "yahoo" not in host.malls
     assert "installed by 2 distributions (ecsync-yahoo, yahoo_clone.plugin)" in host.broken["yahoo"]
@@ -172,14 +163,7 @@ def test_an_extra_module_also_installed_is_loaded_once_without_complaint(monkeyp
 
 def test_broken_plugin_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     """A plugin that fails to import is listed as broken; the others still load."""
-    broken = importlib.metadata.EntryPoint(name="broken", value="ecsync_no_such_module.plugin", group="ecsync")
-    real = importlib.metadata.entry_points
-
-    def entry_points(**kw: Any) -> Any:
-        found = list(real(**kw))
-        return [*found, broken] if kw.get("group") == "ecsync" else found
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    _also_installed(monkeypatch, "broken", "ecsync_no_such_module.plugin")
     host = get_plugin_host()
     assert "ModuleNotFoundError" in host.broken["broken"]
     assert "yahoo" in host.malls
