@@ -49,12 +49,7 @@ def item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) ->
 
 
 async def push(
-    run_id: str,
-    adapter: MallInventory,
-    updates: Sequence[PlannedUpdate],
-    name: str,
-    *,
-    slice_size: int = SLICE,
+    run_id: str, adapter: MallInventory, updates: Sequence[PlannedUpdate], name: str, *, slice_size: int = SLICE
 ) -> Pushed:
     """
     Write *updates* to one mall, read them back, and judge each item by what the mall holds after.

@@ -259,8 +259,8 @@ class YahooShoppingClient:
 
     async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
         """
-        Set absolute quantities, with each item's ``allow_overdraft`` resent as read (``keep_overdraft``, with a
-        warning naming the items that have it on) or else 0.
+        Set absolute quantities, with each item's ``allow_overdraft`` resent as read (``keep_overdraft``) or else
+        0 (the items read with it on are named by ``read``).
 
         Each batch is checked, completed and sent on its own, so the first call leaves at once and the
         work on the next batches fits in the waits between calls.
