@@ -110,6 +110,21 @@ def test_a_bad_row_is_one_line_naming_file_row_and_column(tmp_path: Path, body: 
     assert what in line
 
 
+def test_a_row_wider_than_the_header_is_refused_not_read_shifted(tmp_path: Path) -> None:
+    """
+    A tab inside a product name shifts the later cells right: the warehouse count (30) would be read as the
+    fulfillable one (2). The row is refused instead, in TSV and in a hand-saved CSV.
+    """
+    header = "sku\tproduct-name\tafn-warehouse-quantity\tafn-fulfillable-quantity\tafn-reserved-quantity\n"
+    tsv = write(tmp_path, header + "A\tマグ\t30\t2\t25\nB\tマグカップ\t白\t30\t2\t25\n")
+    line = problem(tsv)
+    assert line.startswith(f"{tsv}, row 3: has 6 cells, the header has 5")
+    assert "shifts the columns" in line
+    csv_path = tmp_path / "stock.csv"
+    csv_path.write_text("sku,product-name,afn-fulfillable-quantity,afn-reserved-quantity\nA,Mug, white,2,25\n")
+    assert problem(csv_path).startswith(f"{csv_path}, row 2: has 5 cells, the header has 4")
+
+
 def test_bytes_that_are_neither_utf8_nor_cp932_are_refused_with_their_row(tmp_path: Path) -> None:
     """Undecodable bytes name the file and the row they are on."""
     path = tmp_path / "broken.txt"

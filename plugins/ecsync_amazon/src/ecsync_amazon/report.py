@@ -83,6 +83,15 @@ def parse_report(data: bytes, *, source: str, charset: str | None = None) -> dic
             if len(cells) < width:
                 short = next(name for name, i in columns.items() if i >= len(cells))
                 raise _problem(source, f"has {len(cells)} cells, the header has {len(header)}", row=row, column=short)
+            if len(cells) > len(header):
+                # Amazon's TSV does not quote: a tab in a product name (or a bare comma in a hand-saved CSV)
+                # shifts every later cell right, and the warehouse count would be read as the fulfillable one.
+                raise _problem(
+                    source,
+                    f"has {len(cells)} cells, the header has {len(header)}: a tab or comma inside a value "
+                    "(a product name?) shifts the columns; remove it and try again",
+                    row=row,
+                )
             sku = cells[columns[SKU]].strip()
             if not sku:
                 raise _problem(source, "the SKU is empty", row=row, column=SKU)
