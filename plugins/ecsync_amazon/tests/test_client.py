@@ -327,6 +327,25 @@ def test_a_sku_missing_from_the_listing_is_found_by_lookup() -> None:
     assert {"JP-0007": SEED["JP-0007"]} == found
 
 
+def test_a_sku_listed_twice_with_two_numbers_is_asked_again_by_name() -> None:
+    """
+    A listing that gives JP-0007 as 7 and, on its last page, as 40 (a stale copy) is not settled by which page
+    came last: FBA is asked for JP-0007 by name, and that answer is the one used.
+    """
+    r = rig()
+    r.emulator.stale_copies = [("JP-0007", 40)]
+    assert SEED == r.run(snapshot)
+    assert 3 + 1 == r.calls(SUMMARIES)
+
+
+def test_a_clashing_sku_fba_no_longer_knows_by_name_stops_the_run() -> None:
+    """Listed twice with two numbers, then unknown by name: the run stops, naming the SKU and both numbers."""
+    r = rig()
+    r.emulator.stale_copies = [("GONE-1", 5), ("GONE-1", 9)]
+    with pytest.raises(MallError, match=r"SKU 'GONE-1' as 5 and 9, then asked by name did not know it"):
+        r.run(snapshot)
+
+
 def test_lookup_of_nothing_calls_nothing() -> None:
     """An empty lookup answers {} without a request."""
     r = rig()

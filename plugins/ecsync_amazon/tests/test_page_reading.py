@@ -70,23 +70,28 @@ def _faulty_pages(draw: st.DrawFn) -> Any:
     return page
 
 
-def _read(body: Any) -> tuple[dict[str, int], str | None] | str:
-    """What the listing makes of *body*: its SKUs and nextToken, or the MallError's words."""
-    found: dict[str, int] = {}
-    try:
-        token = _read_page(body, found)
-    except MallError as exc:
-        return exc.message
-    return found, token
+Read = tuple[dict[str, int], dict[str, set[int]], str | None] | str
 
 
-def _read_by_models(body: Any) -> tuple[dict[str, int], str | None] | str:
+def _read(body: Any) -> Read:
+    """What the listing makes of *body*: its SKUs, the ones listed twice, and nextToken, or the MallError's words."""
     found: dict[str, int] = {}
+    clashes: dict[str, set[int]] = {}
     try:
-        token = _read_slowly(body, found)
+        token = _read_page(body, found, clashes)
     except MallError as exc:
         return exc.message
-    return found, token
+    return found, clashes, token
+
+
+def _read_by_models(body: Any) -> Read:
+    found: dict[str, int] = {}
+    clashes: dict[str, set[int]] = {}
+    try:
+        token = _read_slowly(body, found, clashes)
+    except MallError as exc:
+        return exc.message
+    return found, clashes, token
 
 
 @settings(max_examples=600)
@@ -104,8 +109,25 @@ def test_an_emulated_page_is_read_without_the_models(stock: dict[str, int], toke
         for n, (sku, q) in enumerate(stock.items())
     ]
     found: dict[str, int] = {}
-    assert token == read_listed_page(json.loads(page_json(rows, True, token, MARKETPLACE)), found)
-    assert stock == found
+    clashes: dict[str, set[int]] = {}
+    assert token == read_listed_page(json.loads(page_json(rows, True, token, MARKETPLACE)), found, clashes)
+    assert (stock, {}) == (found, clashes)
+
+
+def test_a_sku_listed_twice_with_two_numbers_is_a_clash_on_both_roads() -> None:
+    """Neither copy of a SKU listed as 9 and then 40 is taken as its number: both go in the clashes."""
+    page = {
+        "payload": {
+            "inventorySummaries": [
+                {"sellerSku": s, "inventoryDetails": {"fulfillableQuantity": q}}
+                for s, q in (("A", 3), ("B", 9), ("A", 3), ("B", 40))
+            ]
+        }
+    }
+    read = _read(page)
+    assert not isinstance(read, str)
+    assert {"B": {9, 40}} == read[1]
+    assert read == _read_by_models(page)
 
 
 @pytest.mark.parametrize(

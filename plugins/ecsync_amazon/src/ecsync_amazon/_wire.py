@@ -148,9 +148,23 @@ class UnreadPageError(Exception):
     """The fast reader declines a page; the caller reads it through the models, which name the fault."""
 
 
-def read_listed_page(body: Any, into: dict[str, int]) -> str | None:
+def put_listed(into: dict[str, int], clashes: dict[str, set[int]], sku: str, quantity: int) -> None:
     """
-    Put a getInventorySummaries page's ``sellerSku: fulfillableQuantity`` pairs in *into*; its nextToken.
+    One listed SKU into *into*; a SKU listed again with another quantity goes in *clashes* with both numbers.
+
+    Amazon's pages have been inconsistent across one listing (amazon.md §1.3): the last copy is not more
+    likely right than the first, so neither is chosen here.
+    """
+    held = into.get(sku, quantity)
+    if held != quantity:
+        clashes.setdefault(sku, {held}).add(quantity)
+    into[sku] = quantity
+
+
+def read_listed_page(body: Any, into: dict[str, int], clashes: dict[str, set[int]]) -> str | None:
+    """
+    Put a getInventorySummaries page's ``sellerSku: fulfillableQuantity`` pairs in *into* (through
+    ``put_listed``, so a SKU listed twice with two numbers lands in *clashes*); its nextToken.
 
     The plain-dict twin of structuring ``ListedPage`` and reading every summary's SKU and quantity: cattrs
     spent ~0.5 ms a page of 50 (a tenth of the client's CPU in a 2,000-page listing) checking types that
@@ -189,7 +203,7 @@ def read_listed_page(body: Any, into: dict[str, int]) -> str | None:
         quantity = details.get("fulfillableQuantity")
         if type(quantity) is not int:  # bool is not int here, as _strict_int refuses it
             raise UnreadPageError
-        into[sku] = quantity
+        put_listed(into, clashes, sku, quantity)
     return token
 
 

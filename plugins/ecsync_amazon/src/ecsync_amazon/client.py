@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from ecsync_amazon._spapi import CallStats, NextTokenRefusedError, SpApi
-from ecsync_amazon._wire import ListedPage, ListedSummary, UnreadPageError, read_listed_page, structure
+from ecsync_amazon._wire import ListedPage, ListedSummary, UnreadPageError, put_listed, read_listed_page, structure
 from ecsync_amazon.auth import RENEW_REFRESH_TOKEN, LwaAuth, client_secret_status
 from ecsync_amazon.plugin import CODE, AmazonSettings
 from ecsync_amazon.reports_api import FbaReportSource
@@ -60,7 +60,9 @@ class FbaInventoryClient:
         """Every SKU FBA lists for Japan with its fulfillable quantity; every page, or a MallError."""
         if self._settings.source == "report":
             return await self._reports.stock()
-        stock = await self._listing({}, "listing")
+        stock, clashes = await self._listing({}, "listing")
+        if clashes:
+            stock.update(await self._settle(clashes))
         log.info("amazon_listing", skus=len(stock), requests=self.stats.requests, throttled=self.stats.throttled)
         return stock
 
@@ -78,8 +80,28 @@ class FbaInventoryClient:
         queries += [{"sellerSku": s} for s in wanted if "," in s]
         found: dict[str, int] = {}
         for query in queries:
-            found.update(await self._listing(query, "lookup"))
+            answer, clashes = await self._listing(query, "lookup")
+            if clashes:
+                raise MallError(
+                    CODE, f"FBA answered {_clashing(clashes)}, asked by name: no number is used, the run stops"
+                )
+            found.update(answer)
         return {s: found[s] for s in wanted if s in found}
+
+    async def _settle(self, clashes: dict[str, set[int]]) -> dict[str, int]:
+        """
+        The SKUs a listing gave twice with two numbers, asked again by name: FBA's answer then is the one used.
+        One it no longer knows, or answers twice again, stops the run, as a page missing would.
+        """
+        log.warning("amazon_listing_clash", skus=len(clashes), first=_clashing(clashes))
+        again = await self.lookup(list(clashes))
+        if gone := [s for s in clashes if s not in again]:
+            raise MallError(
+                CODE,
+                f"FBA listed {_clashing({s: clashes[s] for s in gone})}, then asked by name did not know it: "
+                "the run stops",
+            )
+        return again
 
     async def credentials(self) -> list[CredentialStatus]:
         """
@@ -110,8 +132,11 @@ class FbaInventoryClient:
         base = {"details": "true", "granularityType": "Marketplace", "granularityId": market, "marketplaceIds": market}
         return {**base, **selection}
 
-    async def _listing(self, selection: Mapping[str, str], what: str) -> dict[str, int]:
-        """All pages of one query; a refused nextToken starts it over, a bounded number of times."""
+    async def _listing(self, selection: Mapping[str, str], what: str) -> tuple[dict[str, int], dict[str, set[int]]]:
+        """
+        All pages of one query, and the SKUs listed twice with two numbers; a refused nextToken starts it over,
+        a bounded number of times.
+        """
         query = self._query(selection)
         tries = self._settings.listing_restarts + 1
         for n in range(1, tries + 1):
@@ -128,18 +153,19 @@ class FbaInventoryClient:
                 log.warning("amazon_listing_restarted", what=what, reason=exc.message, attempt=n + 1)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _all_pages(self, query: Mapping[str, str]) -> dict[str, int]:
+    async def _all_pages(self, query: Mapping[str, str]) -> tuple[dict[str, int], dict[str, set[int]]]:
         # Pages are fetched back to back (paced, never parked): the nextToken dies 30 s after it is issued.
         found: dict[str, int] = {}
+        clashes: dict[str, set[int]] = {}
         token: str | None = None
         seen: set[str] = set()
         while True:
             # The body goes out of scope here, so it is not kept while the next one is read.
             token = _read_page(
-                await self._api.call("GET", SUMMARIES, OP, self._bucket, params=_next(query, token)), found
+                await self._api.call("GET", SUMMARIES, OP, self._bucket, params=_next(query, token)), found, clashes
             )
             if not token:
-                return found
+                return found, clashes
             if token in seen:
                 # Amazon once answered pages with a constant nextToken (amazon.md §1.3): that listing would run
                 # forever, holding the run lock, and no page after it can be trusted to be the rest.
@@ -159,12 +185,12 @@ def _next(query: Mapping[str, str], token: str | None) -> Mapping[str, str]:
     return {**query, "nextToken": token} if token else query
 
 
-def _read_page(body: object, into: dict[str, int]) -> str | None:
+def _read_page(body: object, into: dict[str, int], clashes: dict[str, set[int]]) -> str | None:
     try:
-        return read_listed_page(body, into)
+        return read_listed_page(body, into, clashes)
     except UnreadPageError:
         # Not plainly well formed: the models read it, and raise a located MallError.
-        return _read_slowly(body, into)
+        return _read_slowly(body, into, clashes)
 
 
 def _structure_page(body: object) -> ListedPage:
@@ -174,13 +200,12 @@ def _structure_page(body: object) -> ListedPage:
     return page
 
 
-def _read_slowly(body: object, into: dict[str, int]) -> str | None:
+def _read_slowly(body: object, into: dict[str, int], clashes: dict[str, set[int]]) -> str | None:
     """A page through the wire models: what ``read_listed_page`` declines, read or refused with its reason."""
     page = _structure_page(body)
     assert page.payload is not None
     for summary in page.payload.inventorySummaries:
-        sku, quantity = _fulfillable(summary)
-        into[sku] = quantity
+        put_listed(into, clashes, *_fulfillable(summary))
     return page.pagination.nextToken if page.pagination else None
 
 
@@ -192,6 +217,13 @@ def _fulfillable(summary: ListedSummary) -> tuple[str, int]:
         # Asked with details=true: a SKU without its number is a hole in the picture, not a zero.
         raise MallError(CODE, f"{OP} listed SKU {summary.sellerSku!r} without inventoryDetails.fulfillableQuantity")
     return summary.sellerSku, details.fulfillableQuantity
+
+
+def _clashing(clashes: dict[str, set[int]]) -> str:
+    """``SKU 'A' as 9 and 40, ...`` for the first few SKUs listed twice with two numbers."""
+    named = [f"SKU {s!r} as {' and '.join(map(str, sorted(q)))}" for s, q in list(clashes.items())[:3]]
+    more = f" and {len(clashes) - 3} more SKUs" if len(clashes) > 3 else ""
+    return ", ".join(named) + more
 
 
 def _today_jst() -> date:

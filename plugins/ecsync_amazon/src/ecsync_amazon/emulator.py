@@ -88,6 +88,8 @@ class AmazonEmulator:
         access_token_ttl_s: ``expires_in`` of LWA access tokens.
         hidden: SKUs the full listing skips although a ``sellerSkus`` query finds them (Amazon has been
             seen dropping SKUs across pages).
+        stale_copies: (SKU, quantity) pairs the full listing gives once more, on its last page, as
+            inconsistent pages across one listing would (amazon.md §1.3); a query by name answers the stock.
         stale_next_tokens: the next N nextTokens presented are refused as expired (a late client).
         next_token_refused_status: the status a lapsed nextToken is answered with: 400 ``InvalidInput`` by
             default, settable since the real one is UNCERTAIN (amazon.md §1.3).
@@ -113,6 +115,7 @@ class AmazonEmulator:
         self.access_token_ttl_s = access_token_ttl_s
         self.clock = clock
         self.hidden: set[str] = set()
+        self.stale_copies: list[tuple[str, int]] = []
         self.stale_next_tokens = 0
         self.constant_next_token = False
         self.next_token_refused_status = 400
@@ -280,7 +283,10 @@ class AmazonEmulator:
         next_token = self._issue(selection, skus[start + self.page_size]) if more else None
         if self.constant_next_token and token:
             next_token = token
-        text = page_json([self._row(sku) for sku in chunk], details, next_token, MARKETPLACE)
+        rows = [self._row(sku) for sku in chunk]
+        if selection[0] == "all" and not more:
+            rows += [self._row(sku, q) for sku, q in self.stale_copies]
+        text = page_json(rows, details, next_token, MARKETPLACE)
         return respond_text(text, 200, _RATE_HEADER)
 
     def _select(self, q: Mapping[str, str]) -> tuple[tuple[str, str], list[str] | str]:
@@ -326,12 +332,12 @@ class AmazonEmulator:
         self._pages[token] = _PageToken(selection, next_sku, now)
         return token
 
-    def _row(self, sku: str) -> Row:
+    def _row(self, sku: str, quantity: int | None = None) -> Row:
+        """*sku*'s summary: its stock, or *quantity* (a stale copy, of a SKU the stock may not hold)."""
         facts = catalogue(sku)
-        updated = iso(self._changed[sku], millis=False)
-        return Row(
-            sku, facts.asin, facts.fnsku, facts.product_name, updated, self._stock[sku], facts.inbound, facts.reserved
-        )
+        updated = iso(self._changed.get(sku, 0.0), millis=False)
+        held = self._stock[sku] if quantity is None else quantity
+        return Row(sku, facts.asin, facts.fnsku, facts.product_name, updated, held, facts.inbound, facts.reserved)
 
 
 _RATE_HEADER = {"x-amzn-RateLimit-Limit": f"{PUBLISHED_RATE:.1f}"}
