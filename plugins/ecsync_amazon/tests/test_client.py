@@ -380,6 +380,10 @@ def test_credentials_make_no_call_and_say_how_to_renew() -> None:
     unknown = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": ""})
     [_, secret] = unknown.run(lambda a: a.credentials())
     assert (None, True) == (secret.days_left, secret.expires_unknown), "health warns: no countdown possible"
+    typo = (datetime.now(ZoneInfo("Asia/Tokyo")).date() + timedelta(days=335)).isoformat()
+    [_, secret] = rig(secrets={"AMAZON_LWA_CLIENT_SECRET_ISSUED": typo}).run(lambda a: a.credentials())
+    assert (None, True) == (secret.days_left, secret.expires_unknown), "a day to come counts no 515 days: warned"
+    assert "a day still to come" in secret.action
 
 
 # -- the Reports API source -----------------------------------------------------------------------------------

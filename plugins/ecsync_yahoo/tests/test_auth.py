@@ -45,6 +45,13 @@ def test_unknown_consent_time_is_said() -> None:
     assert "scripts/get_yahoo_token.py" in status.action
 
 
+def test_a_consent_time_still_to_come_is_warned_not_counted() -> None:
+    """A typo'd year would show 28 days for ever and never warn: a consent in the future is warned as unknown."""
+    [status] = credential_statuses({**BASE, "YAHOO_CONSENT_AT": "2027-11-20T00:00:00Z"}, YahooSettings(), NOW)
+    assert (None, True) == (status.days_left, status.expires_unknown)
+    assert "a time still to come" in status.action
+
+
 def test_bad_consent_time_is_one_clear_error() -> None:
     """A consent time that is not ISO is a credential error naming the entry and an example."""
     with pytest.raises(CredentialError, match=r"YAHOO_CONSENT_AT='last week' is not an ISO date"):

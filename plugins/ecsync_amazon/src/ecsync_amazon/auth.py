@@ -48,6 +48,10 @@ def client_secret_status(secrets: Mapping[str, str], days: int, warn_days: int, 
     except ValueError:
         why = f"{CLIENT_SECRET_ISSUED} is not a date (YYYY-MM-DD): {issued!r}"
         return CredentialStatus("LWA client secret", None, why, warn_days, expires_unknown=True)
+    if made > today:
+        # A typo here would show more days than any secret has, and the warning would never come.
+        why = f"{CLIENT_SECRET_ISSUED} is {made}, a day still to come: set the day the secret was made"
+        return CredentialStatus("LWA client secret", None, why, warn_days, expires_unknown=True)
     ends = made + timedelta(days=days)
     # Counted to the last whole day it works: on the day it lapses it may already be dead (made at some hour).
     left = (ends - today).days - 1

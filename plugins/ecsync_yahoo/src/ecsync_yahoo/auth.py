@@ -263,8 +263,12 @@ def credential_statuses(
     elif not consent:
         why = f"YAHOO_CONSENT_AT is not set, so the {days} days cannot be counted: {RENEW}"
         token = CredentialStatus("Yahoo refresh token", None, why, warn, expires_unknown=True)
+    elif (consented := parse_time(consent, "YAHOO_CONSENT_AT")) > now:
+        # A typo here would show more days than any token has, and the warning would never come.
+        why = f"YAHOO_CONSENT_AT is {consent}, a time still to come: set when the consent was given"
+        token = CredentialStatus("Yahoo refresh token", None, why, warn, expires_unknown=True)
     else:
-        expires = parse_time(consent, "YAHOO_CONSENT_AT") + timedelta(days=days)
+        expires = consented + timedelta(days=days)
         name = f"Yahoo refresh token (expires {expires.date().isoformat()})"
         token = CredentialStatus(name, _days_left(expires, now), RENEW, warn)
     out = [token]
