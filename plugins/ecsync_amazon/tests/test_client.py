@@ -167,6 +167,16 @@ def test_a_next_token_that_comes_back_stops_the_listing_instead_of_looping() -> 
     assert 2 == r.calls(SUMMARIES)
 
 
+def test_an_account_without_fba_skus_is_told_why_its_listing_is_refused() -> None:
+    """Amazon answers 400 InvalidInput, not an empty page, to an account with no FBA SKUs: the error says so."""
+    r = rig({})
+    with pytest.raises(MallError) as caught:
+        r.run(snapshot)
+    assert "InvalidInput" in caught.value.message
+    assert "holds no FBA SKUs in this marketplace" in caught.value.message
+    assert 1 == r.calls(SUMMARIES), "a 400 is not retried"
+
+
 def test_a_500_in_the_middle_of_a_listing_is_retried_and_the_listing_completes() -> None:
     """Two 500s on page 2 are retried in place; the listing goes on without a restart."""
     r = rig()

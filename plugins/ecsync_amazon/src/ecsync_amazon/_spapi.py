@@ -61,6 +61,10 @@ class NextTokenRefusedError(MallError):
     """Raised when Amazon refuses a nextToken (it lives 30 seconds): the listing must start over."""
 
 
+class InvalidInputError(MallError):
+    """Raised on a 400 (``InvalidInput``): not retried; the caller may know what it means for its call."""
+
+
 class SpApi:
     """SP-API calls for one seller: JSON in, JSON out, or a MallError that says what failed and why."""
 
@@ -182,7 +186,8 @@ class SpApi:
             # The same query without the token was just answered, so the token is what Amazon refuses:
             # "Next token is invalid or expired". Its status is UNCERTAIN (amazon.md): settings.next_token_refused.
             raise NextTokenRefusedError(CODE, f"{op} refused the nextToken ({said}{where})")
-        raise MallError(CODE, f"{op} refused the request (HTTP {status}, {said}{where})")
+        refused = InvalidInputError if status == 400 else MallError
+        raise refused(CODE, f"{op} refused the request (HTTP {status}, {said}{where})")
 
 
 def _query(params: Mapping[str, str] | None) -> str:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from ecsync_amazon._spapi import CallStats, NextTokenRefusedError, SpApi
+from ecsync_amazon._spapi import CallStats, InvalidInputError, NextTokenRefusedError, SpApi
 from ecsync_amazon._wire import ListedPage, ListedSummary, UnreadPageError, put_listed, read_listed_page, structure
 from ecsync_amazon.auth import RENEW_REFRESH_TOKEN, LwaAuth, client_secret_status
 from ecsync_amazon.plugin import CODE, AmazonSettings
@@ -60,7 +60,11 @@ class FbaInventoryClient:
         """Every SKU FBA lists for Japan with its fulfillable quantity; every page, or a MallError."""
         if self._settings.source == "report":
             return await self._reports.stock()
-        stock, clashes = await self._listing({}, "listing")
+        try:
+            stock, clashes = await self._listing({}, "listing")
+        except InvalidInputError as exc:
+            # The full listing's query is always the same, so a 400 on it is rarely about the query.
+            raise MallError(CODE, f"{exc.message}. {NO_FBA_SKUS_HINT}") from exc
         if clashes:
             stock.update(await self._settle(clashes))
         log.info("amazon_listing", skus=len(stock), requests=self.stats.requests, throttled=self.stats.throttled)
@@ -179,6 +183,12 @@ class FbaInventoryClient:
     async def _page(self, query: Mapping[str, str]) -> ListedPage:
         body = await self._api.call("GET", SUMMARIES, OP, self._bucket, params=query)
         return _structure_page(body)
+
+
+NO_FBA_SKUS_HINT = (
+    "Amazon answers this when the seller account holds no FBA SKUs in this marketplace (amazon.md §1.5): "
+    "check marketplace_id, and that the account has FBA stock"
+)
 
 
 def _next(query: Mapping[str, str], token: str | None) -> Mapping[str, str]:

@@ -300,6 +300,8 @@ class AmazonEmulator:
             return ("sellerSkus", many), sorted(s for s in set(asked) if s in self._stock)
         if one := q.get("sellerSku"):
             return ("sellerSku", one), [one] if one in self._stock else []
+        if not self._stock:  # what Amazon answers an account with no FBA SKUs (amazon.md §1.5), not an empty page
+            return ("all", ""), NO_FBA_SKUS
         return ("all", ""), [s for s in self._all() if s not in self.hidden] if self.hidden else self._all()
 
     def _changed_since(self, since: str) -> list[str] | str:
@@ -339,6 +341,8 @@ class AmazonEmulator:
         held = self._stock[sku] if quantity is None else quantity
         return Row(sku, facts.asin, facts.fnsku, facts.product_name, updated, held, facts.inbound, facts.reserved)
 
+
+NO_FBA_SKUS = "Invalid request, please check your input."
 
 _RATE_HEADER = {"x-amzn-RateLimit-Limit": f"{PUBLISHED_RATE:.1f}"}
 
