@@ -181,6 +181,37 @@ def test_a_cached_variant_that_reads_absent_is_asked_for_again_at_once(make_rig:
     assert ["r-sku00000001"] == [v for v, _at in json.loads(rig.context.store.get(CACHE_KEY) or "{}").values()]
 
 
+def test_two_keys_naming_one_rakuten_sku_are_both_refused_never_written(make_rig: MakeRig) -> None:
+    """
+    ``single`` (bare, its one variant) and ``single:normal-inventory`` are one Rakuten SKU fed by two FBA SKUs:
+    each run the last write won, and the item's stock flipped between the two. Both are problems on read and
+    failures on write, naming the other key; nothing is sent for them, and the other items go on.
+    """
+    rig = make_rig(SEED)
+    keys = ["single", "single:normal-inventory", "tee-01:red-m"]
+
+    async def go() -> tuple[StockReading, list[ItemResult]]:
+        reading = await rig.adapter.read(keys)
+        return reading, await rig.adapter.write([StockWrite(k, 1) for k in keys])
+
+    reading, written = rig.run(go)
+    assert {"tee-01:red-m": 4} == reading.quantities
+    assert {"single", "single:normal-inventory"} == set(reading.problems)
+    assert "as 'single:normal-inventory', mapped from another FBA SKU" in reading.problems["single"]
+    assert [False, False, True] == [r.ok for r in written]
+    assert "as 'single'" in (written[1].error or "")
+    sent = [i["manageNumber"] for body in _bodies(rig, BULK_UPSERT) for i in body["inventories"]]  # type: ignore[index]
+    assert ["tee-01"] == sent
+    assert 7 == rig.emulator.stock()["single"]
+
+
+def test_variant_ids_one_under_case_folding_are_one_sku_and_refused(make_rig: MakeRig) -> None:
+    """With fold_variant_case on, ``tee-01:RED-M`` and ``tee-01:red-m`` (two FBA SKUs) name one SKU: refused."""
+    rig = make_rig(SEED, settings={"fold_variant_case": True})
+    reading = rig.run(lambda: rig.adapter.read(["tee-01:RED-M", "tee-01:red-m"]))
+    assert ({}, {"tee-01:RED-M", "tee-01:red-m"}) == (reading.quantities, set(reading.problems))
+
+
 def test_bare_manage_number_of_a_multi_variant_product_is_refused(make_rig: MakeRig) -> None:
     """A bare manageNumber naming several SKUs is a problem on read and a failure on write, never guessed."""
     rig = make_rig(SEED)

@@ -125,8 +125,13 @@ class RakutenRmsClient:
             resolution.pairs.update(again.pairs)
             resolution.refused.update(again.refused)
             held.update(await self._held(again.pairs.values()))
-        quantities = {key: q for key, pair in resolution.pairs.items() if (q := held.get(pair)) is not None}
-        return StockReading(quantities, problems=dict(resolution.refused))
+        problems = {**resolution.refused, **resolution.shared()}
+        quantities = {
+            key: q
+            for key, pair in resolution.pairs.items()
+            if key not in problems and (q := held.get(pair)) is not None
+        }
+        return StockReading(quantities, problems=problems)
 
     async def _held(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """What Rakuten holds of these SKUs; the SKUs it does not hold are absent."""
@@ -143,15 +148,10 @@ class RakutenRmsClient:
         without the bad ones (``ABSOLUTE`` makes that safe). Raises only when no item could be written.
         """
         resolution = await self._resolver.resolve(w.item for w in writes)
-        errors: dict[str, str] = {**resolution.refused, **resolution.unknown}
-        # Two sheet keys may name one SKU (``abc`` and ``abc:normal-inventory``): the last write wins, sent once.
-        latest: dict[tuple[str, str], int] = {}
-        for w in writes:
-            if (pair := resolution.pairs.get(w.item)) is not None:
-                latest.pop(pair, None)
-                latest[pair] = w.quantity
+        errors: dict[str, str] = {**resolution.refused, **resolution.unknown, **resolution.shared()}
+        sent = {pair: w.quantity for w in writes if w.item not in errors and (pair := resolution.pairs.get(w.item))}
         outcomes = await self._bounded(
-            [self._upsert_or_fail(batch) for batch in _chunks(list(latest.items()), self.settings.upsert_batch)]
+            [self._upsert_or_fail(batch) for batch in _chunks(list(sent.items()), self.settings.upsert_batch)]
         )
         pair_errors = {pair: error for failed, _ in outcomes for pair, error in failed.items()}
         raised = [exc for _, exc in outcomes if exc is not None]

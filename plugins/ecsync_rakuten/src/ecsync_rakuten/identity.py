@@ -131,6 +131,28 @@ class Resolution:
     unknown: dict[str, str] = attrs.field(factory=dict)
     cached: set[str] = attrs.field(factory=set)
 
+    def shared(self) -> dict[str, str]:
+        """
+        The sheet keys that name one Rakuten SKU with another key (``ec1`` and ``ec1:normal-inventory``, or
+        variant ids differing in case under ``fold_variant_case``), each with why it cannot be written.
+
+        Each sheet key is one FBA SKU's, so two keys on one SKU are two FBA SKUs feeding one item: each run's
+        last write would win, and the item's stock would follow whichever SKU came last.
+        """
+        by_pair: dict[tuple[str, str], list[str]] = {}
+        for key, pair in self.pairs.items():
+            by_pair.setdefault(pair, []).append(key)
+        return {
+            key: (
+                f"names the same Rakuten SKU ({m}:{v}) as {', '.join(repr(k) for k in keys if k != key)}, "
+                "mapped from another FBA SKU: one item cannot follow two; keep one row in the master sheet"
+            )
+            for (m, v), keys in by_pair.items()
+            # One key in two spellings of the manageNumber's case is one sheet key (the import stores it folded).
+            if len({normalize_item_key(k) for k in keys}) > 1
+            for key in keys
+        }
+
 
 CACHE_KEY = "resolved_variants"
 """
