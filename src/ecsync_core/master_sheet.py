@@ -149,11 +149,11 @@ def _read_code(value: object) -> tuple[str, str | None, str | None]:
     """(text, problem, warning) of a code cell."""
     if value.__class__ is str:
         text = trim(value)
-        if text in EXCEL_ERRORS:
-            return "", f"the cell shows the Excel error {text}", None
-        if _CONTROL.search(text):
-            return text, "a line break or another control character inside a code (Alt+Enter?)", None
-        return text, None, None
+        return (
+            ("", f"the cell shows the Excel error {text}", None)
+            if text in EXCEL_ERRORS
+            else (text, _text_problem(text), None)
+        )
     if value is None:
         return "", None, None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -161,16 +161,25 @@ def _read_code(value: object) -> tuple[str, str | None, str | None]:
     return "", _not_a_code(value), None
 
 
+def _text_problem(text: str) -> str | None:
+    if _CONTROL.search(text):
+        return "a line break or another control character inside a code (Alt+Enter?)"
+    if _INVISIBLE_INSIDE.search(text):
+        return "an invisible character (zero-width space, BOM) inside a code: retype it"
+    return None
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Unicode's format characters (Cf) that paste in from web pages and chat: the code looks right and matches nothing.
+_INVISIBLE_INSIDE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 _LEADING_ZEROS = "a numeric cell: Excel may have dropped leading zeros; format the column as text"
 
 
 def _numeric_code(value: float) -> tuple[str, str | None, str | None]:
-    if isinstance(value, int):
-        return str(value), None, _LEADING_ZEROS
-    if not math.isfinite(value) or not value.is_integer():
+    if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
         return "", "a number with a fractional part is not a code: format the column as text", None
+    # A file may store a whole number without a decimal point (read as int): Excel kept 15 digits of it all the same.
     if abs(value) >= _EXACT_DIGITS:
         return "", "a number longer than Excel keeps exactly (15 digits): format as text and retype it", None
     return str(int(value)), None, _LEADING_ZEROS
@@ -241,6 +250,7 @@ class _RawSheet:
     columns: list[_Column | None]
     rows: list[tuple[int, tuple[Any, ...]]]
     problems: list[InputProblem]
+    warnings: list[InputProblem] = attrs.field(factory=list)
 
 
 def read_sheet(
@@ -269,7 +279,7 @@ def read_sheet(
     wanted = [sku, *columns, CodeColumn(ACTIVE_COLUMN)]
     raw = _read_raw(path, name, [c.name for c in wanted], sheet)
     sheet_rows, lines, problems, warnings = _check_rows(name, wanted, raw)
-    problems = raw.problems + problems
+    problems, warnings = raw.problems + problems, raw.warnings + warnings
     if problems:
         raise SheetError(problems, warnings)
     return MasterSheet(name, sheet_rows, lines, tuple(c.name for c in columns), warnings)
@@ -283,13 +293,14 @@ def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _Ra
     formulas is it read a second time for the values Excel saved with them.
     """
     with _workbook(path, file, data_only=False) as wb:
-        ws = _worksheet(wb, file, sheet)
+        ws, warnings = _worksheet(wb, file, sheet)
         # The <dimension> a program wrote may be wrong (some write "A1"); trusting it would drop rows silently.
         ws.reset_dimensions()
         index = wb.worksheets.index(ws)
         with _guard(file), contextlib.closing(ws.iter_rows(values_only=True)) as it:
             header = next(it, None) or ()
             columns, problems = _match_header(file, header, names)
+            problems += _merged(ws, file, columns)
             pick = _picker(columns)
             rows: list[tuple[int, tuple[Any, ...]]] = []
             formulas: dict[int, list[int]] = {}  # row number -> positions in the row tuple
@@ -306,7 +317,35 @@ def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _Ra
                 rows.append((line, picked))
     if formulas:
         rows = _with_saved_values(path, file, index, columns, rows, formulas)
-    return _RawSheet(columns, rows, problems)
+    return _RawSheet(columns, rows, problems, warnings)
+
+
+_MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+:[A-Z]+[0-9]+)\"")
+
+
+def _merged(ws: Any, file: str, columns: list[_Column | None]) -> list[InputProblem]:
+    """
+    A problem for each merged range over a column the import reads.
+
+    A merged range holds its value in its first cell only: the other rows (or the other mall's column) read
+    blank, which means "not sold there" and removes that mapping. Read-only mode does not parse merges, so
+    the sheet's XML is scanned for them; they come after the cells, and the text of a cell cannot look like one.
+    """
+    from openpyxl.utils import range_boundaries
+
+    with _guard(file), contextlib.closing(ws._get_source()) as fh:
+        xml = fh.read()
+    start = xml.find(b"mergeCell")
+    found = []
+    for ref in [] if start < 0 else _MERGE_REF.findall(xml, start):
+        first_col, first_row, last_col, _last_row = range_boundaries(ref.decode())
+        touched = [c for c in columns if c is not None and first_col <= c.index + 1 <= last_col]
+        if touched:
+            why = (
+                f"cells {ref.decode()} are merged: only the first holds the value, the others read blank; unmerge them"
+            )
+            found.append(InputProblem(file, why, row=first_row, column=touched[0].label))
+    return sorted(found, key=lambda p: (p.row or 0, p.column or ""))
 
 
 _PLAIN = frozenset({type(None), int, float, bool, datetime, date, time, timedelta})
@@ -416,15 +455,25 @@ def _why(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _worksheet(wb: Any, file: str, sheet: str | None) -> Any:
-    if sheet is None:
-        if not wb.worksheets:
-            raise InputError([InputProblem(file, "the workbook has no worksheet")])
-        return wb.worksheets[0]
-    if sheet not in wb.sheetnames:
-        have = ", ".join(repr(s) for s in wb.sheetnames)
-        raise InputError([InputProblem(file, f"no sheet named {sheet!r} (sheets: {have})")])
-    return wb[sheet]
+def _worksheet(wb: Any, file: str, sheet: str | None) -> tuple[Any, list[InputProblem]]:
+    """
+    The sheet to read, and a warning when hidden sheets were passed over: by default the first visible one,
+    the one the operator sees and edits (a hidden first sheet is often an old copy kept out of the way).
+    """
+    if sheet is not None:
+        if sheet not in wb.sheetnames:
+            have = ", ".join(repr(s) for s in wb.sheetnames)
+            raise InputError([InputProblem(file, f"no sheet named {sheet!r} (sheets: {have})")])
+        return wb[sheet], []
+    visible = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
+    if not visible:
+        raise InputError([InputProblem(file, "the workbook has no visible worksheet: name one with --sheet")])
+    hidden = [ws.title for ws in wb.worksheets[: wb.worksheets.index(visible[0])]]
+    if not hidden:
+        return visible[0], []
+    names = ", ".join(repr(t) for t in hidden)
+    why = f"read sheet {visible[0].title!r}, the first visible one; hidden before it: {names} (use --sheet to choose)"
+    return visible[0], [InputProblem(file, why)]
 
 
 def _match_header(
