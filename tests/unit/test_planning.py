@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecsync_core.domain import MANUAL_RULE, Mapping, RuleSet
-from ecsync_core.planning import make_plan
+from ecsync_core.planning import make_plan, mistyped
 from ecsync_core.ports import StockReading
 
 
@@ -91,6 +91,30 @@ def test_unmapped_and_unreadable() -> None:
     assert ("B", "C") == plan.unmapped
     assert {("rakuten", "p1"): "p1 has 3 variants: name one in the sheet"} == dict(plan.unreadable)
     assert ["p1"] == [u.item for u in plan.updates]
+
+
+def test_a_mapped_sku_fba_knows_only_spelled_otherwise_is_not_zeroed() -> None:
+    """
+    A SKU typed full-width, with a zero-width space or without its leading zeros is not at FBA while the real one
+    is: its items are planned but not sent, naming both SKUs. A SKU that is simply gone from FBA still goes to 0.
+    """
+    stock = {"FBA-00020": 20, "00123": 40, "SKU-001": 5}
+    mappings = [
+        Mapping("FBA-０００２０", "yahoo", "y1"),
+        Mapping("123", "rakuten", "r1"),
+        Mapping("SKU-\u200b001", "yahoo", "y2"),
+        Mapping("RETIRED", "yahoo", "y3"),
+        Mapping("FBA-00020", "rakuten", "r2"),
+    ]
+    suspects = mistyped(stock, mappings)
+    assert {"FBA-０００２０", "123", "SKU-\u200b001"} == set(suspects)
+    assert "SKU '123' is not at FBA, but '00123' is: mistyped in the master sheet?" in suspects["123"]
+    held = {"y1": 4, "r1": 8, "y2": 1, "y3": 2, "r2": 4}
+    readings = {"yahoo": StockReading(dict(held)), "rakuten": StockReading(dict(held))}
+    plan = make_plan(stock, mappings, readings, RuleSet(), mistyped=suspects)
+    assert {("yahoo", "y1"), ("rakuten", "r1"), ("yahoo", "y2")} == set(plan.unreadable)
+    assert {"y3": 0} == {u.item: u.target for u in plan.updates if (u.mall, u.item) not in plan.unreadable}
+    assert {} == mistyped(stock, [Mapping("FBA-00020", "yahoo", "y1")]), "nothing missing: FBA's SKUs are not folded"
 
 
 def test_a_plan_prints_its_sizes_not_every_item() -> None:

@@ -20,7 +20,7 @@ from ecsync_core.aio import run_to_end
 from ecsync_core.domain import MAX_QUANTITY, Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, counted
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
-from ecsync_core.planning import Plan, make_plan
+from ecsync_core.planning import Plan, make_plan, mistyped
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved
 from ecsync_core.services.push import Pushed, ended_early, item, outcome_of, push, summary
@@ -157,7 +157,9 @@ class _Sync:
                 self.lost_zeros = _lost_zeros(stock, mappings, opts.file)
             assert stock is not None
             readings = await reads
-            plan = make_plan(stock, mappings, readings, app.settings.rules, full=opts.full)
+            plan = make_plan(
+                stock, mappings, readings, app.settings.rules, full=opts.full, mistyped=mistyped(stock, mappings)
+            )
             heap.settle()
             refusal = _impossible(stock) or self._refusal(plan, len(stock))
             if refusal is not None:
