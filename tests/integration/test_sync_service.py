@@ -237,16 +237,22 @@ def test_dead_run_is_marked_interrupted(world: World) -> None:
     assert any(s == "INTERRUPTED" for s, _ in world.notifier.sent)
 
 
-def test_unapproved_rules_refuse_live_only(world: World, tmp_path: Path) -> None:
-    """A rule table never approved blocks a live sync; a dry run still works with it."""
+def test_unapproved_rules_refuse_live_and_the_dry_run_says_so(world: World, tmp_path: Path) -> None:
+    """
+    A rule table never approved blocks a live sync. The dry run before it still plans with the table, and ends
+    REFUSED saying why the live run would be: a dry run that passed then a 04:00 run refused was a silent trap.
+    """
     cfg = world.app.settings.path
     assert cfg is not None
     cfg.write_text(cfg.read_text() + "rules:\n  default:\n    - {min: 1, ratio: '1/3'}\n")
     world.app.settings = build_app(cfg).settings
-    assert Outcome.SUCCESS == world.sync(dry_run=True).status
+    dry = world.sync(dry_run=True)
+    assert Outcome.REFUSED == dry.status
+    assert dry.message.startswith("the live run would be refused: the rule table in config")
+    assert dry.counts.updates > 0, "the plan under the new table is still shown"
     with pytest.raises(RefusedError, match="not approved"):
         world.sync()
-    assert ["REFUSED"] == [s for s, _ in world.notifier.sent], "a stopped schedule is heard of"
+    assert ["REFUSED", "REFUSED"] == [s for s, _ in world.notifier.sent], "a stopped schedule is heard of"
 
 
 def test_full_sends_every_item(world: World) -> None:

@@ -80,10 +80,17 @@ def approve(app: App, by: str, seen: str | None = None) -> datetime:
 
 
 def require_approved(app: App) -> None:
-    """Refuse a live run with an unapproved table; `simulate` and dry runs do not call this."""
+    """Refuse a live run with an unapproved table; `simulate` does not call this, a dry run names it."""
+    if (why := unapproved(app)) is not None:
+        raise RefusedError(why)
+
+
+def unapproved(app: App) -> str | None:
+    """Why a live run would be refused over its rule table, or None when the table is approved."""
     status = rule_status(app)
-    if not status.approved:
-        raise RefusedError(
-            f"the rule table in config ({status.rules.fingerprint}) is not approved: a manager runs "
-            "`ecsync rules approve --by NAME` (see `ecsync rules show`); dry runs and simulate still work"
-        )
+    if status.approved:
+        return None
+    return (
+        f"the rule table in config ({status.rules.fingerprint}) is not approved: a manager runs "
+        "`ecsync rules approve --by NAME` (see `ecsync rules show`); simulate still previews it"
+    )

@@ -22,7 +22,7 @@ from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginEr
 from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan, mistyped
 from ecsync_core.ports import MallInventory, StockReading, StockSource
-from ecsync_core.services.governance import require_approved
+from ecsync_core.services.governance import require_approved, unapproved
 from ecsync_core.services.push import Pushed, ended_early, item, outcome_of, push, summary
 from ecsync_core.services.runs import exclusive, not_during_a_run, reap_interrupted
 
@@ -252,8 +252,13 @@ class _Sync:
             raise why
 
     def _refusal(self, plan: Plan, found: int) -> str | None:
-        if self.options.force:
-            return None
+        # A dry run shows its plan either way; it says what the live run would meet (a live one never gets here).
+        if self.options.dry_run and (why := unapproved(self.app)) is not None:
+            return f"the live run would be refused: {why}"
+        return None if self.options.force else self._unsafe(plan, found)
+
+    def _unsafe(self, plan: Plan, found: int) -> str | None:
+        """Why the source or the plan looks broken (SPEC's safety checks), or None."""
         safety = self.app.settings.safety
         if self.lost_zeros:
             return f"{self.lost_zeros} (use --force if these really are different SKUs)"
