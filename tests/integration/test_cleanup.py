@@ -33,14 +33,16 @@ def test_cleanup_past_retention(tmp_path: Path) -> None:
         ledger.finish(run.id, Outcome.SUCCESS, Counts())
     long_ago = utcnow() - timedelta(days=40)
     with app.db.connect() as con:
-        con.execute("UPDATE runs SET started_at = ? WHERE id IN (?, ?, ?)", [long_ago, old.id, stuck.id, recent.id])
+        con.execute("UPDATE runs SET started_at = ? WHERE id IN (?, ?)", [long_ago, old.id, stuck.id])
+        con.execute("UPDATE runs SET started_at = ? WHERE id = ?", [long_ago + timedelta(days=1), recent.id])
         # Counted by when a run finished: `recent` started long ago but finished now, so it may still be rolled back.
         con.execute("UPDATE runs SET finished_at = ? WHERE id = ?", [long_ago, old.id])
     live, rotated, fresh = logs / "sync.log", logs / "sync.log.1", logs / "sync.log.2"
-    for path in (live, rotated, fresh):
+    notes = logs / "sync.log.notes"  # an operator's own file beside the log: not a rotated copy
+    for path in (live, rotated, fresh, notes):
         path.write_text("{}\n")
     ancient = time.time() - 40 * 86400
-    for path in (live, rotated):
+    for path in (live, rotated, notes):
         os.utime(path, (ancient, ancient))
 
     dry = cleanup(app, None, dry_run=True)
@@ -52,7 +54,28 @@ def test_cleanup_past_retention(tmp_path: Path) -> None:
     assert 1 == done.runs
     assert {recent.id, stuck.id} == {r.id for r in ledger.recent()}
     assert [] == ledger.items(old.id)
-    assert (True, False, True) == (live.exists(), rotated.exists(), fresh.exists())
+    assert (True, False, True, True) == (live.exists(), rotated.exists(), fresh.exists(), notes.exists())
+
+
+def test_cleanup_keeps_the_last_live_run_and_the_baseline(tmp_path: Path) -> None:
+    """
+    However old, the newest live run and the last good run stay: deleting them turned health's "last run 72 hours
+    ago" WARN into OK ("no live runs yet") and dropped the source check's baseline. Older ones go.
+    """
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'x.duckdb'}\nlog_file: {tmp_path / 'sync.log'}\n")
+    app = build_app(cfg)
+    ledger = app.ledger
+    older, good, failed = (ledger.start(RunKind.SYNC) for _ in range(3))
+    for run, outcome in ((older, Outcome.SUCCESS), (good, Outcome.SUCCESS), (failed, Outcome.FAILED)):
+        ledger.finish(run.id, outcome, Counts(found=100))
+    with app.db.connect() as con:
+        for days, run in ((50, older), (45, good), (40, failed)):
+            when = utcnow() - timedelta(days=days)
+            con.execute("UPDATE runs SET started_at = ?, finished_at = ? WHERE id = ?", [when, when, run.id])
+    assert 1 == cleanup(app, 30, dry_run=False).runs
+    assert {good.id, failed.id} == {r.id for r in ledger.recent()}
+    assert (good.id, failed.id) == (ledger.last_good().id, ledger.last_live().id)  # type: ignore[union-attr]
 
 
 def test_an_age_past_any_calendar_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

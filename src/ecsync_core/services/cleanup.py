@@ -33,6 +33,8 @@ def rotated_logs(log_file: Path, cutoff: datetime) -> list[Path]:
         return []
     old = []
     for path in sorted(log_file.parent.glob(log_file.name + ".*")):
+        if not path.name.removeprefix(log_file.name + ".").isdigit():  # not the rotation's: an operator's file
+            continue
         written = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
         if path.is_file() and written < cutoff:
             old.append(path)
@@ -43,11 +45,14 @@ def cleanup(app: App, older_than_days: int | None, *, dry_run: bool) -> CleanupR
     """
     Delete what is older than *older_than_days* (default: ``logging.retention_days``).
 
-    A run still RUNNING is never deleted, however old: the next command marks it INTERRUPTED first.
+    A run still RUNNING is never deleted, however old: the next command marks it INTERRUPTED first. Nor are the
+    newest live run (health's "is the schedule still running?") and the last good run (the source check's
+    baseline): without them, cleanup would hide a stopped cron and let a shrunken source through.
     """
     days = older_than_days if older_than_days is not None else app.settings.logging.retention_days
     cutoff = utcnow() - timedelta(days=days)
-    runs = app.ledger.delete_older_than(cutoff, dry_run=dry_run)
+    keep = [r.id for r in (app.ledger.last_live(), app.ledger.last_good()) if r is not None]
+    runs = app.ledger.delete_older_than(cutoff, dry_run=dry_run, keep=keep)
     logs = rotated_logs(app.settings.log_file, cutoff)
     if not dry_run:
         for path in logs:

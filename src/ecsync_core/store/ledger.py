@@ -277,17 +277,18 @@ class DuckDBLedger:
             ).fetchone()
         return None if row is None else _run(row)
 
-    def delete_older_than(self, cutoff: datetime, *, dry_run: bool) -> int:
+    def delete_older_than(self, cutoff: datetime, *, dry_run: bool, keep: Iterable[str] = ()) -> int:
+        """Delete the runs (and their items) finished before *cutoff*, but those in *keep*; how many."""
+        # By when a run finished, as the rollback window counts: a long sync that started before the cutoff
+        # but finished after it may still be rolled back.
+        old = "SELECT id FROM runs WHERE finished_at < ? AND NOT list_contains(?::VARCHAR[], id)"
+        params = [cutoff, list(keep)]
         with self.db.transaction() as con:
-            # By when a run finished, as the rollback window counts: a long sync that started before the cutoff
-            # but finished after it may still be rolled back.
-            row = con.execute("SELECT count(*) FROM runs WHERE finished_at < ?", [cutoff]).fetchone()
+            row = con.execute(f"SELECT count(*) FROM ({old})", params).fetchone()
             count = int(row[0]) if row else 0
             if not dry_run and count:
-                con.execute(
-                    "DELETE FROM run_items WHERE run_id IN (SELECT id FROM runs WHERE finished_at < ?)", [cutoff]
-                )
-                con.execute("DELETE FROM runs WHERE finished_at < ?", [cutoff])
+                con.execute(f"DELETE FROM run_items WHERE run_id IN ({old})", params)
+                con.execute(f"DELETE FROM runs WHERE id IN ({old})", params)
         return count
 
     # rule governance
