@@ -548,6 +548,28 @@ def test_sandbox_faults_on_token_and_store_calls_are_retried(
     assert fault["count"] + 2 == log["count"]  # the faulted calls, then one token call and one getStock
 
 
+def test_a_token_endpoint_down_is_tried_five_times_not_five_times_five(rig: Callable[..., Any], arun: Any) -> None:
+    """
+    The token call's own retries are the only ones: a YConnect that answers 503 throughout fails the read after
+    5 token calls and no store call. The store call's retries started the whole round again (25 calls, a minute).
+    """
+    r = rig(SEED)
+
+    async def go() -> dict[str, Any]:
+        async with httpx.AsyncClient(transport=r.wire, base_url="http://emulator.test") as sandbox:
+            assert 200 == (await sandbox.post("/_sandbox/faults", json={"status": 503, "count": 100})).status_code
+            try:
+                with pytest.raises(MallError, match="YConnect token endpoint: .*gave up after retries"):
+                    await r.adapter.read(list(SEED))
+            finally:
+                await r.adapter.aclose()
+            await sandbox.post("/_sandbox/faults", json={"status": 503, "count": 0})
+            return dict((await sandbox.get("/_sandbox/requests")).json())
+
+    log = arun(go())
+    assert 5 == log["count"]
+
+
 def test_insufficient_scope_is_not_refreshed(rig: Callable[..., Any]) -> None:
     """A 401 insufficient_scope (wrong kind of app) fails at once, naming the scope the app needs; no refresh."""
     r = rig(SEED)

@@ -161,9 +161,15 @@ class YConnect:
             if self._token is not None and self._token != stale and self.clock() < self._expires_at:
                 return self._token
             require_secrets(self.secrets)
-            async for attempt in retrying():
-                with attempt:
-                    answer = await self._token_call()
+            try:
+                async for attempt in retrying():
+                    with attempt:
+                        answer = await self._token_call()
+            except CredentialError:
+                raise
+            except MallError as exc:
+                # Spent here, so a store call's own retries must not start this whole round again (5 x 5 calls).
+                raise MallError(CODE, f"YConnect token endpoint: {exc.message}; gave up after retries") from exc
             self._token = answer.access_token
             self._expires_at = self.clock() + max(0.0, answer.expires_in - EARLY_S)
             self.refreshes += 1
