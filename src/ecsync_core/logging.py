@@ -125,6 +125,10 @@ def configure(
         )
     )
     console.addFilter(_ScrubStdlib())
+    if not verbosity:
+        # Each retry is a warning line: in cron mail that is noise, as the run's outcome says what failed in the
+        # end. The log file keeps them.
+        console.addFilter(lambda record: not record.name.startswith("stamina"))
     root.addHandler(console)
 
     _file_handler(root, log_file, shared, verbosity, max_bytes, backups, file_level)

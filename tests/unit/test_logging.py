@@ -53,6 +53,20 @@ def test_console_quiet_by_default_verbose_with_v(tmp_path: Path, capsys: pytest.
     assert "debug_detail" in capsys.readouterr().err
 
 
+def test_retry_warnings_stay_in_the_file_off_the_console_unless_v(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stamina's warning for each retry flooded cron mail; the file keeps it, and -v shows it."""
+    log_file = tmp_path / "a.log"
+    configure(0, log_file)
+    structlog.get_logger("stamina").warning("stamina.retry_scheduled", callable="getStock", retry_num=1)
+    assert "retry_scheduled" not in capsys.readouterr().err
+    assert "retry_scheduled" in log_file.read_text()
+    configure(1, log_file)
+    structlog.get_logger("stamina").warning("stamina.retry_scheduled", callable="getStock", retry_num=2)
+    assert "retry_scheduled" in capsys.readouterr().err
+
+
 def test_the_log_file_keeps_events_from_the_configured_level_up(tmp_path: Path) -> None:
     """logging.level: WARNING keeps routine INFO events out of the file; -v still writes everything."""
     log_file = tmp_path / "x.log"

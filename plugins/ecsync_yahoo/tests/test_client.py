@@ -559,7 +559,7 @@ def test_a_token_endpoint_down_is_tried_five_times_not_five_times_five(rig: Call
         async with httpx.AsyncClient(transport=r.wire, base_url="http://emulator.test") as sandbox:
             assert 200 == (await sandbox.post("/_sandbox/faults", json={"status": 503, "count": 100})).status_code
             try:
-                with pytest.raises(MallError, match="YConnect token endpoint: .*gave up after retries"):
+                with pytest.raises(MallError, match=r"YConnect token endpoint: .*gave up after retries"):
                     await r.adapter.read(list(SEED))
             finally:
                 await r.adapter.aclose()
