@@ -40,7 +40,7 @@ class App:
 
     def __attrs_post_init__(self) -> None:
         self.db = Database(self.settings.database)
-        self.lock = RunLock(self.settings.database)
+        self.lock = RunLock(self.settings.database, self.settings.zone)
 
     @property
     def mappings(self) -> DuckDBMappings:

@@ -7,6 +7,7 @@ import os
 import time
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -118,7 +119,7 @@ def test_ledger_records_intent_then_outcomes(tmp_path: Path) -> None:
 
 def _hold_lock(path: str, ready: multiprocessing.synchronize.Event, done: multiprocessing.synchronize.Event) -> None:
     lock = RunLock(Path(path))
-    lock.acquire("other123", "2026-11-29T04:00:00+09:00")
+    lock.acquire("other123", "2026-11-28T19:00:00Z")
     ready.set()
     done.wait(10)
 
@@ -135,8 +136,11 @@ def test_run_lock_names_the_holder_and_dies_with_it(tmp_path: Path) -> None:
         lock = RunLock(db)
         with lock.while_free() as free:
             assert not free
-        with pytest.raises(RunLockedError, match=r"another run \(other123\) is in progress since 2026-11-29"):
+        with pytest.raises(RunLockedError, match=r"another run \(other123\) is in progress since 2026-11-28T19:00:00Z"):
             lock.acquire("mine", "now")
+        in_tokyo = RunLock(db, ZoneInfo("Asia/Tokyo"))  # as the app builds it: in the zone `status` shows
+        with pytest.raises(RunLockedError, match=r"in progress since 2026-11-29 04:00:00 \(pid"):
+            in_tokyo.acquire("mine", "now")
     finally:
         os.kill(proc.pid, 9)
         proc.join()

@@ -11,8 +11,10 @@ import os
 import time
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from ecsync_core.errors import RunLockedError
 
@@ -27,8 +29,9 @@ class RunLock:
     The lock file also says who holds it, so the refusal can name the run and since when.
     """
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path, zone: ZoneInfo | None = None) -> None:
         self.path = database.with_name(database.name + ".lock")
+        self.zone = zone  # the zone the refusal's "since" is shown in; UTC as stored when None
         self._fh: IO[str] | None = None
 
     def acquire(self, run_id: str, started_at: str) -> None:
@@ -114,9 +117,19 @@ class RunLock:
         """The refusal while another run holds the lock, naming it; *because* says why that stops this one."""
         holder = self.holder() or {}
         return RunLockedError(
-            f"another run ({holder.get('run_id', '?')}) is in progress since {holder.get('since', '?')}"
+            f"another run ({holder.get('run_id', '?')}) is in progress since {self._shown(holder.get('since'))}"
             f" (pid {holder.get('pid', '?')}){because}"
         )
+
+    def _shown(self, since: object) -> str:
+        """The holder's start (stored as UTC ISO) in the configured zone, as `status` shows it."""
+        try:
+            at = datetime.fromisoformat(str(since).replace("Z", "+00:00"))
+        except ValueError:
+            return str(since or "?")
+        if self.zone is None or at.tzinfo is None:
+            return str(since)
+        return at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
 
     def holder(self) -> dict[str, Any] | None:
         try:
