@@ -518,7 +518,7 @@ def test_credentials_count_28_days_from_consent(rig: Callable[..., Any]) -> None
     [status] = r.run(go)
     assert 6 == status.days_left
     assert "scripts/get_yahoo_token.py" in status.action
-    assert (consent + timedelta(days=28)).date().isoformat() in status.name
+    assert (consent + timedelta(days=28)).astimezone(JST).date().isoformat() in status.name
     assert [] == r.wire.requests
 
 

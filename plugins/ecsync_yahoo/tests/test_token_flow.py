@@ -11,7 +11,7 @@ import re
 import socket
 import stat
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from ecsync_core.cli import main as cli_main
 from ecsync_core.errors import CredentialError
 from ecsync_core.sandbox.harness import build_app
 from ecsync_core.testing import EMULATOR_BASE
+from ecsync_yahoo.auth import JST
 from ecsync_yahoo.emulator import YahooEmulator
 from ecsync_yahoo.plugin import YahooSettings
 from ecsync_yahoo.token_flow import Consent, code_from_redirect, rewrite_env, run_flow, run_for_app
@@ -139,7 +140,7 @@ def test_flow_catches_the_code_on_loopback(tmp_path: Path, arun: Any) -> None:
     consent, page = arun(go())
     assert (200, True) == (page.status_code, "Yahoo の認可を受け取りました" in page.text)
     assert_rewritten(path, emulator, consent, started)
-    assert (consent.consent_at.date().toordinal() + 28) == consent.expires_on.toordinal()
+    assert (consent.consent_at + timedelta(days=28)).astimezone(JST).date() == consent.expires_on, "the JST date"
     assert any("YAHOO_REFRESH_TOKEN" in line and str(path) in line for line in browser.said)
     assert not any(dotenv_values(path)["YAHOO_REFRESH_TOKEN"] in line for line in browser.said)  # type: ignore[operator]
 

@@ -17,7 +17,7 @@ import base64
 import time
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
@@ -50,6 +50,10 @@ def require_secrets(secrets: Mapping[str, str]) -> None:
         client = {"YAHOO_CLIENT_ID", "YAHOO_CLIENT_SECRET"} & set(missing)
         first = "put the app's Client ID and secret there (Yahoo! JAPAN developer page), then " if client else ""
         raise CredentialError(CODE, f"{', '.join(missing)} not set in .env: {first}{RENEW}")
+
+
+JST = timezone(timedelta(hours=9), "JST")
+"""Yahoo's day: quotas reset and dates are shown on it."""
 
 
 def parse_time(text: str, name: str) -> datetime:
@@ -275,7 +279,7 @@ def credential_statuses(
         token = CredentialStatus("Yahoo refresh token", None, why, warn, expires_unknown=True)
     else:
         expires = consented + timedelta(days=days)
-        name = f"Yahoo refresh token (expires {expires.date().isoformat()})"
+        name = f"Yahoo refresh token (expires {expires.astimezone(JST).date().isoformat()})"
         token = CredentialStatus(name, _days_left(expires, now), RENEW, warn)
     out = [token]
     if secrets.get("YAHOO_PUBLIC_KEY", "").strip():
@@ -298,4 +302,4 @@ def credential_statuses(
 
 def consent_expiry(consent_at: datetime, days: int) -> date:
     """The date the refresh token stops working, for the token helper's closing line."""
-    return (consent_at + timedelta(days=days)).date()
+    return (consent_at + timedelta(days=days)).astimezone(JST).date()

@@ -15,7 +15,7 @@ import re
 import time
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote_plus
 
@@ -28,7 +28,7 @@ from ecsync_core.errors import ConfigError, CredentialError, MallError
 from ecsync_core.pacing import TokenBucket, retrying, transport_error
 from ecsync_core.ports import StockReading
 from ecsync_yahoo import _wire
-from ecsync_yahoo.auth import RENEW, PublicKeySigner, YConnect, credential_statuses, require_secrets, retry_after
+from ecsync_yahoo.auth import JST, RENEW, PublicKeySigner, YConnect, credential_statuses, require_secrets, retry_after
 from ecsync_yahoo.plugin import CODE, YahooSettings, check_item_key
 
 
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("ecsync.yahoo")
 
-JST = timezone(timedelta(hours=9), "JST")
 MAX_QUANTITY = 999_999_999
 """setStock's largest quantity; a bare number is absolute, a leading ``+``/``-`` would be relative."""
 
