@@ -50,6 +50,9 @@ WRITTEN_UNREAD = "ed-10002"
 """setStock: "the update succeeded but reading the new stock failed" (HTTP 207). The write stands; the
 read-back that follows every write decides."""
 
+TRANSIENT_CODES = frozenset({"ed-00001", "ed-00002", "st-02999", "st-02000"})
+"""System error and maintenance (and their pre-2023 names): retried like a 5xx, whatever status carries them."""
+
 PING_CODE = "ecsync-ping"
 """The code `health --online` asks getStock about: Yahoo answers unknown codes without an error."""
 
@@ -456,6 +459,8 @@ class YahooShoppingClient:
         try:
             answer = await self._call("setStock", form)
         except YahooRequestError as exc:
+            if exc.code == WRITTEN_UNREAD:  # the whole call's envelope (a one-code call): written, read back next
+                return [(n, ItemResult(w.item, ok=True)) for n, w in batch]
             if self._item_level(exc, len(batch)):
                 n, w = batch[0]
                 return [(n, ItemResult(w.item, ok=False, error=f"Yahoo refused the item: {exc.code}"))]
@@ -586,7 +591,11 @@ class YahooShoppingClient:
             if status == 403:
                 raise self._forbidden(op, parsed.code)
             said = f" {parsed.message}" if parsed.message else ""
-            raise YahooRequestError(CODE, f"{op} refused the request: {parsed.code}{said}", code=parsed.code)
+            # A system error or maintenance is passing, whatever status carried it (statuses are [U]).
+            transient = parsed.code in TRANSIENT_CODES
+            raise YahooRequestError(
+                CODE, f"{op} refused the request: {parsed.code}{said}", retryable=transient, code=parsed.code
+            )
         if status == 403:
             raise self._forbidden(op, None)
         if status not in {200, 207}:
