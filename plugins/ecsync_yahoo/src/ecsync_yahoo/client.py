@@ -163,6 +163,14 @@ def encode_form(form: Mapping[str, str]) -> bytes:
     ).encode()
 
 
+def _key_refused(status: str | None) -> str:
+    return (
+        f"Yahoo did not accept the public-key signature (X-SWS-Authorize-Status: {status or 'not sent'}): the "
+        "session is then held to 12 hours, not 28 days; check YAHOO_PUBLIC_KEY and YAHOO_PUBLIC_KEY_VERSION "
+        "against Store Creator Pro → 設定 → 暗号鍵管理"
+    )
+
+
 def match_rows(requested: Sequence[str], rows: Sequence[_wire.StockRow]) -> dict[str, _wire.StockRow]:
     """
     The answer's rows by the item key asked for.
@@ -360,6 +368,8 @@ class YahooShoppingClient:
             f"getStock answered ({len(answer.rows)} result)",
             f"{used:,} of {self.settings.daily_quota:,} calls used on {day} (JST)",
         ]
+        if self.signer() is not None and self.authorize_status != "authorized":
+            raise MallError(CODE, f"{'; '.join(parts)}; {_key_refused(self.authorize_status)}")
         if self.authorize_status is not None:
             parts.append(f"public key {self.authorize_status}")
         return "; ".join(parts)
@@ -544,6 +554,9 @@ class YahooShoppingClient:
         except httpx.TransportError as exc:
             raise transport_error(CODE, exc) from None
         if status := response.headers.get("X-SWS-Authorize-Status"):
+            if status not in {"authorized", self.authorize_status} and self.signer() is not None:
+                # A bad signature fails no call: this header is the only sign, once a run in the log.
+                log.warning("yahoo.public_key_refused", detail=_key_refused(status))
             self.authorize_status = status
         log.debug("yahoo.call", op=op, status=response.status_code, codes=form["item_code"].count(",") + 1)
         return response
