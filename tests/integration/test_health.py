@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,6 +96,37 @@ def test_unopenable_database_fails_db_and_the_rest_still_run(sandbox: InProcessS
     assert "cannot" in detail
     assert "\n" not in detail
     assert ("OK", "OK") == (by_name(report)["log_file"][0], by_name(report)["credentials.yahoo"][0])
+
+
+def test_a_database_whose_folder_cannot_be_written_fails(sandbox: InProcessSandbox) -> None:
+    """
+    Opening only reads, so health said OK; a sync then failed on its .wal with no run recorded. The folder is made
+    unwritable the way that holds for root too (chattr +i) or, for another user, by its mode.
+    """
+    folder = sandbox.files.database.parent
+    locked = _lock_folder(folder)
+    try:
+        status, detail = by_name(run_health(app_for(sandbox)))["db"]
+    finally:
+        _unlock_folder(folder, locked)
+    assert "FAIL" == status
+    assert f"its folder {folder} cannot be written" in detail
+
+
+def _lock_folder(folder: Path) -> str:
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False).returncode == 0:
+            return "chattr"
+        pytest.skip("running as root on a filesystem without chattr +i: no way to make a folder unwritable")
+    folder.chmod(0o555)
+    return "chmod"
+
+
+def _unlock_folder(folder: Path, how: str) -> None:
+    if how == "chattr":
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o755)
 
 
 def test_a_database_that_is_not_there_warns_and_is_not_made(sandbox: InProcessSandbox) -> None:

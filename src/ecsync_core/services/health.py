@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import tempfile
 
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -208,7 +209,24 @@ def check_db(app: App) -> Check:
             "DB Connection",
         )
     version = app.db.version()
+    if (why := _unwritable(path)) is not None:
+        # Opening reads; a sync then fails to write its WAL and its ledger, with no run recorded to tell.
+        return Check("db", "FAIL", f"schema {version}, but {why}: a sync could not record its runs", "DB Connection")
     return Check("db", "OK", f"schema {version}, {app.db.path}", "DB Connection")
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the database file or its folder (DuckDB writes a .wal beside it) cannot be written, or None."""
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        return f"its folder {path.parent} cannot be written ({exc.strerror})"
+    try:
+        with path.open("r+b"):
+            return None
+    except OSError as exc:
+        return f"{path} cannot be written ({exc.strerror})"
 
 
 def check_db_size(app: App) -> Check:
