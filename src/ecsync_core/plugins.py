@@ -43,11 +43,14 @@ class PluginHost:
         malls: code -> installed mall, in a stable order (sources first, then by code).
         broken: entry-point name -> why it could not be loaded.
         disabled: entry-point names left out by ``ECSYNC_DISABLE_PLUGINS`` or the config's ``disable_plugins``.
+        unmatched: disabled names that are neither an entry point's nor a declared mall code (a typo, which
+            would leave enabled the mall it meant).
     """
 
     malls: dict[str, InstalledMall]
     broken: dict[str, str] = attrs.field(factory=dict)
     disabled: frozenset[str] = frozenset()
+    unmatched: frozenset[str] = frozenset()
 
     def get(self, code: str) -> MallPlugin:
         try:
@@ -97,9 +100,11 @@ def get_plugin_host(extra: Iterable[ModuleType] = (), disabled: Iterable[str] = 
     _register_extra_modules(pm, origin, broken)
     pm.check_pending()
     # A disabled name that no entry point has is a mall code: every plugin declaring it is left out.
-    found = _malls(pm, origin, broken, blocked - names)
+    declared: set[str] = set()
+    found = _malls(pm, origin, broken, blocked - names, declared)
     ordered = sorted(found.values(), key=lambda m: (m.plugin.role != "source", m.plugin.code))
-    return PluginHost({m.plugin.code: m for m in ordered}, broken, frozenset(blocked))
+    unmatched = frozenset(blocked - names - declared)
+    return PluginHost({m.plugin.code: m for m in ordered}, broken, frozenset(blocked), unmatched)
 
 
 def _register_entry_points(
@@ -143,10 +148,15 @@ def _register_extra_modules(
 
 
 def _malls(
-    pm: pluggy.PluginManager, origin: dict[str, tuple[str, str]], broken: dict[str, str], codes_off: set[str]
+    pm: pluggy.PluginManager,
+    origin: dict[str, tuple[str, str]],
+    broken: dict[str, str],
+    codes_off: set[str],
+    declared_codes: set[str],
 ) -> dict[str, InstalledMall]:
     """
-    Every valid mall the hooks declare, by code, but those in *codes_off*; the rest into *broken*. A disabled
+    Every valid mall the hooks declare, by code, but those in *codes_off* (every code declared goes in
+    *declared_codes*); the rest into *broken*. A disabled
     name is an entry point's when one has it (disabling the shipped ``yahoo`` keeps a replacement declaring
     ``yahoo`` under another name), else a mall code (the sandbox disables by code the malls it does not
     serve, whatever loaded them).
@@ -161,6 +171,7 @@ def _malls(
             broken[name] = f"its ecsync_malls hook failed: {type(exc).__name__}: {exc}"
             continue
         for plugin in declared:
+            declared_codes.add(plugin.code)
             if plugin.code not in codes_off:
                 claims.setdefault(plugin.code, []).append(InstalledMall(plugin, dist_name, version))
     found: dict[str, InstalledMall] = {}

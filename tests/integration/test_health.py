@@ -98,6 +98,15 @@ def test_unopenable_database_fails_db_and_the_rest_still_run(sandbox: InProcessS
     assert ("OK", "OK") == (by_name(report)["log_file"][0], by_name(report)["credentials.yahoo"][0])
 
 
+def test_a_disabled_name_matching_no_plugin_warns(sandbox: InProcessSandbox) -> None:
+    """A typo in disable_plugins left the mall it meant enabled while Config said OK: now a WARN naming it."""
+    config = sandbox.files.config
+    typo = config.with_name("typo.yaml")
+    typo.write_text(config.read_text() + "disable_plugins: [rakutn]\n")
+    status, detail = by_name(run_health(app_for(sandbox, config=typo)))["config"]
+    assert ("WARN", True) == (status, "names no installed plugin or mall: 'rakutn'" in detail)
+
+
 def test_a_database_whose_folder_cannot_be_written_fails(sandbox: InProcessSandbox) -> None:
     """
     Opening only reads, so health said OK; a sync then failed on its .wal with no run recorded. The folder is made

@@ -71,6 +71,13 @@ def test_disabled_plugin_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [p.code for p in host.targets()] == ["yahoo"]
 
 
+def test_a_disabled_name_matching_nothing_is_kept_to_be_warned_of(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rakutn`` disables nothing and Rakuten stays on: the host says which names matched no plugin or mall."""
+    monkeypatch.setenv("ECSYNC_DISABLE_PLUGINS", "rakutn")
+    host = get_plugin_host(disabled=["yahoo", "qmall"], extra=(_module("qmall_dev", "qmall"),))
+    assert ("rakuten" in host.malls, host.unmatched) == (True, frozenset({"rakutn"}))
+
+
 def test_a_disabled_code_is_left_out_whatever_loaded_it() -> None:
     """The sandbox disables a mall it does not serve by code: a plugin loaded as an extra module is left out too."""
     host = get_plugin_host(extra=(_module("qmall_dev", "qmall"),), disabled=["qmall"])

@@ -131,6 +131,10 @@ def check_config(app: App) -> Check:
     app.check_mall_settings()  # every installed mall's section, structured now: a bad key raises
     source = str(app.settings.path) if app.settings.path else "no config file, every default applies"
     malls = ", ".join(app.host.malls) or "none"
+    if app.host.unmatched:
+        names = ", ".join(repr(n) for n in sorted(app.host.unmatched))
+        why = f"disable_plugins (or ECSYNC_DISABLE_PLUGINS) names no installed plugin or mall: {names}"
+        return Check("config", "WARN", f"{source} is valid, but {why}; malls still on: {malls}", "Config")
     if app.host.broken:
         broken = "; ".join(f"plugin {n} failed to load: {why}" for n, why in app.host.broken.items())
         return Check("config", "WARN", f"{source} is valid, but {broken}", "Config")
