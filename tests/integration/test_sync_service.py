@@ -11,11 +11,13 @@ from pathlib import Path
 
 import attrs
 import pytest
+import structlog
 
 from ecsync_core.bootstrap import build_app
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
 from ecsync_core.ports import StockReading
+from ecsync_core.services.rollback import run_rollback
 from ecsync_core.services.runs import IMPORT_HOLDER
 from ecsync_core.services.simulate import current_stock
 from ecsync_core.services.sync import SyncFailedError
@@ -277,6 +279,37 @@ def test_malls_are_read_while_fba_is_listed(world: World) -> None:
     world.holder["malls"]["shop"] = SignallingMall(dict(world.malls["shop"].stock))
     world.holder["source"] = SlowSource(dict(world.source.stock))
     assert 3 == world.sync(dry_run=True).counts.updates
+
+
+def test_every_log_line_of_a_run_carries_its_id_dry_runs_and_rollbacks_too(world: World) -> None:
+    """
+    SPEC: the run ID on every log line. A mall's (and a retry's) lines carry the id the run is recorded under: a
+    dry run's too, chosen before it reads anything, and a rollback's. Once the run ends the id is gone, so a
+    notebook's next lines do not carry it.
+    """
+    seen: list[object] = []
+
+    class RecordingMall(FakeMall):
+        async def read(self, items: Sequence[str]) -> StockReading:
+            seen.append(structlog.contextvars.get_contextvars().get("run_id"))
+            return await super().read(items)
+
+        async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+            seen.append(structlog.contextvars.get_contextvars().get("run_id"))
+            return await super().write(writes)
+
+    world.holder["malls"]["shop"] = RecordingMall(dict(world.malls["shop"].stock))
+    dry = world.sync(dry_run=True)
+    assert [dry.run_id] == seen
+    seen.clear()
+    live = world.sync()
+    assert {live.run_id} == set(seen)
+    seen.clear()
+    undone = run_rollback(world.app, None, dry_run=False, notifier=world.notifier, confirm=lambda _plan: True)
+    assert undone.run_id is not None
+    assert undone.run_id in seen, "its writes and read-back"
+    assert "run_id" not in structlog.contextvars.get_contextvars()
+    assert [RunKind.DRY_RUN, RunKind.SYNC, RunKind.ROLLBACK] == [r.kind for r in reversed(world.app.ledger.recent())]
 
 
 def test_every_mall_refusing_credentials_fails_the_run(world: World) -> None:

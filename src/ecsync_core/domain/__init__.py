@@ -3,7 +3,7 @@ The domain: pure value types, no I/O.
 """
 
 from ecsync_core.domain.rule import MANUAL_RULE, AllocationRule, RuleSet, Tier
-from ecsync_core.domain.run import Counts, Outcome, Run, RunItem, RunKind
+from ecsync_core.domain.run import Counts, Outcome, Run, RunItem, RunKind, new_run_id
 from ecsync_core.domain.stock import (
     MAX_QUANTITY,
     CredentialStatus,
@@ -34,4 +34,5 @@ __all__ = [
     "StockWrite",
     "Tier",
     "counted",
+    "new_run_id",
 ]

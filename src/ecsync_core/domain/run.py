@@ -5,6 +5,7 @@ Runs as the ledger keeps them.
 from __future__ import annotations
 
 import enum
+import uuid
 
 from datetime import datetime
 
@@ -73,3 +74,8 @@ class RunItem:
     after: int | None = None
     outcome: str = "planned"
     error: str | None = None
+
+
+def new_run_id() -> str:
+    """A run's id: short enough to type in `status ID` and `rollback --run ID`."""
+    return uuid.uuid4().hex[:8]

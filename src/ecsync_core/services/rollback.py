@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import attrs
+import structlog
 
 from ecsync_core.aio import run_to_end
 from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind, counted
@@ -210,13 +211,14 @@ async def _apply(
 ) -> RollbackReport:
     ledger = app.ledger
     run = ledger.start(RunKind.ROLLBACK, target_run=plan.sync.id, rule_fingerprint=app.settings.rules.fingerprint)
-    try:
-        return await _put_back(app, plan, malls, notifier, run)
-    except BaseException as exc:  # Ctrl-C, a crash: recorded and alerted now, not found dead by a later command
-        status, message = ended_early(exc)
-        ledger.finish(run.id, status, Counts(0, 0, len(plan.items)), message)
-        notifier.notify(status.value, f"rollback {run.id} of sync {plan.sync.id}: {message}", run_id=run.id)
-        raise
+    with structlog.contextvars.bound_contextvars(run_id=run.id):  # SPEC: the run ID on every log line
+        try:
+            return await _put_back(app, plan, malls, notifier, run)
+        except BaseException as exc:  # Ctrl-C, a crash: recorded and alerted now, not found dead by a later command
+            status, message = ended_early(exc)
+            ledger.finish(run.id, status, Counts(0, 0, len(plan.items)), message)
+            notifier.notify(status.value, f"rollback {run.id} of sync {plan.sync.id}: {message}", run_id=run.id)
+            raise
 
 
 async def _put_back(

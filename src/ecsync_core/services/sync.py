@@ -17,7 +17,17 @@ import structlog
 
 from ecsync_core import heap
 from ecsync_core.aio import run_to_end
-from ecsync_core.domain import MAX_QUANTITY, Counts, Mapping, Outcome, PlannedUpdate, RunItem, RunKind, counted
+from ecsync_core.domain import (
+    MAX_QUANTITY,
+    Counts,
+    Mapping,
+    Outcome,
+    PlannedUpdate,
+    RunItem,
+    RunKind,
+    counted,
+    new_run_id,
+)
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan, mistyped
@@ -110,6 +120,7 @@ class _Sync:
     lost_zeros: str | None = None  # why a stock file looks cut (leading zeros lost), to refuse it
     mall_errors: dict[str, str] = attrs.field(factory=dict)
     plan_unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
+    dry_id: str = attrs.field(factory=new_run_id)  # a dry run's id: on its log lines now, recorded at its end
 
     async def run(self) -> SyncReport:
         app, opts = self.app, self.options
@@ -120,17 +131,19 @@ class _Sync:
             # SPEC: a live run is recorded RUNNING before its first API call, so a death leaves a trace.
             run = app.ledger.start(RunKind.SYNC, forced=opts.force, rule_fingerprint=app.settings.rules.fingerprint)
             self.run_id = run.id
-            structlog.contextvars.bind_contextvars(run_id=run.id)
             app.lock.describe(run.id, run.started_at.isoformat(timespec="seconds") + "Z")
-            log.info("sync_started", run_id=run.id, forced=opts.force, full=opts.full)
-        try:
-            return await self._run()
-        except BaseException as exc:
+        # SPEC: the run ID on every log line, the adapters' and the retries' included; gone once the run is.
+        with structlog.contextvars.bound_contextvars(run_id=self.run_id or self.dry_id):
             if self.run_id is not None:
-                status, message = ended_early(exc)
-                app.ledger.finish(self.run_id, status, self.counts, message)
-                self.notifier.notify(status.value, message, run_id=self.run_id)
-            raise
+                log.info("sync_started", run_id=self.run_id, forced=opts.force, full=opts.full)
+            try:
+                return await self._run()
+            except BaseException as exc:
+                if self.run_id is not None:
+                    status, message = ended_early(exc)
+                    app.ledger.finish(self.run_id, status, self.counts, message)
+                    self.notifier.notify(status.value, message, run_id=self.run_id)
+                raise
 
     async def _run(self) -> SyncReport:
         app, opts = self.app, self.options
@@ -284,7 +297,7 @@ class _Sync:
     def _refuse(self, plan: Plan, reason: str) -> SyncReport:
         counts = self._counts(plan)
         # A dry run is recorded with its outcome from the start: never RUNNING, so never taken for a dead run.
-        run_id = self.run_id or self.app.ledger.start(RunKind.DRY_RUN, status=Outcome.REFUSED).id
+        run_id = self.run_id or self.app.ledger.start(RunKind.DRY_RUN, status=Outcome.REFUSED, run_id=self.dry_id).id
         self.app.ledger.finish(run_id, Outcome.REFUSED, counts, reason)
         self.notifier.notify("REFUSED", reason, run_id=run_id)
         log.warning("sync_refused", run_id=run_id, reason=reason)
@@ -299,6 +312,7 @@ class _Sync:
             forced=self.options.force,
             rule_fingerprint=self.app.settings.rules.fingerprint,
             status=status,  # not RUNNING while its items are recorded: no reaper takes it for a dead run
+            run_id=self.dry_id,
         )
         ledger.record_items(_intent(run.id, plan.updates))
         message = summary(self.mall_errors)

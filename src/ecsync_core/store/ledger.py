@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import uuid
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from ecsync_core.domain import Counts, Outcome, Run, RunItem, RunKind
+from ecsync_core.domain import Counts, Outcome, Run, RunItem, RunKind, new_run_id
 from ecsync_core.errors import EcsyncError
 from ecsync_core.store.db import Database, bulk_insert, utcnow
 
@@ -90,10 +89,16 @@ class DuckDBLedger:
         rule_fingerprint: str = "",
         target_run: str | None = None,
         status: Outcome = Outcome.RUNNING,
+        run_id: str | None = None,
     ) -> Run:
-        """Record a run before its first API call, so a process that dies leaves a trace."""
+        """
+        Record a run before its first API call, so a process that dies leaves a trace.
+
+        Args:
+            run_id: the id its log lines already carry (a dry run's, recorded at its end); a new one if None.
+        """
         run = Run(
-            id=uuid.uuid4().hex[:8],
+            id=run_id or new_run_id(),
             kind=kind,
             status=status,
             started_at=utcnow(),
