@@ -20,10 +20,11 @@ from ecsync_core.ports import StockReading
 from ecsync_core.services.rollback import run_rollback
 from ecsync_core.services.runs import IMPORT_HOLDER
 from ecsync_core.services.simulate import current_stock
-from ecsync_core.services.sync import SyncFailedError
+from ecsync_core.services.sync import SyncFailedError, SyncOptions, run_sync
 from ecsync_core.store import RunLock
+from ecsync_core.store.db import DatabaseError
 from ecsync_core.testing import FakeMall, FakeStockSource
-from tests.fakeworld import BrokenSource, DownMall, World, make_world
+from tests.fakeworld import BrokenSource, DownMall, RecordingNotifier, World, make_world
 
 
 @pytest.fixture
@@ -310,6 +311,25 @@ def test_every_log_line_of_a_run_carries_its_id_dry_runs_and_rollbacks_too(world
     assert undone.run_id in seen, "its writes and read-back"
     assert "run_id" not in structlog.contextvars.get_contextvars()
     assert [RunKind.DRY_RUN, RunKind.SYNC, RunKind.ROLLBACK] == [r.kind for r in reversed(world.app.ledger.recent())]
+
+
+def test_a_live_sync_that_cannot_open_its_database_alerts(tmp_path: Path) -> None:
+    """
+    No run can be recorded when the database cannot be opened (a notebook holding it, a path under a file), so
+    the 04:00 sync stopped with no trace a log watcher sees: it alerts now. A dry run, run by hand, does not.
+    """
+    under_a_file = tmp_path / "a-file"
+    under_a_file.write_text("")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {under_a_file / 'x.duckdb'}\n")
+    app, notifier = build_app(cfg), RecordingNotifier()
+    with pytest.raises(DatabaseError):
+        run_sync(app, SyncOptions(dry_run=True), notifier)
+    assert [] == notifier.sent
+    with pytest.raises(DatabaseError):
+        run_sync(app, SyncOptions(), notifier)
+    [(subject, body)] = notifier.sent
+    assert ("FAILED", True) == (subject, body.startswith("the sync could not use its database: database "))
 
 
 def test_every_mall_refusing_credentials_fails_the_run(world: World) -> None:

@@ -35,6 +35,7 @@ from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
 from ecsync_core.services.push import Pushed, ended_early, item, outcome_of, push, summary
 from ecsync_core.services.runs import exclusive, not_during_a_run, reap_interrupted
+from ecsync_core.store.db import DatabaseError
 
 
 if TYPE_CHECKING:
@@ -94,13 +95,18 @@ def run_sync(
     Args:
         progress: told each phase as it starts ("reading yahoo: 138 items"), for a display on a terminal.
     """
-    reap_interrupted(app, notifier)
-    sync = _Sync(app, options, notifier, progress)
     if options.dry_run:
+        reap_interrupted(app, notifier)
         not_during_a_run(app)
-        return _drive(sync)
-    with exclusive(app, "(starting)", notifier, checks=lambda: require_approved(app)):
-        return _drive(sync)
+        return _drive(_Sync(app, options, notifier, progress))
+    try:
+        reap_interrupted(app, notifier)
+        with exclusive(app, "(starting)", notifier, checks=lambda: require_approved(app)):
+            return _drive(_Sync(app, options, notifier, progress))
+    except DatabaseError as exc:
+        # No run could be recorded (a notebook holding the file, a full disk): the alert is the only trace.
+        notifier.notify("FAILED", f"the sync could not use its database: {exc.one_line()}")
+        raise
 
 
 def _drive(sync: _Sync) -> SyncReport:
