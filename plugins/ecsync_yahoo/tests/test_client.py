@@ -399,14 +399,20 @@ def test_missing_secrets_are_named(rig: Callable[..., Any]) -> None:
 
 
 def test_missing_seller_id_is_a_config_error(rig: Callable[..., Any]) -> None:
-    """Without malls.yahoo.seller_id the error names that key."""
+    """
+    Without malls.yahoo.seller_id the error names that key, on a read and in credentials() too, so health
+    without --online FAILs it instead of saying OK while every sync leaves Yahoo out.
+    """
     r = rig(SEED, settings={"seller_id": ""})
 
     async def go() -> Any:
+        with pytest.raises(ConfigError, match=r"malls\.yahoo\.seller_id"):
+            await r.adapter.credentials()
         return await r.adapter.read(list(SEED))
 
     with pytest.raises(ConfigError, match=r"malls\.yahoo\.seller_id"):
         r.run(go)
+    assert 0 == len(r.wire.requests), "no call made"
 
 
 # -- quota --------------------------------------------------------------------------------------------------

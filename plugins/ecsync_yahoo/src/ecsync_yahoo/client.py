@@ -357,7 +357,11 @@ class YahooShoppingClient:
         return done
 
     async def credentials(self) -> list[CredentialStatus]:
-        """The refresh token's days left (28 from consent) and the public key's, if one is set; no API call."""
+        """
+        The refresh token's days left (28 from consent) and the public key's, if one is set; no API call. A
+        missing store account raises here too: without it no call can be made, which health must say offline.
+        """
+        self._seller_id()
         return credential_statuses(self.secrets, self.settings)
 
     async def ping(self) -> str:
