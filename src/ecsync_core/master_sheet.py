@@ -660,5 +660,7 @@ def write_sheet(path: Path, rows: Iterable[SheetRow], mall_columns: Sequence[str
     except OSError as exc:
         raise SheetWriteError(f"{path}: cannot write the sheet: {exc.strerror or exc}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        # On a read-only mount even removing a file that is not there fails (EROFS), which hid the one line.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return count
