@@ -335,10 +335,7 @@ def env_file_for(settings: Settings) -> Path | None:
 
 
 def load_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """
-    Secrets from the ``.env`` file, overridden by the process environment where it sets a value: an empty
-    variable (``export YAHOO_CLIENT_SECRET=`` in a profile) does not blank the file's.
-    """
+    """Secrets from the ``.env`` file, overridden by the process environment."""
     from dotenv import dotenv_values
 
     env_path = env_file_for(settings)
@@ -349,7 +346,7 @@ def load_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -
         except UnicodeDecodeError as exc:
             raise ConfigError(".env", _not_utf8(exc), str(env_path)) from None
         secrets.update({k: v for k, v in read.items() if v is not None})
-    secrets.update({k: v for k, v in (os.environ if environ is None else environ).items() if v or k not in secrets})
+    secrets.update(os.environ if environ is None else environ)
     return secrets
 
 
