@@ -126,7 +126,7 @@ def test_credential_error_fails_that_mall_at_once(world: World) -> None:
     world.malls["mart"] = DownMall({"a": 1}, error=CredentialError("mart", "token expired: run get_token"))
     report = world.sync()
     assert Outcome.PARTIAL == report.status
-    assert "token expired: run get_token" == report.mall_errors["mart"]
+    assert "token expired: run get_token (3 mapped items left as they are)" == report.mall_errors["mart"]
     assert [] == world.malls["mart"].writes
     assert any(s == "CREDENTIALS" for s, _ in world.notifier.sent)
 
@@ -356,7 +356,9 @@ def test_a_mall_that_cannot_be_read_is_not_written_blind(world: World) -> None:
     assert (Outcome.PARTIAL, []) == (report.status, world.malls["mart"].writes)
     assert (4, ("E",)) == (report.counts.mapped, report.plan.unmapped), "its SKUs are still mapped"
     assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
-    assert "could not read current stock: HTTP 500 after 5 attempts" == report.mall_errors["mart"]
+    said = "could not read current stock: HTTP 500 after 5 attempts (3 mapped items left as they are)"
+    assert said == report.mall_errors["mart"], "the counts hold only what was planned: the left-out items are named"
+    assert said in world.notifier.sent[-1][1]
     world.source.stock.update(dict.fromkeys(world.source.stock, 0))
     refused = world.sync(dry_run=True)
     assert (Outcome.REFUSED, "mart") == (refused.status, next(iter(refused.mall_errors)))

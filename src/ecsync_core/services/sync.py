@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingOf
 from fractions import Fraction
@@ -176,6 +177,7 @@ class _Sync:
                 self.lost_zeros = _lost_zeros(stock, mappings, opts.file)
             assert stock is not None
             readings = await reads
+            self._count_left_out(mappings, readings)
             plan = make_plan(
                 stock, mappings, readings, app.settings.rules, full=opts.full, mistyped=mistyped(stock, mappings)
             )
@@ -269,6 +271,17 @@ class _Sync:
             self.mall_errors[code] = _crashed(stage, code, why, self.run_id)
         else:
             raise why
+
+    def _count_left_out(self, mappings: Sequence[Mapping], readings: MappingOf[str, StockReading]) -> None:
+        """
+        Beside each mall left out, how many of its items it leaves as they are: the run's counts hold only what
+        was planned, so a PARTIAL run said "0 failed" while a whole mall went unsynced.
+        """
+        out = self.mall_errors.keys() - readings.keys()
+        if out:
+            mapped = Counter(m.mall for m in mappings if m.active and m.mall in out)
+            for code in out:
+                self.mall_errors[code] += f" ({mapped[code]} mapped items left as they are)"
 
     def _refusal(self, plan: Plan, found: int) -> str | None:
         # A dry run shows its plan either way; it says what the live run would meet (a live one never gets here).
