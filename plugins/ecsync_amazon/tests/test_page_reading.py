@@ -151,6 +151,7 @@ def test_a_sku_listed_twice_with_two_numbers_is_a_clash_on_both_roads() -> None:
         ),
         ({"payload": {"inventorySummaries": [{"sellerSku": "A"}]}}, "'A' without inventoryDetails.fulfillableQuantity"),
         ({"pagination": {"nextToken": "t"}}, "without a payload"),
+        ({"payload": {"inventorySummaries": {}}}, "expected list @ $.payload.inventorySummaries"),  # not "none"
     ],
 )
 def test_a_bad_page_is_refused_with_where_it_is_wrong(body: dict[str, Any], words: str) -> None:

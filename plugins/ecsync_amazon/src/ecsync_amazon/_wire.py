@@ -8,10 +8,13 @@ Unknown keys are tolerated on reading (Amazon adds fields: ``stores`` in 2024, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
+
+from cattrs.cols import is_sequence, list_structure_factory
 
 from ecsync_core.errors import MallError
 
@@ -278,7 +281,21 @@ def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(omit_if_default=True)
     conv.register_structure_hook(int, _strict_int)
     conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook_factory(is_sequence, _strict_list)
     return conv
+
+
+def _strict_list(cls: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """A JSON array and nothing else: cattrs would read ``{}`` (or any iterable) as a list, so as no items."""
+    items = list_structure_factory(cls, conv)
+
+    def structure_list(value: Any, type_: Any) -> Any:
+        if not isinstance(value, list):
+            msg = f"expected a list, got {type(value).__name__}"
+            raise TypeError(msg)
+        return items(value, type_)
+
+    return structure_list
 
 
 CONVERTER = _make_converter()
