@@ -449,7 +449,11 @@ class YahooShoppingClient:
         """Known items into *found* (remembering AllowOverdraft), refused ones into *problems*, the rest absent."""
         for key in chunk:
             row = by_key.get(key)
-            if row is None or (row.status == "0" and self.settings.status_zero_is_missing and not row.error_code):
+            if row is None:
+                continue
+            if row.status == "0" and self.settings.status_zero_is_missing and not row.error_code:
+                # Status's meaning is [U]: the log says which items this reading of it took as absent.
+                log.info("yahoo.status_zero_taken_as_missing", item=key, quantity=row.quantity)
                 continue
             if row.error_code:
                 said = f" ({row.error_message})" if row.error_message else ""
