@@ -413,6 +413,9 @@ def _workbook(path: Path, file: str, *, data_only: bool) -> Iterator[Any]:
         raise InputError([InputProblem(file, f"cannot open: {exc.strerror or exc}")]) from None
     # openpyxl leaves a file it opened itself open when it fails; this one is always closed here.
     with fh:
+        if (kind := _not_xlsx(fh.read(8))) is not None:
+            raise InputError([InputProblem(file, kind)])
+        fh.seek(0)
         try:
             wb = openpyxl.load_workbook(fh, read_only=True, data_only=data_only)
         # Whatever fails to open (not a zip, the old .xls, a part missing) is a bad input file, in one line.
@@ -422,6 +425,23 @@ def _workbook(path: Path, file: str, *, data_only: bool) -> Iterator[Any]:
             yield wb
         finally:
             wb.close()
+
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of the old .xls, and of any password-protected workbook
+
+
+def _not_xlsx(head: bytes) -> str | None:
+    """What the file is instead of an .xlsx (a zip archive), when its first bytes tell; None when they do not."""
+    if head.startswith(b"PK"):
+        return None
+    if head == _OLE2:
+        return (
+            "is an old .xls workbook or a password-protected one, not an .xlsx: "
+            "save it as Excel Workbook (.xlsx) without a password"
+        )
+    if head and all(32 <= b < 127 or b in b"\t\r\n" or b >= 128 for b in head):
+        return "is text (a CSV?), not an .xlsx workbook: open it in Excel and save it as Excel Workbook (.xlsx)"
+    return None
 
 
 @contextlib.contextmanager

@@ -292,7 +292,13 @@ def test_hostile_xml_is_refused_not_expanded(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [(None, "no such file"), (b"amazon_sku,is_active\n", "cannot read as an Excel .xlsx workbook")],
+    [
+        (None, "no such file"),
+        (b"amazon_sku,is_active\n", "is text (a CSV?), not an .xlsx workbook"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "is an old .xls workbook or a password-protected one"),
+        (b"PK\x03\x04broken", "cannot read as an Excel .xlsx workbook"),
+        (b"\x00\x01\x02", "cannot read as an Excel .xlsx workbook"),
+    ],
 )
 def test_missing_or_unreadable_file(tmp_path: Path, content: bytes | None, problem: str) -> None:
     """A missing file, or one that is no .xlsx workbook, is one line naming the file."""
