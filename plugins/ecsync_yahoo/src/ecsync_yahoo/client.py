@@ -163,9 +163,9 @@ def encode_form(form: Mapping[str, str]) -> bytes:
     ).encode()
 
 
-def _key_refused(status: str | None) -> str:
+def _key_refused(status: str) -> str:
     return (
-        f"Yahoo did not accept the public-key signature (X-SWS-Authorize-Status: {status or 'not sent'}): the "
+        f"Yahoo did not accept the public-key signature (X-SWS-Authorize-Status: {status}): the "
         "session is then held to 12 hours, not 28 days; check YAHOO_PUBLIC_KEY and YAHOO_PUBLIC_KEY_VERSION "
         "against Store Creator Pro → 設定 → 暗号鍵管理"
     )
@@ -372,7 +372,8 @@ class YahooShoppingClient:
             f"getStock answered ({len(answer.rows)} result)",
             f"{used:,} of {self.settings.daily_quota:,} calls used on {day} (JST)",
         ]
-        if self.signer() is not None and self.authorize_status != "authorized":
+        # Only a header that says otherwise fails: that Yahoo always sends it is a peer's word [P], not a fact.
+        if self.signer() is not None and self.authorize_status not in {None, "authorized"}:
             raise MallError(CODE, f"{'; '.join(parts)}; {_key_refused(self.authorize_status)}")
         if self.authorize_status is not None:
             parts.append(f"public key {self.authorize_status}")
