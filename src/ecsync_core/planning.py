@@ -119,7 +119,10 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
     for sku in stock:  # only when a mapped SKU is missing: folding 100,000 SKUs takes a tenth of a second
         seen.setdefault(_fold(sku), sku)
     return {
-        sku: f"SKU {sku!r} is not at FBA, but {real!r} is: mistyped in the master sheet? fix it and import again"
+        sku: (
+            f"SKU {sku!r} is not at FBA, but {real!r} is: mistyped in the master sheet? fix it and import again "
+            "(a retired SKU: set its is_active to 0)"
+        )
         for sku in sorted(missing)
         if (real := seen.get(_fold(sku))) is not None
     }
