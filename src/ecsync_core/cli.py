@@ -289,6 +289,7 @@ def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool
                 "unmapped": len(report.plan.unmapped),
                 "mall_errors": dict(report.mall_errors),
                 "message": report.message,
+                "warnings": list(report.warnings),
                 "failed_items": [item_json(i) for i in report.failed_items],
             }
         )

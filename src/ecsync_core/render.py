@@ -232,6 +232,8 @@ def render_sync(report: SyncReport, verbose: int) -> None:
         click.echo(f"[WARN] {mall}: {error}", err=True)
     for (mall, item), problem in sorted(plan.unreadable.items()):
         click.echo(f"[WARN] {mall} {item}: {problem}", err=True)
+    for warning in report.warnings:
+        click.echo(f"[WARN] {warning}", err=True)
     if report.status.value == "REFUSED":
         click.echo(f"[REFUSED] {report.message}")
         click.echo(f"Run {report.run_id}: nothing was sent to any mall.")

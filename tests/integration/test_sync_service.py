@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 
@@ -16,6 +17,7 @@ import structlog
 from ecsync_core.bootstrap import build_app
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
+from ecsync_core.logging import configure
 from ecsync_core.ports import StockReading
 from ecsync_core.services.rollback import run_rollback
 from ecsync_core.services.runs import IMPORT_HOLDER
@@ -240,22 +242,23 @@ def test_dead_run_is_marked_interrupted(world: World) -> None:
     assert any(s == "INTERRUPTED" for s, _ in world.notifier.sent)
 
 
-def test_unapproved_rules_refuse_live_and_the_dry_run_says_so(world: World, tmp_path: Path) -> None:
+def test_unapproved_rules_refuse_live_and_the_dry_run_warns(world: World, tmp_path: Path) -> None:
     """
-    A rule table never approved blocks a live sync. The dry run before it still plans with the table, and ends
-    REFUSED saying why the live run would be: a dry run that passed then a 04:00 run refused was a silent trap.
+    A rule table never approved blocks a live sync. A dry run still works with it (SPEC), and says the live run
+    would be refused: a dry run that passed in silence, then a refused 04:00 run, was a trap. It alerts no one.
     """
     cfg = world.app.settings.path
     assert cfg is not None
     cfg.write_text(cfg.read_text() + "rules:\n  default:\n    - {min: 1, ratio: '1/3'}\n")
     world.app.settings = build_app(cfg).settings
     dry = world.sync(dry_run=True)
-    assert Outcome.REFUSED == dry.status
-    assert dry.message.startswith("the live run would be refused: the rule table in config")
-    assert dry.counts.updates > 0, "the plan under the new table is still shown"
+    assert (Outcome.SUCCESS, 1) == (dry.status, len(dry.warnings))
+    assert dry.warnings[0].startswith("the live run would be refused: the rule table in config")
+    assert dry.warnings[0] in world.app.ledger.get(dry.run_id).message, "status shows it too"
+    assert [] == world.notifier.sent
     with pytest.raises(RefusedError, match="not approved"):
         world.sync()
-    assert ["REFUSED", "REFUSED"] == [s for s, _ in world.notifier.sent], "a stopped schedule is heard of"
+    assert ["REFUSED"] == [s for s, _ in world.notifier.sent], "a stopped schedule is heard of"
 
 
 def test_full_sends_every_item(world: World) -> None:
@@ -311,6 +314,23 @@ def test_every_log_line_of_a_run_carries_its_id_dry_runs_and_rollbacks_too(world
     assert undone.run_id in seen, "its writes and read-back"
     assert "run_id" not in structlog.contextvars.get_contextvars()
     assert [RunKind.DRY_RUN, RunKind.SYNC, RunKind.ROLLBACK] == [r.kind for r in reversed(world.app.ledger.recent())]
+
+
+def test_a_dry_runs_log_file_lines_all_carry_its_id(world: World, tmp_path: Path) -> None:
+    """
+    In the log file, every line of a dry run carries the id it is recorded under, the warning that a mall could
+    not be read included (it was written with run_id null).
+    """
+    world.malls["mart"] = DownMall({"a": 1}, error=MallError("mart", "HTTP 500 after 5 attempts", retryable=True))
+    log_file = tmp_path / "sync.log"
+    configure(0, log_file)
+    try:
+        dry = world.sync(dry_run=True)
+    finally:
+        configure(0)
+    events = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert "mall_read_failed" in {e["event"] for e in events}
+    assert {dry.run_id} == {e.get("run_id") for e in events}
 
 
 def test_a_live_sync_that_cannot_open_its_database_alerts(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def approve(app: App, by: str, seen: str | None = None) -> datetime:
 
 
 def require_approved(app: App) -> None:
-    """Refuse a live run with an unapproved table; `simulate` does not call this, a dry run names it."""
+    """Refuse a live run with an unapproved table; `simulate` and dry runs work with it (a dry run warns)."""
     if (why := unapproved(app)) is not None:
         raise RefusedError(why)
 
@@ -92,5 +92,5 @@ def unapproved(app: App) -> str | None:
         return None
     return (
         f"the rule table in config ({status.rules.fingerprint}) is not approved: a manager runs "
-        "`ecsync rules approve --by NAME` (see `ecsync rules show`); simulate still previews it"
+        "`ecsync rules approve --by NAME` (see `ecsync rules show`); dry runs and simulate still work"
     )

@@ -73,6 +73,7 @@ class SyncReport:
     mall_errors: MappingOf[str, str] = attrs.field(factory=dict)
     message: str = ""
     forced: bool = False
+    warnings: tuple[str, ...] = ()
 
     @property
     def failed_items(self) -> list[RunItem]:
@@ -258,7 +259,7 @@ class _Sync:
         """
         if isinstance(why, str):
             self.mall_errors[code] = why
-            log.warning(f"mall_{stage}_failed", mall=code, error=why, run_id=self.run_id)
+            log.warning(f"mall_{stage}_failed", mall=code, error=why)
         elif isinstance(why, CredentialError):
             self.mall_errors[code] = why.message
             self.notifier.notify("CREDENTIALS", why.one_line(), run_id=self.run_id)
@@ -266,9 +267,9 @@ class _Sync:
             said = why.message if isinstance(why, MallError) else why.one_line()
             doing = "read current stock" if stage == "read" else stage
             self.mall_errors[code] = f"could not {doing}: {said}"
-            log.warning(f"mall_{stage}_failed", mall=code, error=said, run_id=self.run_id)
+            log.warning(f"mall_{stage}_failed", mall=code, error=said)
         elif isinstance(why, Exception):  # a plugin's own bug
-            self.mall_errors[code] = _crashed(stage, code, why, self.run_id)
+            self.mall_errors[code] = _crashed(stage, code, why)
         else:
             raise why
 
@@ -284,13 +285,9 @@ class _Sync:
                 self.mall_errors[code] += f" ({mapped[code]} mapped items left as they are)"
 
     def _refusal(self, plan: Plan, found: int) -> str | None:
-        # A dry run shows its plan either way; it says what the live run would meet (a live one never gets here).
-        if self.options.dry_run and (why := unapproved(self.app)) is not None:
-            return f"the live run would be refused: {why}"
-        return None if self.options.force else self._unsafe(plan, found)
-
-    def _unsafe(self, plan: Plan, found: int) -> str | None:
         """Why the source or the plan looks broken (SPEC's safety checks), or None."""
+        if self.options.force:
+            return None
         safety = self.app.settings.safety
         if self.lost_zeros:
             return f"{self.lost_zeros} (use --force if these really are different SKUs)"
@@ -321,7 +318,17 @@ class _Sync:
         self.notifier.notify("REFUSED", reason, run_id=run_id)
         log.warning("sync_refused", run_id=run_id, reason=reason)
         dry, errors = self.options.dry_run, dict(self.mall_errors)  # errors: why the counts are what they are
-        return SyncReport(run_id, Outcome.REFUSED, dry, counts, plan, mall_errors=errors, message=reason)
+        return SyncReport(
+            run_id, Outcome.REFUSED, dry, counts, plan, mall_errors=errors, message=reason, warnings=self._warnings()
+        )
+
+    def _warnings(self) -> tuple[str, ...]:
+        """
+        What a dry run says beside its verdict: a live run under this rule table would be refused (SPEC lets dry
+        runs work with it; a preview that passed in silence, then a refused 04:00 run, was a trap).
+        """
+        why = unapproved(self.app) if self.options.dry_run else None
+        return () if why is None else (f"the live run would be refused: {why}",)
 
     def _finish_dry(self, plan: Plan) -> SyncReport:
         ledger, counts = self.app.ledger, self._counts(plan)
@@ -334,9 +341,11 @@ class _Sync:
             run_id=self.dry_id,
         )
         ledger.record_items(_intent(run.id, plan.updates))
-        message = summary(self.mall_errors)
+        warnings = self._warnings()
+        message = "; ".join(filter(None, (summary(self.mall_errors), *warnings)))  # `status ID` shows it
         ledger.finish(run.id, status, counts, message)
-        return SyncReport(run.id, status, True, counts, plan, (), dict(self.mall_errors), message, self.options.force)
+        errors = dict(self.mall_errors)
+        return SyncReport(run.id, status, True, counts, plan, (), errors, message, self.options.force, warnings)
 
     async def _push(self, plan: Plan, malls: MappingOf[str, MallInventory]) -> SyncReport:
         assert self.run_id is not None
@@ -382,7 +391,7 @@ class _Sync:
             try:
                 pushed = await push(run_id, adapter, updates, name)
             except Exception as exc:  # a plugin's own bug: this mall fails, the others go on
-                error = _crashed("push", code, exc, run_id) + "; items may or may not have been written"
+                error = _crashed("push", code, exc) + "; items may or may not have been written"
                 pushed = Pushed([item(run_id, u, None, f"{name}: {error}") for u in updates], error)
             if pushed.mall_error is not None:
                 self.mall_errors[code] = pushed.mall_error
@@ -427,16 +436,17 @@ def _impossible(stock: MappingOf[str, int]) -> str | None:
     return None
 
 
-def _crashed(stage: str, code: str, exc: BaseException, run_id: str | None) -> str:
+def _crashed(stage: str, code: str, exc: BaseException) -> str:
     """
     An unexpected error from a mall's adapter as one line (a task group's wrapper taken off), logged: the
-    line as a warning, the traceback at INFO, so it reaches the log file but not the console.
+    line as a warning, the traceback at INFO, so it reaches the log file but not the console. The run's id
+    comes from the run's bound context (a dry run has one too).
     """
-    log.info(f"mall_{stage}_crashed_traceback", mall=code, run_id=run_id, exc_info=exc)
+    log.info(f"mall_{stage}_crashed_traceback", mall=code, exc_info=exc)
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     said = f"the mall plugin failed ({type(exc).__name__}: {exc})"
-    log.warning(f"mall_{stage}_crashed", mall=code, error=said, run_id=run_id)
+    log.warning(f"mall_{stage}_crashed", mall=code, error=said)
     return said
 
 
