@@ -42,10 +42,12 @@ class Plan:
     @functools.cached_property
     def updates(self) -> list[PlannedUpdate]:
         """
-        The items whose stock changes (every item with ``full``). An unreadable item is among them: it is
-        planned, but fails without being sent.
+        The items whose stock changes (every item with ``full``). An unreadable item is always among them,
+        even where the mall already holds its target: it is planned, and fails without being sent, so the run
+        says so (a mistyped SKU's item at 0 went unnoticed while FBA held stock).
         """
-        return [u for u in self.items if self.full or u.changes]
+        unread = self.unreadable
+        return [u for u in self.items if self.full or u.changes or (unread and (u.mall, u.item) in unread)]
 
     @property
     def holding(self) -> int:
@@ -121,7 +123,7 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
     return {
         sku: (
             f"SKU {sku!r} is not at FBA, but {real!r} is: mistyped in the master sheet? fix it and import again "
-            "(a retired SKU: set its is_active to 0)"
+            "(use --force if they really are different SKUs)"
         )
         for sku in sorted(missing)
         if (real := seen.get(_fold(sku))) is not None

@@ -316,6 +316,22 @@ def test_every_log_line_of_a_run_carries_its_id_dry_runs_and_rollbacks_too(world
     assert [RunKind.DRY_RUN, RunKind.SYNC, RunKind.ROLLBACK] == [r.kind for r in reversed(world.app.ledger.recent())]
 
 
+def test_a_mistyped_sku_fails_its_item_unless_forced(world: World) -> None:
+    """
+    ``0E`` is not at FBA but ``E`` is: its item fails unsent, naming ``E``, and the run is PARTIAL. ``--force``
+    takes the sheet at its word (as for a file's lost zeros): the item then follows ``0E``, which FBA lacks: 0.
+    """
+    world.malls["shop"].stock["e0"] = 7
+    world.app.mappings.apply([Mapping("0E", "shop", "e0")], replace=False)
+    report = world.sync()
+    assert Outcome.PARTIAL == report.status
+    [failed] = report.failed_items
+    assert ("e0", True) == (failed.item, "SKU '0E' is not at FBA, but 'E' is" in (failed.error or ""))
+    assert 7 == world.malls["shop"].stock["e0"]
+    assert Outcome.SUCCESS == world.sync(force=True).status
+    assert 0 == world.malls["shop"].stock["e0"]
+
+
 def test_a_dry_runs_log_file_lines_all_carry_its_id(world: World, tmp_path: Path) -> None:
     """
     In the log file, every line of a dry run carries the id it is recorded under, the warning that a mall could

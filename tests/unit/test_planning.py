@@ -109,10 +109,11 @@ def test_a_mapped_sku_fba_knows_only_spelled_otherwise_is_not_zeroed() -> None:
     suspects = mistyped(stock, mappings)
     assert {"FBA-０００２０", "123", "SKU-\u200b001"} == set(suspects)
     assert "SKU '123' is not at FBA, but '00123' is: mistyped in the master sheet?" in suspects["123"]
-    held = {"y1": 4, "r1": 8, "y2": 1, "y3": 2, "r2": 4}
+    held = {"y1": 4, "r1": 8, "y2": 0, "y3": 2, "r2": 4}
     readings = {"yahoo": StockReading(dict(held)), "rakuten": StockReading(dict(held))}
     plan = make_plan(stock, mappings, readings, RuleSet(), mistyped=suspects)
     assert {("yahoo", "y1"), ("rakuten", "r1"), ("yahoo", "y2")} == set(plan.unreadable)
+    assert {"y1", "r1", "y2"} <= {u.item for u in plan.updates}, "y2 already at 0 still fails, loudly"
     assert {"y3": 0} == {u.item: u.target for u in plan.updates if (u.mall, u.item) not in plan.unreadable}
     assert {} == mistyped(stock, [Mapping("FBA-00020", "yahoo", "y1")]), "nothing missing: FBA's SKUs are not folded"
 

@@ -179,9 +179,9 @@ class _Sync:
             assert stock is not None
             readings = await reads
             self._count_left_out(mappings, readings)
-            plan = make_plan(
-                stock, mappings, readings, app.settings.rules, full=opts.full, mistyped=mistyped(stock, mappings)
-            )
+            # --force says the SKUs are what the sheet says, as it does for the file's lost zeros.
+            suspects = {} if opts.force else mistyped(stock, mappings)
+            plan = make_plan(stock, mappings, readings, app.settings.rules, full=opts.full, mistyped=suspects)
             heap.settle()
             refusal = _impossible(stock) or self._refusal(plan, len(stock))
             if refusal is not None:
