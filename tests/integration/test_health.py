@@ -98,13 +98,19 @@ def test_unopenable_database_fails_db_and_the_rest_still_run(sandbox: InProcessS
     assert ("OK", "OK") == (by_name(report)["log_file"][0], by_name(report)["credentials.yahoo"][0])
 
 
-def test_a_disabled_name_matching_no_plugin_warns(sandbox: InProcessSandbox) -> None:
-    """A typo in disable_plugins left the mall it meant enabled while Config said OK: now a WARN naming it."""
+def test_a_disabled_name_matching_no_plugin_or_mapping_warns(sandbox: InProcessSandbox) -> None:
+    """
+    A typo in disable_plugins left the mall it meant enabled while health said OK: now a WARN naming it. A mapped
+    mall's code (the way out when its plugin is uninstalled) is no typo.
+    """
     config = sandbox.files.config
     typo = config.with_name("typo.yaml")
-    typo.write_text(config.read_text() + "disable_plugins: [rakutn]\n")
-    status, detail = by_name(run_health(app_for(sandbox, config=typo)))["config"]
-    assert ("WARN", True) == (status, "names no installed plugin or mall: 'rakutn'" in detail)
+    typo.write_text(config.read_text() + "disable_plugins: [rakutn, qmall]\n")
+    app = app_for(sandbox, config=typo)
+    app.mappings.apply([SkuMapping("FBA-00001", "qmall", "q-1")], replace=False)
+    status, detail = by_name(run_health(app))["mapped_malls"]
+    assert ("WARN", True) == (status, "names no installed plugin, mall or mapped mall: 'rakutn'," in detail)
+    assert "qmall" not in detail.split("but ")[1]
 
 
 def test_a_database_whose_folder_cannot_be_written_fails(sandbox: InProcessSandbox) -> None:
