@@ -83,6 +83,11 @@ class MallError(EcsyncError):
 
 
 @attrs.define(str=False)
+class MallWarning(MallError):
+    """Raised by an adapter's ``ping`` when the mall answered, but with something to fix soon: health WARNs."""
+
+
+@attrs.define(str=False)
 class CredentialError(MallError):
     """Raised when a mall refuses our credentials; never retried. *message* says what to renew."""
 

@@ -251,6 +251,19 @@ def test_disk_thresholds(tmp_path: Path) -> None:
     assert "WARN" == check_disk(tmp_path / "db.duckdb", warn_bytes=2**62, fail_bytes=0).status
 
 
+def test_a_mall_answering_with_something_to_fix_warns_online(sandbox: InProcessSandbox) -> None:
+    """
+    A ping that raises MallWarning (Yahoo answering, but not accepting the public key's signature) is a WARN with
+    the mall's words: not OK, which hid it, and not FAIL, as the calls themselves work.
+    """
+    from ecsync_yahoo.emulator import demo_public_pem
+
+    app = app_for(sandbox, environ={"YAHOO_PUBLIC_KEY": demo_public_pem(), "YAHOO_PUBLIC_KEY_VERSION": "9"})
+    report = run_health(app, online=True)
+    status, detail = by_name(report)["online.yahoo"]
+    assert ("WARN", True, True) == (status, "did not accept the public-key signature" in detail, report.ok)
+
+
 def test_unreachable_mall_warns_offline_and_fails_online(sandbox: InProcessSandbox) -> None:
     """Rakuten not answering: offline health only WARNs that it could not ask; --online FAILs its API check."""
     transports = {code: t for code, t in sandbox.transports.items() if code != "rakuten"}  # -> the discard port

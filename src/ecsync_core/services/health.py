@@ -22,7 +22,7 @@ import attrs
 from ecsync_core.aio import run_to_end
 from ecsync_core.config import env_file_for
 from ecsync_core.domain import CredentialStatus, Outcome
-from ecsync_core.errors import CredentialError, EcsyncError, MallError
+from ecsync_core.errors import CredentialError, EcsyncError, MallError, MallWarning
 from ecsync_core.logging import get_logger
 from ecsync_core.store.db import utcnow
 
@@ -352,6 +352,8 @@ async def _credentials(adapter: MallAdapter, name: str, label: str) -> Check:
 async def _ping(adapter: MallAdapter, name: str, label: str) -> Check:
     try:
         return Check(name, "OK", await adapter.ping(), label)
+    except MallWarning as exc:
+        return Check(name, "WARN", exc.message, label)
     except MallError as exc:
         return Check(name, "FAIL", exc.message, label)
     except Exception as exc:

@@ -24,7 +24,7 @@ import httpx
 import structlog
 
 from ecsync_core.domain import CredentialStatus, ItemResult, StockWrite
-from ecsync_core.errors import ConfigError, CredentialError, MallError
+from ecsync_core.errors import ConfigError, CredentialError, MallError, MallWarning
 from ecsync_core.pacing import TokenBucket, retrying, transport_error
 from ecsync_core.ports import StockReading
 from ecsync_yahoo import _wire
@@ -165,9 +165,9 @@ def encode_form(form: Mapping[str, str]) -> bytes:
 
 def _key_refused(status: str) -> str:
     return (
-        f"Yahoo did not accept the public-key signature (X-SWS-Authorize-Status: {status}): the "
-        "session is then held to 12 hours, not 28 days; check YAHOO_PUBLIC_KEY and YAHOO_PUBLIC_KEY_VERSION "
-        "against Store Creator Pro → 設定 → 暗号鍵管理"
+        f"Yahoo did not accept the public-key signature (X-SWS-Authorize-Status: {status}): Yahoo may then hold "
+        "the session to 12 hours instead of 28 days (for which APIs is unconfirmed); check YAHOO_PUBLIC_KEY and "
+        "YAHOO_PUBLIC_KEY_VERSION against Store Creator Pro → 設定 → 暗号鍵管理"
     )
 
 
@@ -374,7 +374,7 @@ class YahooShoppingClient:
         ]
         # Only a header that says otherwise fails: that Yahoo always sends it is a peer's word [P], not a fact.
         if self.signer() is not None and self.authorize_status not in {None, "authorized"}:
-            raise MallError(CODE, f"{'; '.join(parts)}; {_key_refused(self.authorize_status)}")
+            raise MallWarning(CODE, f"{'; '.join(parts)}; {_key_refused(self.authorize_status)}")
         if self.authorize_status is not None:
             parts.append(f"public key {self.authorize_status}")
         return "; ".join(parts)
