@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 import types
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +147,23 @@ def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
         replace=True,
     )
     return World(holder, app, RecordingNotifier())
+
+
+@contextlib.contextmanager
+def unwritable(folder: Path) -> Iterator[None]:
+    """
+    *folder* made unwritable for the block, in the way that holds for root too (``chattr +i``), else by its mode.
+    """
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False).returncode != 0:
+            pytest.skip("running as root on a filesystem without chattr +i: no way to make a folder unwritable")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        return
+    folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        folder.chmod(0o755)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +21,7 @@ from ecsync_core.services.health import (
     run_health,
 )
 from ecsync_core.testing.sandbox import InProcessSandbox, sandbox_in_process
-from tests.fakeworld import RecordingNotifier, make_world
+from tests.fakeworld import RecordingNotifier, make_world, unwritable
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +102,9 @@ def test_a_disabled_name_matching_no_plugin_or_mapping_warns(sandbox: InProcessS
     """
     config = sandbox.files.config
     typo = config.with_name("typo.yaml")
-    typo.write_text(config.read_text() + "disable_plugins: [rakutn, qmall]\n")
+    lines = [ln for ln in config.read_text().splitlines() if not ln.startswith("database:")]
+    own_db = f"database: {config.parent / 'typo.duckdb'}"  # its qmall mapping stays out of the shared sandbox
+    typo.write_text("\n".join([own_db, *lines, "disable_plugins: [rakutn, qmall]"]) + "\n")
     app = app_for(sandbox, config=typo)
     app.mappings.apply([SkuMapping("FBA-00001", "qmall", "q-1")], replace=False)
     status, detail = by_name(run_health(app))["mapped_malls"]
@@ -119,29 +118,11 @@ def test_a_database_whose_folder_cannot_be_written_fails(sandbox: InProcessSandb
     unwritable the way that holds for root too (chattr +i) or, for another user, by its mode.
     """
     folder = sandbox.files.database.parent
-    locked = _lock_folder(folder)
-    try:
-        status, detail = by_name(run_health(app_for(sandbox)))["db"]
-    finally:
-        _unlock_folder(folder, locked)
-    assert "FAIL" == status
-    assert f"its folder {folder} cannot be written" in detail
-
-
-def _lock_folder(folder: Path) -> str:
-    if os.geteuid() == 0:
-        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False).returncode == 0:
-            return "chattr"
-        pytest.skip("running as root on a filesystem without chattr +i: no way to make a folder unwritable")
-    folder.chmod(0o555)
-    return "chmod"
-
-
-def _unlock_folder(folder: Path, how: str) -> None:
-    if how == "chattr":
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
-    else:
-        folder.chmod(0o755)
+    with unwritable(folder):
+        checks = by_name(run_health(app_for(sandbox)))
+    assert ("OK", "FAIL") == (checks["db"][0], checks["db_writable"][0]), "it opens; it cannot be written"
+    assert f"its folder {folder} cannot be written" in checks["db_writable"][1]
+    assert "OK" == checks["mapped_malls"][0], "the checks that only read still run"
 
 
 def test_a_database_that_is_not_there_warns_and_is_not_made(sandbox: InProcessSandbox) -> None:

@@ -26,7 +26,7 @@ from ecsync_core.services.sync import SyncFailedError, SyncOptions, run_sync
 from ecsync_core.store import RunLock
 from ecsync_core.store.db import DatabaseError
 from ecsync_core.testing import FakeMall, FakeStockSource
-from tests.fakeworld import BrokenSource, DownMall, RecordingNotifier, World, make_world
+from tests.fakeworld import BrokenSource, DownMall, RecordingNotifier, World, make_world, unwritable
 
 
 @pytest.fixture
@@ -366,6 +366,19 @@ def test_a_live_sync_that_cannot_open_its_database_alerts(tmp_path: Path) -> Non
         run_sync(app, SyncOptions(), notifier)
     [(subject, body)] = notifier.sent
     assert ("FAILED", True) == (subject, body.startswith("the sync could not use its database: database "))
+
+
+def test_a_live_sync_that_cannot_write_its_database_folder_alerts(world: World) -> None:
+    """
+    A database folder that cannot be written (a read-only mount) fails the sync in one line, with an alert: its
+    run lock could not be made, and it ended as "internal error: PermissionError" with no alert.
+    """
+    lock = world.app.lock.path
+    lock.unlink(missing_ok=True)
+    with unwritable(lock.parent), pytest.raises(DatabaseError, match=r"run lock .*: cannot open"):
+        world.sync()
+    [(subject, body)] = world.notifier.sent
+    assert ("FAILED", True) == (subject, "could not use its database: run lock" in body)
 
 
 def test_every_mall_refusing_credentials_fails_the_run(world: World) -> None:

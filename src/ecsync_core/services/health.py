@@ -214,24 +214,26 @@ def check_db(app: App) -> Check:
             "DB Connection",
         )
     version = app.db.version()
-    if (why := _unwritable(path)) is not None:
-        # Opening reads; a sync then fails to write its WAL and its ledger, with no run recorded to tell.
-        return Check("db", "FAIL", f"schema {version}, but {why}: a sync could not record its runs", "DB Connection")
     return Check("db", "OK", f"schema {version}, {app.db.path}", "DB Connection")
 
 
-def _unwritable(path: Path) -> str | None:
-    """Why the database file or its folder (DuckDB writes a .wal beside it) cannot be written, or None."""
+def check_db_writable(app: App) -> Check:
+    """
+    The database file and its folder can be written: opening only reads, so `db` passed while a sync could
+    not write its .wal, its run lock or its ledger, and no run was recorded to tell.
+    """
+    path = app.db.path
+    label = "DB writable"
     try:
         with tempfile.TemporaryFile(dir=path.parent):
             pass
     except OSError as exc:
-        return f"its folder {path.parent} cannot be written ({exc.strerror})"
+        return Check("db_writable", "FAIL", f"its folder {path.parent} cannot be written ({exc.strerror})", label)
     try:
         with path.open("r+b"):
-            return None
+            return Check("db_writable", "OK", f"{path} and its folder", label)
     except OSError as exc:
-        return f"{path} cannot be written ({exc.strerror})"
+        return Check("db_writable", "FAIL", f"{path} cannot be written ({exc.strerror})", label)
 
 
 def check_db_size(app: App) -> Check:
@@ -391,6 +393,7 @@ def run_health(app: App, *, online: bool = False, notifier: Notifier | None = No
     checks.append(db)
     if db.status == "OK":
         checks += [
+            guarded("db_writable", "DB writable", lambda: check_db_writable(app)),
             guarded("db_size", "Database size", lambda: check_db_size(app)),
             guarded("last_run", "Last run", lambda: check_last_run(app, notifier)),
             guarded("rules", "Rule table", lambda: check_rules(app)),
@@ -399,6 +402,7 @@ def run_health(app: App, *, online: bool = False, notifier: Notifier | None = No
     else:
         skipped = "not checked: no database to open"
         checks += [
+            Check("db_writable", "WARN", skipped, "DB writable"),
             Check("db_size", "WARN", skipped, "Database size"),
             Check("last_run", "WARN", skipped, "Last run"),
             Check("rules", "WARN", skipped, "Rule table"),

@@ -17,6 +17,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from ecsync_core.errors import RunLockedError
+from ecsync_core.store.db import DatabaseError
 
 
 PROBE_GRACE_S = 2.0
@@ -35,8 +36,11 @@ class RunLock:
         self._fh: IO[str] | None = None
 
     def acquire(self, run_id: str, started_at: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = self.path.open("a+", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = self.path.open("a+", encoding="utf-8")
+        except OSError as exc:  # the database's folder cannot be written: no run could be recorded either
+            raise DatabaseError(f"run lock {self.path}: cannot open: {exc.strerror or exc}") from None
         if not self._take(fh):
             fh.close()
             raise self.busy() from None
