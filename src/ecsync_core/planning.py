@@ -122,8 +122,8 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
         seen.setdefault(_fold(sku), sku)
     return {
         sku: (
-            f"SKU {sku!r} is not at FBA, but {real!r} is: mistyped in the master sheet? fix it and import again "
-            "(use --force if they really are different SKUs)"
+            f"SKU {sku!r} is not at FBA, but {real!r} is: mistyped in the master sheet? fix it and import again; "
+            "if they really are different SKUs, sync once with --force (the item goes to 0), then set is_active to 0"
         )
         for sku in sorted(missing)
         if (real := seen.get(_fold(sku))) is not None
