@@ -166,15 +166,22 @@ async def _confirmed(app: App, preview: RollbackReport, notifier: Notifier) -> R
 
 
 def _written(app: App, sync: Run) -> list[RunItem]:
-    """The sync's confirmed writes; refused when it may have written but confirmed none (nothing is safe)."""
-    written = [i for i in app.ledger.items(sync.id) if i.outcome == "ok" and i.after is not None]
+    """
+    The sync's items that may have changed a mall: its confirmed writes, and the writes it sent but never
+    confirmed (it died in the middle, or a write or read-back failed after the retries: a timed-out write may
+    have landed). Refused when it recorded none.
+    """
+    written = [i for i in app.ledger.items(sync.id) if (i.after is not None and i.outcome == "ok") or _unconfirmed(i)]
     if not written:
         raise RollbackRefusedError(
-            f"sync {sync.id} ({sync.status.value}) may have written to the malls, but none of its writes was "
-            "confirmed by a read-back: there is nothing it is safe to put back. Run `ecsync sync` to set every "
+            f"sync {sync.id} ({sync.status.value}) recorded no write to put back. Run `ecsync sync` to set every "
             "mall by the rule"
         )
     return written
+
+
+def _unconfirmed(i: RunItem) -> bool:
+    return i.after is None and i.outcome in ("planned", "failed")
 
 
 async def _plan(sync: Run, written: Sequence[RunItem], malls: Mapping[str, MallInventory]) -> RollbackReport:
@@ -185,7 +192,7 @@ async def _plan(sync: Run, written: Sequence[RunItem], malls: Mapping[str, MallI
             skipped[(i.mall, i.item)] = "the mall did not report it before the sync: nothing to put back"
         elif i.mall not in malls:
             skipped[(i.mall, i.item)] = f"no plugin for mall {i.mall!r} is installed"
-        elif i.before != i.after:
+        elif i.before != (i.sent if i.after is None else i.after):
             changed.append(i)
     codes = sorted({i.mall for i in changed})
     readings = await asyncio.gather(*(malls[c].read(sorted({i.item for i in changed if i.mall == c})) for c in codes))
@@ -193,16 +200,24 @@ async def _plan(sync: Run, written: Sequence[RunItem], malls: Mapping[str, MallI
     items = []
     for i in changed:
         assert i.before is not None
-        assert i.after is not None
         current = now[i.mall].get(i.item)
         if current is None:
             skipped[(i.mall, i.item)] = "the mall no longer has this item"
             continue
-        restore = restore_value(i.before, i.after, current)
+        if _unconfirmed(i) and current != i.sent:
+            # Moved, and whether the write landed is unknown: either reading of the numbers could bring back
+            # sold stock. Only a mall showing exactly what the sync sent is taken as the write having landed.
+            skipped[(i.mall, i.item)] = (
+                f"the sync's write was never confirmed and the mall holds {current}, not the {i.sent} it sent "
+                f"({i.before} before the sync): whether it landed is unknown, so it is left alone; set it by hand"
+            )
+            continue
+        after = i.sent if i.after is None else i.after
+        restore = restore_value(i.before, after, current)
         if restore == current:
             skipped[(i.mall, i.item)] = "already at the value to restore"
             continue
-        items.append(RollbackItem(i.sku, i.mall, i.item, i.before, i.after, current, restore))
+        items.append(RollbackItem(i.sku, i.mall, i.item, i.before, after, current, restore))
     return RollbackReport(sync, tuple(items), dry_run=True, skipped=skipped)
 
 
