@@ -335,8 +335,11 @@ def render_rollback(report: RollbackReport, *, err: bool = False) -> None:
             ],
             err=err,
         )
+    for mall, error in sorted(report.mall_errors.items()):
+        click.echo(f"[WARN] {mall}: {error}; its items are left alone: run `ecsync rollback` again once it answers")
     for (mall, item), why in sorted(report.skipped.items()):
-        click.echo(f"  left alone: {mall} {item}: {why}", err=err)
+        if mall not in report.mall_errors:
+            click.echo(f"  left alone: {mall} {item}: {why}", err=err)
     if err:
         return
     if report.dry_run:
@@ -350,7 +353,8 @@ def render_rollback(report: RollbackReport, *, err: bool = False) -> None:
     for r in failed:
         click.echo(f"  failed: {r.mall} {r.item}: {r.error}")
     status = report.status.value if report.status else "FAILED"
-    click.echo(f"[{status}] Rollback finished: run {report.run_id} (sync {report.sync.id} rolled back)")
+    rest = "" if status == "SUCCESS" else "; run `ecsync rollback` again for what it did not put back"
+    click.echo(f"[{status}] Rollback finished: run {report.run_id} (sync {report.sync.id} rolled back){rest}")
 
 
 def render_health(report: HealthReport) -> None:

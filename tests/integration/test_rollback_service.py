@@ -19,7 +19,7 @@ from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, 
 from ecsync_core.store import RunLock
 from ecsync_core.store.db import utcnow
 from ecsync_core.testing import FakeMall
-from tests.fakeworld import World, make_world
+from tests.fakeworld import DownMall, World, make_world
 
 
 @pytest.fixture
@@ -132,15 +132,42 @@ def blind_malls(world: World) -> None:
         world.malls[code] = BlindAfterWrite(dict(mall.stock))
 
 
-def test_a_rollback_whose_writes_go_unconfirmed_still_uses_up_the_sync(world: World) -> None:
-    """Its writes may have landed: run again, it would reverse the sync's change a second time."""
+def test_a_rollback_run_again_never_reverses_twice(world: World) -> None:
+    """
+    A rollback whose writes landed unconfirmed did not finish, so it may be run again: what the mall shows it put
+    back is left alone, never reversed a second time; once one finishes, the sync is done with.
+    """
     world.sync()
     blind_malls(world)
     first = rollback(world)
     assert Outcome.FAILED == first.status
-    assert [] == [r for r in first.results if r.outcome == "ok"]
     assert 2 == world.malls["shop"].stock["d"], "the write landed, unconfirmed"
-    with pytest.raises(RollbackRefusedError, match="already rolled back"):
+    for mall in world.malls.values():
+        assert isinstance(mall, BlindAfterWrite)
+        mall.blind = False
+    again = rollback(world)
+    assert ((), None) == (again.items, again.run_id)
+    assert {f"already put back by rollback {first.run_id}"} == set(again.skipped.values())
+    assert (2, 0, 1) == (world.malls["shop"].stock["d"], world.malls["shop"].stock["b"], world.malls["mart"].stock["a"])
+
+
+def test_a_mall_down_leaves_its_items_for_a_rollback_run_again(world: World) -> None:
+    """
+    One mall not answering no longer stops the other's rollback: that mall's items wait (PARTIAL, said), and the
+    rollback run again once it answers puts back only them. Then the sync is done with.
+    """
+    world.sync()
+    down = MallError("mart", "HTTP 503 after 5 attempts", retryable=True)
+    world.malls["mart"] = DownMall(dict(world.malls["mart"].stock), error=down)
+    first = rollback(world)
+    assert Outcome.PARTIAL == first.status
+    assert first.mall_errors["mart"].startswith("could not read current stock: HTTP 503")
+    assert (2, 0) == (world.malls["shop"].stock["d"], world.malls["shop"].stock["b"])
+    world.malls["mart"] = FakeMall(dict(world.malls["mart"].stock))  # it answers again
+    second = rollback(world)
+    assert (Outcome.SUCCESS, [("mart", "a")]) == (second.status, [(i.mall, i.item) for i in second.items])
+    assert (1, 2) == (world.malls["mart"].stock["a"], world.malls["shop"].stock["d"])
+    with pytest.raises(RollbackRefusedError, match="once only"):
         rollback(world)
 
 

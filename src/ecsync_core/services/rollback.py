@@ -15,7 +15,7 @@ import structlog
 
 from ecsync_core.aio import run_to_end
 from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind, counted
-from ecsync_core.errors import EcsyncError
+from ecsync_core.errors import EcsyncError, MallError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
 from ecsync_core.services.push import ended_early, outcome_of, push, summary
@@ -109,9 +109,12 @@ def find_target(app: App, run_id: str | None) -> Run:
                 "rolled back"
             )
     if latest.rolled_back_by is not None:
-        raise RollbackRefusedError(
-            f"sync {latest.id} was already rolled back by run {latest.rolled_back_by} (once only)"
-        )
+        previous = app.ledger.get(latest.rolled_back_by)
+        # One that did not finish (stopped, a mall down) may be finished: what it put back is left alone then.
+        if previous.status in (Outcome.SUCCESS, Outcome.RUNNING):
+            raise RollbackRefusedError(
+                f"sync {latest.id} was already rolled back by run {latest.rolled_back_by} (once only)"
+            )
     if latest.finished_at is None or utcnow() - latest.finished_at > WINDOW:
         raise RollbackRefusedError(f"sync {latest.id} finished more than 24 hours ago: too old to roll back")
     return latest
@@ -143,9 +146,9 @@ def run_rollback(
 
 async def _preview(app: App, run_id: str | None) -> RollbackReport:
     sync = find_target(app, run_id)
-    malls = app.targets()
+    malls, failed = app.open_targets()
     try:
-        return await _plan(sync, _written(app, sync), malls)
+        return await _plan(sync, _written(app, sync), malls, failed, _put_back_before(app, sync))
     finally:
         await asyncio.gather(*(m.aclose() for m in malls.values()))
 
@@ -155,9 +158,9 @@ async def _confirmed(app: App, preview: RollbackReport, notifier: Notifier) -> R
     # written, and the older sync is not put back over it.
     mark_dead(app, notifier)
     sync = find_target(app, preview.sync.id)
-    malls = app.targets()
+    malls, failed = app.open_targets()
     try:
-        plan = await _plan(sync, _written(app, sync), malls)
+        plan = await _plan(sync, _written(app, sync), malls, failed, _put_back_before(app, sync))
         if not plan.items:
             return attrs.evolve(plan, dry_run=False)
         return await _apply(app, plan, malls, notifier)
@@ -184,25 +187,52 @@ def _unconfirmed(i: RunItem) -> bool:
     return i.after is None and i.outcome in ("planned", "failed")
 
 
-async def _plan(sync: Run, written: Sequence[RunItem], malls: Mapping[str, MallInventory]) -> RollbackReport:
+def _put_back_before(app: App, sync: Run) -> dict[tuple[str, str], list[RunItem]]:
+    """What earlier rollbacks of *sync* (none of them finished) planned, by (mall, item)."""
+    earlier: dict[tuple[str, str], list[RunItem]] = {}
+    for run in app.ledger.rollbacks_of(sync.id):
+        for i in app.ledger.items(run.id):
+            earlier.setdefault((i.mall, i.item), []).append(i)
+    return earlier
+
+
+async def _plan(
+    sync: Run,
+    written: Sequence[RunItem],
+    malls: Mapping[str, MallInventory],
+    failed: Mapping[str, EcsyncError],
+    earlier: Mapping[tuple[str, str], Sequence[RunItem]],
+) -> RollbackReport:
+    """
+    What to put back, against what each mall holds now. A mall that cannot be opened or read leaves its items
+    alone (a mall error: the rollback is then PARTIAL, and can be run again for them). *earlier*: the items of
+    a rollback of this sync that did not finish; what it put back is not put back again.
+    """
     skipped: dict[tuple[str, str], str] = {}
+    mall_errors = {code: f"could not start: {exc.one_line()}" for code, exc in failed.items()}
     changed = []
     for i in written:
         if i.before is None:
             skipped[(i.mall, i.item)] = "the mall did not report it before the sync: nothing to put back"
+        elif i.mall in mall_errors:
+            skipped[(i.mall, i.item)] = f"{i.mall}: {mall_errors[i.mall]}"
         elif i.mall not in malls:
             skipped[(i.mall, i.item)] = f"no plugin for mall {i.mall!r} is installed"
         elif i.before != (i.sent if i.after is None else i.after):
             changed.append(i)
-    codes = sorted({i.mall for i in changed})
-    readings = await asyncio.gather(*(malls[c].read(sorted({i.item for i in changed if i.mall == c})) for c in codes))
-    now = {c: r.quantities for c, r in zip(codes, readings, strict=True)}
+    now = await _read_now(malls, changed, mall_errors)
     items = []
     for i in changed:
         assert i.before is not None
+        if i.mall in mall_errors:
+            skipped[(i.mall, i.item)] = f"{i.mall}: {mall_errors[i.mall]}"
+            continue
         current = now[i.mall].get(i.item)
         if current is None:
             skipped[(i.mall, i.item)] = "the mall no longer has this item"
+            continue
+        if (why := _done_before(earlier.get((i.mall, i.item), ()), current, i)) is not None:
+            skipped[(i.mall, i.item)] = why
             continue
         if _unconfirmed(i) and current != i.sent:
             # Moved, and whether the write landed is unknown: either reading of the numbers could bring back
@@ -218,7 +248,43 @@ async def _plan(sync: Run, written: Sequence[RunItem], malls: Mapping[str, MallI
             skipped[(i.mall, i.item)] = "already at the value to restore"
             continue
         items.append(RollbackItem(i.sku, i.mall, i.item, i.before, after, current, restore))
-    return RollbackReport(sync, tuple(items), dry_run=True, skipped=skipped)
+    return RollbackReport(sync, tuple(items), dry_run=True, skipped=skipped, mall_errors=mall_errors)
+
+
+async def _read_now(
+    malls: Mapping[str, MallInventory], changed: Sequence[RunItem], mall_errors: dict[str, str]
+) -> dict[str, Mapping[str, int]]:
+    """Each mall's stock of the changed items; a mall that cannot be read goes in *mall_errors* instead."""
+    codes = sorted({i.mall for i in changed} - mall_errors.keys())
+    readings = await asyncio.gather(
+        *(malls[c].read(sorted({i.item for i in changed if i.mall == c})) for c in codes), return_exceptions=True
+    )
+    now: dict[str, Mapping[str, int]] = {}
+    for code, reading in zip(codes, readings, strict=True):
+        if isinstance(reading, EcsyncError):
+            said = reading.message if isinstance(reading, MallError) else reading.one_line()
+            mall_errors[code] = f"could not read current stock: {said}"
+        elif isinstance(reading, BaseException):
+            raise reading
+        else:
+            now[code] = reading.quantities
+    return now
+
+
+def _done_before(earlier: Sequence[RunItem], current: int, i: RunItem) -> str | None:
+    """Why earlier, unfinished rollbacks' put-back of this item is not to be repeated, or None."""
+    if not earlier:
+        return None
+    if done := next((e for e in earlier if e.outcome == "ok" or current == e.sent), None):
+        return f"already put back by rollback {done.run_id}"
+    after = i.sent if i.after is None else i.after
+    if current != after:
+        # An unconfirmed put-back may have landed before the stock moved: repeating it could reverse twice.
+        sent = ", ".join(f"{e.sent} (rollback {e.run_id})" for e in earlier)
+        return (
+            f"sent {sent} unconfirmed, and the mall holds {current} (the sync set {after}): left alone; set it by hand"
+        )
+    return None
 
 
 async def _apply(
@@ -243,12 +309,12 @@ async def _put_back(
     app.lock.describe(run.id, run.started_at.isoformat(timespec="seconds") + "Z")
     updates = [PlannedUpdate(i.sku, i.mall, i.item, 0, i.now, i.restore) for i in plan.items]
     ledger.record_items(RunItem(run.id, u.sku, u.mall, u.item, None, u.before, u.target) for u in updates)
-    # Once only, from the first write on: a rollback whose writes landed unconfirmed, run again, would reverse
-    # the sync's change a second time on top of the first.
+    # Linked from the first write on: a rollback run again skips what this one put back, confirmed or shown by
+    # the mall, so it never reverses the sync's change twice; once this one succeeds, the sync is done with.
     ledger.link_rollback(plan.sync.id, run.id)
     names = {p.code: p.name for p in app.host.targets()}
     codes = sorted({u.mall for u in updates})
-    mall_errors: dict[str, str] = {}
+    mall_errors = dict(plan.mall_errors)  # a mall it could not read: its items wait for the next rollback
     pushed = await asyncio.gather(
         *(push(run.id, malls[c], [u for u in updates if u.mall == c], names.get(c, c)) for c in codes)
     )

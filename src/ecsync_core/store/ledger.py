@@ -224,6 +224,15 @@ class DuckDBLedger:
             raise RunNotFoundError(f"run ID {run_id!r} is ambiguous: it starts {len(rows)} runs")
         return _run(rows[0])
 
+    def rollbacks_of(self, sync_id: str) -> list[Run]:
+        """The rollbacks that targeted the sync *sync_id*, oldest first (more than one when one did not finish)."""
+        with self.db.connect() as con:
+            rows = con.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE kind = 'rollback' AND target_run = ? ORDER BY started_at",
+                [sync_id],
+            ).fetchall()
+        return [_run(r) for r in rows]
+
     def items(self, run_id: str) -> list[RunItem]:
         with self.db.connect() as con:
             rows = con.execute(
