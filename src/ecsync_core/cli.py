@@ -269,15 +269,36 @@ def rules_history(state: State, as_json: bool) -> None:
 @pass_state
 def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool, as_json: bool) -> None:
     """The sync: Amazon FBA stock -> each mall's share."""
+    from ecsync_core.domain import Counts
+    from ecsync_core.errors import RefusedError, RunLockedError
     from ecsync_core.notify import LoggingNotifier
     from ecsync_core.render import render_sync
-    from ecsync_core.services.sync import SyncOptions, run_sync
+    from ecsync_core.services.sync import SyncFailedError, SyncOptions, run_sync
 
     app = state.app()
     if not as_json:
         click.echo("[INFO] Starting Dry Run..." if dry_run else "[INFO] Starting Sync...")
-    with terminal_progress(enabled=not as_json) as progress:
-        report = run_sync(app, SyncOptions(dry_run, file, full, force), LoggingNotifier(), progress)
+    try:
+        with terminal_progress(enabled=not as_json) as progress:
+            report = run_sync(app, SyncOptions(dry_run, file, full, force), LoggingNotifier(), progress)
+    except (SyncFailedError, RefusedError, RunLockedError) as exc:
+        if not as_json:
+            raise
+        # SPEC's fields are fixed: a script reading `status` must find it when no plan was made either.
+        failed = isinstance(exc, SyncFailedError)
+        click.echo(f"error: {exc.one_line()}", err=True)
+        emit_json(
+            {
+                "run_id": exc.run_id if isinstance(exc, SyncFailedError) else None,
+                "status": "FAILED" if failed else "REFUSED",
+                "dry_run": dry_run,
+                "forced": force,
+                "counts": Counts().as_dict(),
+                "error": exc.one_line(),
+                "exit_code": exc.exit_code,
+            }
+        )
+        sys.exit(exc.exit_code)
     if as_json:
         emit_json(
             {

@@ -149,6 +149,16 @@ def test_rules_approval_is_recorded(tmp_path: Path) -> None:
     assert f"approved by Tanaka at {at[:10]} {at[11:19]} (Asia/Tokyo)" in ecsync("-c", str(cfg), "rules", "show").stdout
 
 
+def test_a_live_sync_under_an_unapproved_table_gives_spec_json(tmp_path: Path) -> None:
+    """Refused before any plan, `sync --json` still carries SPEC's fields: status REFUSED, no run, zero counts."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'x.duckdb'}\nrules:\n  default:\n    - {{min: 1, ratio: '1/3'}}\n")
+    p = ecsync("-c", str(cfg), "sync", "--json")
+    doc = json.loads(p.stdout)
+    assert (1, "REFUSED", None, 0) == (p.returncode, doc["status"], doc["run_id"], doc["counts"]["updates"])
+    assert "is not approved" in doc["error"]
+
+
 def test_an_approval_of_a_table_edited_since_it_was_reviewed_is_refused(tmp_path: Path) -> None:
     """`--fingerprint` names what the manager reviewed: a table edited in between is not approved unseen."""
     cfg = tmp_path / "c.yaml"

@@ -173,6 +173,22 @@ def test_mall_down_for_the_whole_run_is_partial(sandbox: RunningSandbox) -> None
     assert {} == off(sandbox, want, "rakuten")
 
 
+def test_fba_down_is_failed_and_json_keeps_spec_fields(sandbox: RunningSandbox) -> None:
+    """
+    FBA answering 500 throughout: FAILED, exit 1, nothing written; `--json` still gives SPEC's fixed fields (a
+    script reading `status` found only an error document), with the run that `status` shows FAILED.
+    """
+    call(sandbox, "amazon", "POST", "/_sandbox/faults", {"status": 500, "count": 10_000})
+    p = cli(sandbox, "sync", "--json")
+    doc = json.loads(p.stdout)
+    assert (1, "FAILED", False) == (p.returncode, doc["status"], doc["dry_run"])
+    assert {"found", "mapped", "updates", "succeeded", "failed"} <= set(doc["counts"])
+    assert "the source could not be read in full" in doc["error"]
+    runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
+    assert (doc["run_id"], "FAILED") == (runs[0]["id"], runs[0]["status"])
+    assert (0, 0) == (writes(sandbox, "yahoo"), writes(sandbox, "rakuten"))
+
+
 def test_all_fba_at_zero_is_refused(sandbox: RunningSandbox) -> None:
     """Every FBA quantity at 0 at once: REFUSED, exit 1, nothing written to any mall."""
     skus = call(sandbox, "amazon", "GET", "/_sandbox/stock")

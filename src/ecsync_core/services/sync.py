@@ -81,7 +81,11 @@ class SyncReport:
 
 
 class SyncFailedError(EcsyncError):
-    """Raised when a sync cannot read its source in full; the run is recorded FAILED."""
+    """Raised when a sync cannot read its source in full; the run (*run_id*, a live one) is recorded FAILED."""
+
+    def __init__(self, message: str, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 def _quiet(_phase: str) -> None:
@@ -223,7 +227,7 @@ class _Sync:
             if missing and stock:
                 stock.update(await source.lookup(missing))
         except MallError as exc:
-            raise SyncFailedError(f"the source could not be read in full: {exc.one_line()}") from exc
+            raise SyncFailedError(f"the source could not be read in full: {exc.one_line()}", self.run_id) from exc
         finally:
             await source.aclose()
         return stock
