@@ -473,6 +473,30 @@ def test_ctrl_c_is_interrupted_and_keeps_what_the_run_did(world: World) -> None:
     assert ("INTERRUPTED", "stopped by the operator (Ctrl-C) before it finished") == world.notifier.sent[-1]
 
 
+def test_mapped_skus_a_stock_file_leaves_out_are_asked_of_fba_by_name(world: World, tmp_path: Path) -> None:
+    """
+    SPEC: a mapped SKU missing from the listing is asked for by name before it is taken as 0. A file cut short
+    (B left out, FBA holds 16) zeroed B's items under the zeroing guard; B is asked for now. Where FBA cannot
+    be asked, the run is refused, naming the SKUs; --force takes them as 0.
+    """
+    report = tmp_path / "fba.csv"
+    report.write_text("A,25\nC,9\nD,0\n")
+    dry = world.sync(file=report, dry_run=True)
+    assert Outcome.SUCCESS == dry.status
+    assert 16 == next(u.amazon_qty for u in dry.plan.items if u.sku == "B"), "asked by name, not taken as 0"
+
+    class NoApi(FakeStockSource):
+        async def lookup(self, skus: Sequence[str]) -> dict[str, int]:
+            raise CredentialError("src", "no credentials in .env")
+
+    world.holder["source"] = NoApi(dict(world.source.stock))
+    refused = world.sync(file=report, dry_run=True)
+    assert Outcome.REFUSED == refused.status
+    assert "2 mapped SKUs are not in the file ('B', 'X') and FBA could not be asked" in refused.message
+    forced = world.sync(file=report, dry_run=True, force=True)
+    assert 0 == next(u.amazon_qty for u in forced.plan.items if u.sku == "B")
+
+
 def test_a_stock_file_that_lost_leading_zeros_is_refused(world: World, tmp_path: Path) -> None:
     """Mapped 007 missing while 7 is there (Seller Central's .csv): REFUSED, not taken as sold out everywhere."""
     world.app.mappings.apply([Mapping("007", "shop", "z")], replace=False)

@@ -129,7 +129,7 @@ class _Sync:
     progress: Callable[[str], None] = _quiet
     run_id: str | None = None
     counts: Counts = Counts()  # so far: what the ledger keeps if the run ends early
-    lost_zeros: str | None = None  # why a stock file looks cut (leading zeros lost), to refuse it
+    file_doubt: str | None = None  # why a stock file cannot be taken as it is (refused without --force)
     mall_errors: dict[str, str] = attrs.field(factory=dict)
     plan_unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
     dry_id: str = attrs.field(factory=new_run_id)  # a dry run's id: on its log lines now, recorded at its end
@@ -179,7 +179,9 @@ class _Sync:
                 self.progress("reading FBA stock (every page) and the malls' stock")
                 stock = await listing
             elif stock is not None and opts.file is not None:
-                self.lost_zeros = _lost_zeros(stock, mappings, opts.file)
+                self.file_doubt = _lost_zeros(stock, mappings, opts.file)
+                if not self.file_doubt:
+                    await self._ask_for_missing(stock, mappings, opts.file)
             assert stock is not None
             readings = await reads
             self._count_left_out(mappings, readings)
@@ -216,6 +218,28 @@ class _Sync:
         if plugin.read_stock_file is None:
             raise PluginError(f"the source plugin {plugin.code!r} cannot read stock report files")
         return plugin.read_stock_file(path)
+
+    async def _ask_for_missing(self, stock: dict[str, int], mappings: Sequence[Mapping], path: Path) -> None:
+        """
+        Mapped SKUs a stock file leaves out, asked of FBA by name as a listing's are (SPEC: a short listing must
+        never read as sold out). Where FBA cannot be asked (no credentials, an outage), the run is refused.
+        """
+        missing = sorted({m.sku for m in mappings if m.active} - set(stock))
+        if not missing:
+            return
+        self.progress(f"asking FBA for {len(missing)} mapped SKUs not in {path.name}")
+        try:
+            source = self.app.source()
+            try:
+                stock.update(await source.lookup(missing))
+            finally:
+                await source.aclose()
+        except EcsyncError as exc:
+            self.file_doubt = (
+                f"{path}: {len(missing)} mapped SKUs are not in the file ({', '.join(map(repr, missing[:3]))}"
+                f"{', ...' if len(missing) > 3 else ''}) and FBA could not be asked for them by name "
+                f"({exc.one_line()}): use the full report, or --force to take them as 0"
+            )
 
     async def _snapshot(
         self, source: StockSource, opening: asyncio.Task[tuple[list[Mapping], Any, Any]]
@@ -293,8 +317,8 @@ class _Sync:
         if self.options.force:
             return None
         safety = self.app.settings.safety
-        if self.lost_zeros:
-            return f"{self.lost_zeros} (use --force if these really are different SKUs)"
+        if self.file_doubt:
+            return self.file_doubt
         if not found:
             return "the source returned no SKUs at all (use --force if FBA really holds nothing)"
         last = self.app.ledger.last_good()
@@ -425,7 +449,8 @@ def _lost_zeros(stock: MappingOf[str, int], mappings: Sequence[Mapping], path: P
     return (
         f"{path}: mapped SKU {sku!r} is not in the file but {seen!r} is"
         + (f" ({more} more like it)" if more else "")
-        + ": the file lost leading zeros (Seller Central's .csv does); use the .txt report"
+        + ": the file lost leading zeros (Seller Central's .csv does); use the .txt report "
+        "(or --force if these really are different SKUs)"
     )
 
 
