@@ -63,6 +63,7 @@ class App:
             backups=log.backups,
             file_level=log.level,
             library=library,
+            zone=self.settings.zone,
         )
 
     def context(self, plugin: MallPlugin) -> MallContext:

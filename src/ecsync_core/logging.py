@@ -4,14 +4,17 @@ structlog: readable lines on the console, one JSON event a line in the log file,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import re
 import sys
 
 from collections.abc import Iterable, MutableMapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -73,6 +76,7 @@ def configure(
     backups: int = 14,
     file_level: str = "INFO",
     library: bool = False,
+    zone: ZoneInfo | None = None,
 ) -> None:
     """
     Set up logging for one process.
@@ -83,6 +87,9 @@ def configure(
     With *library* (a live sync started from the API, in someone else's program) only the file is set up, on
     the ``ecsync`` logger: the host's own handlers, levels and console stay as they were (structlog is set
     up for ecsync all the same: the trail must be written, and redacted).
+
+    The file keeps UTC ISO times (one clock for every reader); the console shows them in *zone*, the
+    configured one, as every other time the operator reads.
     """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -120,6 +127,7 @@ def configure(
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *([_in_zone(zone)] if zone is not None else []),
                 structlog.dev.ConsoleRenderer(colors=False),
             ],
         )
@@ -172,6 +180,20 @@ def _file_handler(
     )
     to_file.addFilter(_ScrubStdlib())
     logger.addHandler(to_file)
+
+
+def _in_zone(zone: ZoneInfo) -> Any:
+    """A console processor: the event's UTC timestamp shown in *zone*."""
+
+    def shown(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        stamp = event.get("timestamp")
+        if isinstance(stamp, str):
+            with contextlib.suppress(ValueError):
+                at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(zone)
+                event["timestamp"] = at.strftime("%Y-%m-%d %H:%M:%S")
+        return event
+
+    return shown
 
 
 def get_logger(name: str = "ecsync") -> Any:

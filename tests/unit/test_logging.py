@@ -6,7 +6,9 @@ import json
 import logging
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import structlog
@@ -65,6 +67,20 @@ def test_retry_warnings_stay_in_the_file_off_the_console_unless_v(
     configure(1, log_file)
     structlog.get_logger("stamina").warning("stamina.retry_scheduled", callable="getStock", retry_num=2)
     assert "retry_scheduled" in capsys.readouterr().err
+
+
+def test_console_times_are_in_the_configured_zone_the_file_keeps_utc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SPEC: times are shown in the configured zone; the console said UTC beside JST messages. The file: UTC ISO."""
+    log_file = tmp_path / "a.log"
+    configure(0, log_file, zone=ZoneInfo("Asia/Tokyo"))
+    get_logger().warning("needs_attention")
+    stamp = json.loads(log_file.read_text().splitlines()[-1])["timestamp"]
+    utc = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    shown = utc.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M:%S")
+    assert stamp.endswith("Z")
+    assert capsys.readouterr().err.startswith(shown)
 
 
 def test_the_log_file_keeps_events_from_the_configured_level_up(tmp_path: Path) -> None:
