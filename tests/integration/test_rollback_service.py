@@ -132,6 +132,17 @@ def blind_malls(world: World) -> None:
         world.malls[code] = BlindAfterWrite(dict(mall.stock))
 
 
+def test_a_newer_sync_whose_every_write_was_refused_does_not_block_the_one_that_wrote(world: World) -> None:
+    """SPEC: the latest sync *that wrote*. One whose writes all read back refused wrote nothing: passed over."""
+    first = world.sync()
+    world.source.stock.update(A=9, B=2)
+    for mall in world.malls.values():
+        mall.failing.update(dict.fromkeys(mall.stock, "st-02101 refused"))
+    refused = world.sync()
+    assert (Outcome.FAILED, 0) == (refused.status, refused.counts.succeeded)
+    assert first.run_id == rollback(world, dry_run=True).sync.id
+
+
 def test_a_rollback_run_again_never_reverses_twice(world: World) -> None:
     """
     A rollback whose writes landed unconfirmed did not finish, so it may be run again: what the mall shows it put

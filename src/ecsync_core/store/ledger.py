@@ -281,13 +281,15 @@ class DuckDBLedger:
 
     def last_pushed_sync(self) -> Run | None:
         """
-        The newest finished live sync that recorded a plan, so may have written to a mall, whatever its outcome
-        (an interrupted or failed push wrote what it wrote): what `rollback` puts back, or refuses to pass over.
+        The newest finished live sync that may have written to a mall, whatever its outcome: an item confirmed,
+        or one sent and never confirmed (an interrupted or failed push wrote what it wrote). What `rollback`
+        puts back, or refuses to pass over. A sync whose every write read back refused did not write.
         """
         with self.db.connect() as con:
             row = con.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs r WHERE kind = 'sync' AND finished_at IS NOT NULL "
-                "AND EXISTS (SELECT 1 FROM run_items i WHERE i.run_id = r.id) ORDER BY started_at DESC LIMIT 1"
+                "AND EXISTS (SELECT 1 FROM run_items i WHERE i.run_id = r.id AND (i.outcome = 'ok' "
+                "OR (i.after IS NULL AND i.outcome IN ('planned', 'failed')))) ORDER BY started_at DESC LIMIT 1"
             ).fetchone()
         return None if row is None else _run(row)
 
