@@ -107,6 +107,7 @@ def _claimed_by_kept(
     absent: Sequence[tuple[str, str]],
     path: Path,
     malls: dict[str, str],
+    rows: dict[str, int],
 ) -> list[InputProblem]:
     """
     Codes the sheet gives one SKU while a mapping the merge keeps (its SKU not in the sheet) gives them to
@@ -114,6 +115,7 @@ def _claimed_by_kept(
 
     Args:
         malls: sheet column -> mall code.
+        rows: SKU -> its row in the sheet, to name where the clash is.
     """
     named = {(m.sku, m.mall) for m in wanted} | set(absent)
     kept = {(m.mall, m.item): m.sku for m in current if (m.sku, m.mall) not in named}
@@ -123,6 +125,7 @@ def _claimed_by_kept(
             str(path),
             f"amazon_sku {w.sku!r}: this code is already mapped to amazon_sku {kept[(w.mall, w.item)]!r}, which the "
             "sheet does not name, so a merge keeps it: give one of them another code, or import with --replace",
+            row=rows.get(w.sku),
             column=column[w.mall],
             value=w.item,
         )
@@ -204,7 +207,8 @@ def import_sku(
         log.info("import_sku_refused", file=str(path), problems=len(exc.problems), first=str(exc.problems[0]))
         raise
     wanted, absent = sheet_mappings(read, malls)
-    if not replace and (clashes := _claimed_by_kept(current, wanted, absent, path, malls)):
+    rows = {r.sku: line for r, line in zip(read.rows, read.lines, strict=True)}
+    if not replace and (clashes := _claimed_by_kept(current, wanted, absent, path, malls, rows)):
         log.info("import_sku_refused", file=str(path), problems=len(clashes), first=str(clashes[0]))
         raise InputError(clashes)
     if dry_run:
