@@ -187,6 +187,11 @@ def _unconfirmed(i: RunItem) -> bool:
     return i.after is None and i.outcome in ("planned", "failed")
 
 
+def _set_by(i: RunItem) -> int:
+    """What the sync left the item at: as read back, or as sent when that was never confirmed."""
+    return i.sent if i.after is None else i.after
+
+
 def _put_back_before(app: App, sync: Run) -> dict[tuple[str, str], list[RunItem]]:
     """What earlier rollbacks of *sync* (none of them finished) planned, by (mall, item)."""
     earlier: dict[tuple[str, str], list[RunItem]] = {}
@@ -218,7 +223,7 @@ async def _plan(
             skipped[(i.mall, i.item)] = f"{i.mall}: {mall_errors[i.mall]}"
         elif i.mall not in malls:
             skipped[(i.mall, i.item)] = f"no plugin for mall {i.mall!r} is installed"
-        elif i.before != (i.sent if i.after is None else i.after):
+        elif i.before != _set_by(i):
             changed.append(i)
     now = await _read_now(malls, changed, mall_errors)
     items = []
@@ -242,7 +247,7 @@ async def _plan(
                 f"({i.before} before the sync): whether it landed is unknown, so it is left alone; set it by hand"
             )
             continue
-        after = i.sent if i.after is None else i.after
+        after = _set_by(i)
         restore = restore_value(i.before, after, current)
         if restore == current:
             skipped[(i.mall, i.item)] = "already at the value to restore"
@@ -277,7 +282,7 @@ def _done_before(earlier: Sequence[RunItem], current: int, i: RunItem) -> str | 
         return None
     if done := next((e for e in earlier if e.outcome == "ok" or current == e.sent), None):
         return f"already put back by rollback {done.run_id}"
-    after = i.sent if i.after is None else i.after
+    after = _set_by(i)
     if current != after:
         # An unconfirmed put-back may have landed before the stock moved: repeating it could reverse twice.
         sent = ", ".join(f"{e.sent} (rollback {e.run_id})" for e in earlier)
