@@ -427,7 +427,7 @@ def rollback(state: State, dry_run: bool, run_id: str | None, yes: bool, as_json
         render_rollback(report)
     if report.run_id is not None:
         sys.exit(EXIT_CODES[report.status or Outcome.FAILED])
-    if not report.dry_run and report.items:  # the prompt was declined
+    if not report.dry_run and (report.items or report.incomplete):  # declined, or nothing it could put back
         sys.exit(EXIT_FAILED)
 
 

@@ -310,6 +310,7 @@ def rollback_json(report: RollbackReport) -> dict[str, Any]:
         "status": None if report.status is None else report.status.value,
         "items": items,
         "skipped": [{"mall": m, "item": i, "why": why} for (m, i), why in sorted(report.skipped.items())],
+        "unsure": [{"mall": m, "item": i, "why": why} for (m, i), why in sorted(report.unsure.items())],
         "mall_errors": dict(report.mall_errors),
     }
 
@@ -337,17 +338,20 @@ def render_rollback(report: RollbackReport, *, err: bool = False) -> None:
         )
     for mall, error in sorted(report.mall_errors.items()):
         click.echo(f"[WARN] {mall}: {error}; its items are left alone: run `ecsync rollback` again once it answers")
-    for (mall, item), why in sorted(report.skipped.items()):
-        if mall not in report.mall_errors:
-            click.echo(f"  left alone: {mall} {item}: {why}", err=err)
+    for (mall, item), why in sorted({**report.skipped, **report.unsure}.items()):
+        click.echo(f"  left alone: {mall} {item}: {why}", err=err)
     if err:
         return
     if report.dry_run:
         click.echo("[DRY-RUN] No changes made to API.")
         return
     if report.run_id is None:
-        said = "rollback cancelled: nothing was changed" if report.items else "nothing to put back: no change made"
-        click.echo(f"[INFO] {said}")
+        if report.items:
+            click.echo("[INFO] rollback cancelled: nothing was changed")
+        elif report.incomplete:
+            click.echo("[FAILED] nothing could be put back: see the lines above; run it again, or set them by hand")
+        else:
+            click.echo("[INFO] nothing to put back: no change made")
         return
     failed = [r for r in report.results if r.outcome == "failed"]
     for r in failed:

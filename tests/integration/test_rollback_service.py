@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecsync_core.domain import ItemResult, Outcome, RunItem, RunKind, StockWrite
+from ecsync_core.domain import ItemResult, Mapping, Outcome, RunItem, RunKind, StockWrite
 from ecsync_core.errors import MallError, RunLockedError
 from ecsync_core.ports import StockReading
 from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, restore_value, run_rollback
@@ -143,6 +143,58 @@ def test_a_newer_sync_whose_every_write_was_refused_does_not_block_the_one_that_
     assert first.run_id == rollback(world, dry_run=True).sync.id
 
 
+@attrs.define
+class WriteDown(FakeMall):
+    """A mall that answers reads but fails every write as a whole (after its retries)."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        raise MallError("m", "HTTP 500 after 5 attempts", retryable=True)
+
+
+def test_a_failed_write_is_not_put_back_where_orders_brought_the_mall_to_the_sent_value(world: World) -> None:
+    """
+    The sync's write to shop d (2 -> 0) failed and never landed; two orders then sold d out. The mall shows 0,
+    what the sync sent, but putting back 2 would sell two units that do not exist: left alone, PARTIAL, said.
+    """
+    world.malls["shop"] = WriteDown(dict(world.malls["shop"].stock))
+    world.sync()
+    world.malls["shop"] = FakeMall(dict(world.malls["shop"].stock))
+    world.malls["shop"].stock["d"] = 0  # two orders
+    plan = rollback(world, dry_run=True)
+    assert ("shop", "d") not in {(i.mall, i.item) for i in plan.items}
+    assert plan.unsure[("shop", "d")].startswith("the sync's write never answered or was not confirmed")
+    live = rollback(world)
+    assert (Outcome.PARTIAL, 0) == (live.status, world.malls["shop"].stock["d"])
+
+
+def test_a_rollback_whose_write_never_landed_is_redone_when_run_again(world: World) -> None:
+    """
+    shop b went 0 -> 4, then sold one (3). The first rollback's write failed: the mall still shows the 3 it
+    read, so the second puts b back (to 0) instead of leaving it, and only then is the sync done with.
+    """
+    world.sync()
+    world.malls["shop"].stock["b"] = 3
+    shop = world.malls["shop"]
+    world.malls["shop"] = WriteDown(dict(shop.stock))
+    first = rollback(world)
+    assert first.status in (Outcome.PARTIAL, Outcome.FAILED)
+    world.malls["shop"] = FakeMall(dict(world.malls["shop"].stock))
+    second = rollback(world)
+    assert (Outcome.SUCCESS, 0) == (second.status, world.malls["shop"].stock["b"])
+    with pytest.raises(RollbackRefusedError, match="once only"):
+        rollback(world)
+
+
+def test_a_sync_that_sent_nothing_does_not_block_the_one_that_wrote(world: World) -> None:
+    """A newer sync whose only item failed unsent (a mistyped SKU) wrote nothing: the older one is the target."""
+    first = world.sync()
+    world.malls["shop"].stock["e0"] = 7
+    world.app.mappings.apply([Mapping("0E", "shop", "e0")], replace=False)
+    newer = world.sync()
+    assert ["e0"] == [i.item for i in newer.failed_items]
+    assert first.run_id == rollback(world, dry_run=True).sync.id
+
+
 def test_a_rollback_run_again_never_reverses_twice(world: World) -> None:
     """
     A rollback whose writes landed unconfirmed did not finish, so it may be run again: what the mall shows it put
@@ -195,18 +247,19 @@ def test_a_syncs_unconfirmed_writes_are_put_back_where_the_mall_shows_them_and_n
     blind_malls(world)
     newer = world.sync()
     assert Outcome.FAILED == newer.status
-    for mall in world.malls.values():
-        assert isinstance(mall, BlindAfterWrite)
-        mall.blind = False  # the outage is over
+    for code, mall in list(world.malls.items()):
+        world.malls[code] = FakeMall(dict(mall.stock))  # the outage is over
     world.malls["mart"].stock["a"] -= 1  # an order since the sync
     plan = rollback(world, dry_run=True)
     assert newer.run_id == plan.sync.id
     assert {("shop", "d"): held["shop"]["d"], ("shop", "a"): held["shop"]["a"]} == {
         (i.mall, i.item): i.restore for i in plan.items
     }
-    why = plan.skipped[("mart", "a")]
-    assert why.startswith("the sync's write was never confirmed and the mall holds ")
-    assert "left alone; set it by hand" in why
+    why = plan.unsure[("mart", "a")]
+    assert why.startswith("the sync's write was accepted but never read back; the mall holds ")
+    assert why.endswith("whether it landed is unknown, set it by hand")
+    live = rollback(world)
+    assert (Outcome.PARTIAL, True) == (live.status, "1 items left alone, to set by hand" in world.notifier.sent[-1][1])
 
 
 def test_the_prompt_holds_no_lock_and_the_rollback_uses_what_the_malls_hold_after_it(world: World) -> None:

@@ -77,6 +77,7 @@ class RollbackReport:
         run_id: the rollback's own run; ``None`` when it wrote nothing (a dry run, a declined prompt, nothing
             to put back): only a rollback that writes is recorded.
         skipped: (mall, item) -> why it is left alone (gone from the mall, never read, already back).
+        unsure: (mall, item) -> why it is left alone although it may need putting back (set it by hand).
     """
 
     sync: Run
@@ -86,7 +87,13 @@ class RollbackReport:
     status: Outcome | None = None
     results: tuple[RunItem, ...] = attrs.field(default=(), repr=counted)
     skipped: Mapping[tuple[str, str], str] = attrs.field(factory=dict, repr=counted)
+    unsure: Mapping[tuple[str, str], str] = attrs.field(factory=dict, repr=counted)
     mall_errors: Mapping[str, str] = attrs.field(factory=dict)
+
+    @property
+    def incomplete(self) -> bool:
+        """Items it could not put back (a mall down, a write of unknown landing): run it again, or by hand."""
+        return bool(self.unsure or self.mall_errors)
 
 
 def find_target(app: App, run_id: str | None) -> Run:
@@ -169,12 +176,8 @@ async def _confirmed(app: App, preview: RollbackReport, notifier: Notifier) -> R
 
 
 def _written(app: App, sync: Run) -> list[RunItem]:
-    """
-    The sync's items that may have changed a mall: its confirmed writes, and the writes it sent but never
-    confirmed (it died in the middle, or a write or read-back failed after the retries: a timed-out write may
-    have landed). Refused when it recorded none.
-    """
-    written = [i for i in app.ledger.items(sync.id) if (i.after is not None and i.outcome == "ok") or _unconfirmed(i)]
+    """The sync's items that may have changed a mall (``may_have_written``); refused when there are none."""
+    written = [i for i in app.ledger.items(sync.id) if may_have_written(i)]
     if not written:
         raise RollbackRefusedError(
             f"sync {sync.id} ({sync.status.value}) recorded no write to put back. Run `ecsync sync` to set every "
@@ -183,13 +186,29 @@ def _written(app: App, sync: Run) -> list[RunItem]:
     return written
 
 
-def _unconfirmed(i: RunItem) -> bool:
-    return i.after is None and i.outcome in ("planned", "failed")
+def may_have_written(i: RunItem) -> bool:
+    """
+    Whether the sync's write of this item may have landed: confirmed; accepted but not read back; sent with
+    no answer (the run died, the call failed after its retries: a timed-out write may land); or read back at
+    neither the value sent nor the value before. Not: never sent, or read back unchanged.
+
+    The ledger's ``last_pushed_sync`` asks the same in SQL.
+    """
+    if i.outcome in {"ok", "planned"}:
+        return True
+    if (i.error or "").startswith("not sent"):
+        return False
+    return i.after is None or i.after != i.before
+
+
+def _accepted(i: RunItem) -> bool:
+    """The mall took the write (the call answered) but its read-back failed: it landed, short of a mall bug."""
+    return i.after is None and (i.error or "").startswith("read-back failed")
 
 
 def _set_by(i: RunItem) -> int:
-    """What the sync left the item at: as read back, or as sent when that was never confirmed."""
-    return i.sent if i.after is None else i.after
+    """What the sync left the item at: as read back when confirmed, else as sent."""
+    return i.after if i.outcome == "ok" and i.after is not None else i.sent
 
 
 def _put_back_before(app: App, sync: Run) -> dict[tuple[str, str], list[RunItem]]:
@@ -210,50 +229,62 @@ async def _plan(
 ) -> RollbackReport:
     """
     What to put back, against what each mall holds now. A mall that cannot be opened or read leaves its items
-    alone (a mall error: the rollback is then PARTIAL, and can be run again for them). *earlier*: the items of
-    a rollback of this sync that did not finish; what it put back is not put back again.
+    alone (a mall error); so does a write whose landing is unknown where the mall moved (*unsure*). Either
+    makes the rollback PARTIAL, and it can be run again. *earlier*: the items of rollbacks of this sync that
+    did not finish; what they put back is not put back again.
     """
     skipped: dict[tuple[str, str], str] = {}
+    unsure: dict[tuple[str, str], str] = {}
     mall_errors = {code: f"could not start: {exc.one_line()}" for code, exc in failed.items()}
     changed = []
     for i in written:
         if i.before is None:
             skipped[(i.mall, i.item)] = "the mall did not report it before the sync: nothing to put back"
-        elif i.mall in mall_errors:
-            skipped[(i.mall, i.item)] = f"{i.mall}: {mall_errors[i.mall]}"
-        elif i.mall not in malls:
-            skipped[(i.mall, i.item)] = f"no plugin for mall {i.mall!r} is installed"
-        elif i.before != _set_by(i):
+        elif i.mall not in malls and i.mall not in mall_errors:
+            mall_errors[i.mall] = "no plugin for this mall is loaded"
+        if i.before is not None and i.mall not in mall_errors and i.before != _set_by(i):
             changed.append(i)
     now = await _read_now(malls, changed, mall_errors)
     items = []
     for i in changed:
         assert i.before is not None
+        key = (i.mall, i.item)
         if i.mall in mall_errors:
-            skipped[(i.mall, i.item)] = f"{i.mall}: {mall_errors[i.mall]}"
             continue
-        current = now[i.mall].get(i.item)
+        current = now[i.mall].get(key[1])
         if current is None:
-            skipped[(i.mall, i.item)] = "the mall no longer has this item"
-            continue
-        if (why := _done_before(earlier.get((i.mall, i.item), ()), current, i)) is not None:
-            skipped[(i.mall, i.item)] = why
-            continue
-        if _unconfirmed(i) and current != i.sent:
-            # Moved, and whether the write landed is unknown: either reading of the numbers could bring back
-            # sold stock. Only a mall showing exactly what the sync sent is taken as the write having landed.
-            skipped[(i.mall, i.item)] = (
-                f"the sync's write was never confirmed and the mall holds {current}, not the {i.sent} it sent "
-                f"({i.before} before the sync): whether it landed is unknown, so it is left alone; set it by hand"
+            skipped[key] = "the mall no longer has this item"
+        elif (done := _put_back_by(earlier.get(key, ()), current)) is not None:
+            skipped[key] = f"already put back by rollback {done}"
+        elif current == i.before:
+            skipped[key] = "already at the value to restore"
+        elif (doubt := _earlier_doubt(earlier.get(key, ()), current, i) or _doubt(i, current)) is not None:
+            unsure[key] = doubt
+        else:
+            after = _set_by(i)
+            items.append(
+                RollbackItem(i.sku, i.mall, i.item, i.before, after, current, restore_value(i.before, after, current))
             )
-            continue
-        after = _set_by(i)
-        restore = restore_value(i.before, after, current)
-        if restore == current:
-            skipped[(i.mall, i.item)] = "already at the value to restore"
-            continue
-        items.append(RollbackItem(i.sku, i.mall, i.item, i.before, after, current, restore))
-    return RollbackReport(sync, tuple(items), dry_run=True, skipped=skipped, mall_errors=mall_errors)
+    return RollbackReport(sync, tuple(items), dry_run=True, skipped=skipped, unsure=unsure, mall_errors=mall_errors)
+
+
+def _doubt(i: RunItem, current: int) -> str | None:
+    """
+    Why the item's restore cannot be computed safely, or None. A confirmed write, or one the mall accepted and
+    still shows, is known; any other reading of the numbers could bring back stock sold since.
+    """
+    if i.outcome == "ok" or (_accepted(i) and current == i.sent):
+        return None
+    what = "was accepted but never read back" if _accepted(i) else "never answered or was not confirmed"
+    return (
+        f"the sync's write {what}; the mall holds {current}, the sync sent {i.sent}, it held {i.before} "
+        "before: whether it landed is unknown, set it by hand"
+    )
+
+
+def _unsure_line(plan: RollbackReport) -> str:
+    n = len(plan.unsure)
+    return f"{n} items left alone, to set by hand (their sync writes were never confirmed)" if n else ""
 
 
 async def _read_now(
@@ -276,20 +307,21 @@ async def _read_now(
     return now
 
 
-def _done_before(earlier: Sequence[RunItem], current: int, i: RunItem) -> str | None:
-    """Why earlier, unfinished rollbacks' put-back of this item is not to be repeated, or None."""
-    if not earlier:
+def _put_back_by(earlier: Sequence[RunItem], current: int) -> str | None:
+    """The earlier, unfinished rollback that put this item back (confirmed, or the mall shows it), or None."""
+    done = next((e for e in earlier if e.outcome == "ok" or current == e.sent), None)
+    return None if done is None else done.run_id
+
+
+def _earlier_doubt(earlier: Sequence[RunItem], current: int, i: RunItem) -> str | None:
+    """
+    Why an earlier rollback's unconfirmed put-back makes this item unsafe to put back, or None: where the mall
+    still shows what that rollback read, its write never landed, and the item is put back as if it had not run.
+    """
+    if all(current == e.before for e in earlier):
         return None
-    if done := next((e for e in earlier if e.outcome == "ok" or current == e.sent), None):
-        return f"already put back by rollback {done.run_id}"
-    after = _set_by(i)
-    if current != after:
-        # An unconfirmed put-back may have landed before the stock moved: repeating it could reverse twice.
-        sent = ", ".join(f"{e.sent} (rollback {e.run_id})" for e in earlier)
-        return (
-            f"sent {sent} unconfirmed, and the mall holds {current} (the sync set {after}): left alone; set it by hand"
-        )
-    return None
+    sent = ", ".join(f"{e.sent} (rollback {e.run_id})" for e in earlier)
+    return f"sent {sent} unconfirmed, and the mall holds {current} (the sync set {_set_by(i)}): set it by hand"
 
 
 async def _apply(
@@ -331,13 +363,14 @@ async def _put_back(
     ok = sum(1 for r in results if r.outcome == "ok")
     counts = Counts(0, 0, len(updates), ok, len(results) - ok)
     status = outcome_of(counts, mall_errors)
-    message = summary(mall_errors)
+    if status is Outcome.SUCCESS and plan.unsure:
+        status = Outcome.PARTIAL  # not done with: run again, or set those items by hand
+    message = "; ".join(filter(None, (summary(mall_errors), _unsure_line(plan))))
     ledger.finish(run.id, status, counts, message)
     log.info("rollback_finished", run_id=run.id, sync=plan.sync.id, status=status.value, **counts.as_dict())
     if status is not Outcome.SUCCESS:
-        notifier.notify(
-            status.value, f"rollback {run.id} of sync {plan.sync.id}: {counts.failed} items failed", run_id=run.id
-        )
+        said = f"rollback {run.id} of sync {plan.sync.id}: {counts.failed} items failed. {message}".strip()
+        notifier.notify(status.value, said, run_id=run.id)
     return attrs.evolve(
         plan, dry_run=False, run_id=run.id, status=status, results=tuple(results), mall_errors=mall_errors
     )

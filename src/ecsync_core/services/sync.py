@@ -413,7 +413,12 @@ class _Sync:
         assert self.run_id is not None
         run_id = self.run_id
         unreadable = self.plan_unreadable
-        items = [item(run_id, u, None, unreadable[(code, u.item)]) for u in updates if (code, u.item) in unreadable]
+        # "not sent:" marks them for rollback: these items were never written, whatever the mall shows now.
+        items = [
+            item(run_id, u, None, f"not sent: {unreadable[(code, u.item)]}")
+            for u in updates
+            if (code, u.item) in unreadable
+        ]
         updates = [u for u in updates if (code, u.item) not in unreadable]
         if updates:
             try:

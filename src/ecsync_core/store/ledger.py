@@ -281,15 +281,17 @@ class DuckDBLedger:
 
     def last_pushed_sync(self) -> Run | None:
         """
-        The newest finished live sync that may have written to a mall, whatever its outcome: an item confirmed,
-        or one sent and never confirmed (an interrupted or failed push wrote what it wrote). What `rollback`
-        puts back, or refuses to pass over. A sync whose every write read back refused did not write.
+        The newest finished live sync that may have written to a mall, whatever its outcome (an interrupted or
+        failed push wrote what it wrote): `services.rollback.may_have_written`, in SQL. What `rollback` puts
+        back, or refuses to pass over. A sync that sent nothing, or whose writes all read back unchanged, did not
+        write.
         """
         with self.db.connect() as con:
             row = con.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs r WHERE kind = 'sync' AND finished_at IS NOT NULL "
-                "AND EXISTS (SELECT 1 FROM run_items i WHERE i.run_id = r.id AND (i.outcome = 'ok' "
-                "OR (i.after IS NULL AND i.outcome IN ('planned', 'failed')))) ORDER BY started_at DESC LIMIT 1"
+                "AND EXISTS (SELECT 1 FROM run_items i WHERE i.run_id = r.id AND (i.outcome IN ('ok', 'planned') "
+                "OR (coalesce(i.error, '') NOT LIKE 'not sent%' AND (i.after IS NULL OR i.after <> i.before)))) "
+                "ORDER BY started_at DESC LIMIT 1"
             ).fetchone()
         return None if row is None else _run(row)
 
