@@ -245,6 +245,11 @@ def test_sync_from_a_report_file(sandbox: RunningSandbox, tmp_path: Path) -> Non
     assert str(bad) in line
     assert "row 3" in line
     assert "afn-fulfillable-quantity" in line
+    live = cli(sandbox, "sync", "--file", str(bad), "--json")  # recorded FAILED: --json gives its id, as status does
+    doc = json.loads(live.stdout)
+    runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
+    assert (1, "FAILED", runs[0]["id"]) == (live.returncode, doc["status"], doc["run_id"])
+    assert "row 3" in doc["error"]
 
 
 def test_rollback_after_an_order(sandbox: RunningSandbox) -> None:

@@ -477,7 +477,8 @@ def test_mapped_skus_a_stock_file_leaves_out_are_asked_of_fba_by_name(world: Wor
     """
     SPEC: a mapped SKU missing from the listing is asked for by name before it is taken as 0. A file cut short
     (B left out, FBA holds 16) zeroed B's items under the zeroing guard; B is asked for now. Where FBA cannot
-    be asked, the run is refused, naming the SKUs; --force takes them as 0.
+    be asked (no API access), they are taken as 0 with a warning naming them: refusing would take --force,
+    and every safety check with it, every night.
     """
     report = tmp_path / "fba.csv"
     report.write_text("A,25\nC,9\nD,0\n")
@@ -490,11 +491,10 @@ def test_mapped_skus_a_stock_file_leaves_out_are_asked_of_fba_by_name(world: Wor
             raise CredentialError("src", "no credentials in .env")
 
     world.holder["source"] = NoApi(dict(world.source.stock))
-    refused = world.sync(file=report, dry_run=True)
-    assert Outcome.REFUSED == refused.status
-    assert "2 mapped SKUs are not in the file ('B', 'X') and FBA could not be asked" in refused.message
-    forced = world.sync(file=report, dry_run=True, force=True)
-    assert 0 == next(u.amazon_qty for u in forced.plan.items if u.sku == "B")
+    warned = world.sync(file=report, dry_run=True)
+    assert (Outcome.SUCCESS, 0) == (warned.status, next(u.amazon_qty for u in warned.plan.items if u.sku == "B"))
+    assert "2 mapped SKUs are not in the file ('B', 'X'), and FBA could not be asked" in warned.warnings[0]
+    assert "taken as 0" in world.app.ledger.get(warned.run_id).message
 
 
 def test_a_stock_file_that_lost_leading_zeros_is_refused(world: World, tmp_path: Path) -> None:

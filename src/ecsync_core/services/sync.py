@@ -130,6 +130,7 @@ class _Sync:
     run_id: str | None = None
     counts: Counts = Counts()  # so far: what the ledger keeps if the run ends early
     file_doubt: str | None = None  # why a stock file cannot be taken as it is (refused without --force)
+    notes: list[str] = attrs.field(factory=list)  # what the report says beside its verdict ([WARN] lines)
     mall_errors: dict[str, str] = attrs.field(factory=dict)
     plan_unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
     dry_id: str = attrs.field(factory=new_run_id)  # a dry run's id: on its log lines now, recorded at its end
@@ -151,10 +152,14 @@ class _Sync:
             try:
                 return await self._run()
             except BaseException as exc:
-                if self.run_id is not None:
-                    status, message = ended_early(exc)
-                    app.ledger.finish(self.run_id, status, self.counts, message)
-                    self.notifier.notify(status.value, message, run_id=self.run_id)
+                if self.run_id is None:
+                    raise
+                status, message = ended_early(exc)
+                app.ledger.finish(self.run_id, status, self.counts, message)
+                self.notifier.notify(status.value, message, run_id=self.run_id)
+                if isinstance(exc, EcsyncError) and not isinstance(exc, SyncFailedError):
+                    # Recorded FAILED under its id: the error carries the id (`sync --json` gives it).
+                    raise SyncFailedError(exc.one_line(), self.run_id) from exc
                 raise
 
     async def _run(self) -> SyncReport:
@@ -235,11 +240,14 @@ class _Sync:
             finally:
                 await source.aclose()
         except EcsyncError as exc:
-            self.file_doubt = (
-                f"{path}: {len(missing)} mapped SKUs are not in the file ({', '.join(map(repr, missing[:3]))}"
-                f"{', ...' if len(missing) > 3 else ''}) and FBA could not be asked for them by name "
-                f"({exc.one_line()}): use the full report, or --force to take them as 0"
+            # Not refused: an operator syncing from files without API access would need --force every night,
+            # which turns every safety check off. The source-size and zeroing checks still guard a short file.
+            shown = ", ".join(map(repr, missing[:3])) + (", ..." if len(missing) > 3 else "")
+            self.notes.append(
+                f"{path}: {len(missing)} mapped SKUs are not in the file ({shown}), and FBA could not be asked for "
+                f"them by name ({exc.one_line()}): they are taken as 0"
             )
+            log.warning("file_missing_skus_unasked", file=str(path), skus=len(missing), error=exc.one_line())
 
     async def _snapshot(
         self, source: StockSource, opening: asyncio.Task[tuple[list[Mapping], Any, Any]]
@@ -352,11 +360,12 @@ class _Sync:
 
     def _warnings(self) -> tuple[str, ...]:
         """
-        What a dry run says beside its verdict: a live run under this rule table would be refused (SPEC lets dry
-        runs work with it; a preview that passed in silence, then a refused 04:00 run, was a trap).
+        What the run says beside its verdict: its notes, and for a dry run that a live run under this rule table
+        would be refused (SPEC lets dry runs work with it; a preview that passed in silence, then a refused 04:00
+        run, was a trap).
         """
         why = unapproved(self.app) if self.options.dry_run else None
-        return () if why is None else (f"the live run would be refused: {why}",)
+        return (*self.notes, *(() if why is None else (f"the live run would be refused: {why}",)))
 
     def _finish_dry(self, plan: Plan) -> SyncReport:
         ledger, counts = self.app.ledger, self._counts(plan)
@@ -393,14 +402,16 @@ class _Sync:
         status = outcome_of(counts, self.mall_errors)
         if counts.succeeded == 0 and set(self.mall_errors) >= set(malls):
             status = Outcome.FAILED  # every mall failed as a whole: nothing of the run happened
-        message = summary(self.mall_errors)
+        warnings = self._warnings()
+        message = "; ".join(filter(None, (summary(self.mall_errors), *warnings)))
         ledger.finish(run_id, status, counts, message)
         log.info("sync_finished", run_id=run_id, status=status.value, **counts.as_dict())
         if status is not Outcome.SUCCESS:
             alert = f"sync {run_id}: {counts.failed} of {counts.updates} items failed. {message}".strip()
             self.notifier.notify(status.value, alert, run_id=run_id)
+        errors = dict(self.mall_errors)
         return SyncReport(
-            run_id, status, False, counts, plan, tuple(items), dict(self.mall_errors), message, self.options.force
+            run_id, status, False, counts, plan, tuple(items), errors, message, self.options.force, warnings
         )
 
     async def _push_mall(
