@@ -122,7 +122,9 @@ def find_target(app: App, run_id: str | None) -> Run:
             raise RollbackRefusedError(
                 f"sync {latest.id} was already rolled back by run {latest.rolled_back_by} (once only)"
             )
-    if latest.finished_at is None or utcnow() - latest.finished_at > WINDOW:
+    # A run found dead was given its finish when found: it ended at some time after it started, unknown.
+    ended = latest.started_at if latest.status is Outcome.INTERRUPTED else latest.finished_at
+    if ended is None or utcnow() - ended > WINDOW:
         raise RollbackRefusedError(f"sync {latest.id} finished more than 24 hours ago: too old to roll back")
     return latest
 
@@ -196,7 +198,7 @@ def may_have_written(i: RunItem) -> bool:
     """
     if i.outcome in {"ok", "planned"}:
         return True
-    if (i.error or "").startswith("not sent"):
+    if "not sent: " in (i.error or ""):  # the sync's own mark, after the mall's name for slices given up
         return False
     return i.after is None or i.after != i.before
 
@@ -254,27 +256,37 @@ async def _plan(
         current = now[i.mall].get(key[1])
         if current is None:
             skipped[key] = "the mall no longer has this item"
-        elif (done := _put_back_by(earlier.get(key, ()), current)) is not None:
-            skipped[key] = f"already put back by rollback {done}"
-        elif current == i.before:
-            skipped[key] = "already at the value to restore"
-        elif (doubt := _earlier_doubt(earlier.get(key, ()), current, i) or _doubt(i, current)) is not None:
-            unsure[key] = doubt
-        else:
-            after = _set_by(i)
-            items.append(
-                RollbackItem(i.sku, i.mall, i.item, i.before, after, current, restore_value(i.before, after, current))
+            continue
+        verdict = _after_earlier(earlier.get(key, ()), current, i)
+        if verdict is None and not _known(i, current):
+            # A lowering write whose mall still shows the higher number before it never landed: orders only
+            # lower stock. Any other reading of an unknown landing could bring back stock sold since.
+            never = i.sent < i.before and current == i.before
+            verdict = (
+                (False, "the sync's write never landed: nothing to put back") if never else (True, _doubt(i, current))
             )
+        after = _set_by(i)
+        restore = restore_value(i.before, after, current)
+        if verdict is None and restore == current:
+            verdict = (False, "already at the value to restore")
+        if verdict is None:
+            items.append(RollbackItem(i.sku, i.mall, i.item, i.before, after, current, restore))
+        else:
+            (unsure if verdict[0] else skipped)[key] = verdict[1]
     return RollbackReport(sync, tuple(items), dry_run=True, skipped=skipped, unsure=unsure, mall_errors=mall_errors)
 
 
-def _doubt(i: RunItem, current: int) -> str | None:
+def _known(i: RunItem, current: int) -> bool:
     """
-    Why the item's restore cannot be computed safely, or None. A confirmed write, or one the mall accepted and
-    still shows, is known; any other reading of the numbers could bring back stock sold since.
+    The sync's write is known to have landed: confirmed; or the mall shows what it sent, and either took the
+    write (only its read-back failed) or the write raised the item (orders only lower stock).
     """
-    if i.outcome == "ok" or (_accepted(i) and current == i.sent):
-        return None
+    assert i.before is not None
+    return i.outcome == "ok" or (current == i.sent and (_accepted(i) or i.sent > i.before))
+
+
+def _doubt(i: RunItem, current: int) -> str:
+    """Why a write of unknown landing is left alone: any reading of the numbers could bring back sold stock."""
     what = "was accepted but never read back" if _accepted(i) else "never answered or was not confirmed"
     return (
         f"the sync's write {what}; the mall holds {current}, the sync sent {i.sent}, it held {i.before} "
@@ -300,6 +312,8 @@ async def _read_now(
         if isinstance(reading, EcsyncError):
             said = reading.message if isinstance(reading, MallError) else reading.one_line()
             mall_errors[code] = f"could not read current stock: {said}"
+        elif isinstance(reading, Exception):  # a plugin's own bug: that mall is left out, as a sync does
+            mall_errors[code] = f"the mall plugin failed ({type(reading).__name__}: {reading})"
         elif isinstance(reading, BaseException):
             raise reading
         else:
@@ -307,21 +321,27 @@ async def _read_now(
     return now
 
 
-def _put_back_by(earlier: Sequence[RunItem], current: int) -> str | None:
-    """The earlier, unfinished rollback that put this item back (confirmed, or the mall shows it), or None."""
-    done = next((e for e in earlier if e.outcome == "ok" or current == e.sent), None)
-    return None if done is None else done.run_id
-
-
-def _earlier_doubt(earlier: Sequence[RunItem], current: int, i: RunItem) -> str | None:
+def _after_earlier(earlier: Sequence[RunItem], current: int, i: RunItem) -> tuple[bool, str] | None:
     """
-    Why an earlier rollback's unconfirmed put-back makes this item unsafe to put back, or None: where the mall
-    still shows what that rollback read, its write never landed, and the item is put back as if it had not run.
+    What the latest earlier, unfinished rollback of this item settles: (unsure, why) to leave it alone, or None
+    to put it back as if that rollback had not run.
+
+    Orders only lower stock. So where that rollback raised the item, the mall showing its higher number proves
+    it landed, and showing what it read proves nothing (orders may have taken it back down). Where it lowered
+    the item, showing what it read proves it never landed, and showing its lower number proves nothing.
     """
-    if all(current == e.before for e in earlier):
+    if not earlier:
         return None
-    sent = ", ".join(f"{e.sent} (rollback {e.run_id})" for e in earlier)
-    return f"sent {sent} unconfirmed, and the mall holds {current} (the sync set {_set_by(i)}): set it by hand"
+    e = earlier[-1]
+    if e.outcome == "ok" or (e.sent > (e.before or 0) and current == e.sent):
+        return (False, f"already put back by rollback {e.run_id}")
+    if e.before is not None and e.sent < e.before and current == e.before:
+        return None
+    return (
+        True,
+        f"rollback {e.run_id} sent {e.sent} (it read {e.before}) unconfirmed, and the mall holds {current} (the "
+        f"sync set {_set_by(i)}): whether it landed is unknown, set it by hand",
+    )
 
 
 async def _apply(
