@@ -107,6 +107,11 @@ def make_plan(
     )
 
 
+def unlisted(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> list[str]:
+    """The active mapped SKUs the source did not list, in order: asked for by name before they count as 0."""
+    return sorted({m.sku for m in mappings if m.active} - stock.keys())
+
+
 def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[str, str]:
     """
     Mapped SKUs FBA does not know while it knows one that differs only in character width, invisible characters,
@@ -114,7 +119,7 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
 
     Taken as q = 0, such a SKU would zero its items on every mall while FBA holds stock under the real one.
     """
-    missing = {m.sku for m in mappings if m.active and m.sku not in stock}
+    missing = unlisted(stock, mappings)
     if not missing:
         return {}
     seen: dict[str, str] = {}
@@ -125,7 +130,7 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
             f"SKU {sku!r} is not at FBA, but {real!r} is: mistyped in the master sheet? fix it and import again; "
             "if they really are different SKUs, sync once with --force (the item goes to 0), then set is_active to 0"
         )
-        for sku in sorted(missing)
+        for sku in missing
         if (real := seen.get(_fold(sku))) is not None
     }
 

@@ -31,7 +31,7 @@ from ecsync_core.domain import (
 )
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
-from ecsync_core.planning import Plan, make_plan, mistyped
+from ecsync_core.planning import Plan, make_plan, mistyped, unlisted
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
 from ecsync_core.services.push import Pushed, ended_early, item, outcome_of, push, summary
@@ -227,9 +227,10 @@ class _Sync:
     async def _ask_for_missing(self, stock: dict[str, int], mappings: Sequence[Mapping], path: Path) -> None:
         """
         Mapped SKUs a stock file leaves out, asked of FBA by name as a listing's are (SPEC: a short listing must
-        never read as sold out). Where FBA cannot be asked (no credentials, an outage), the run is refused.
+        never read as sold out). Where FBA cannot be asked (no credentials, an outage), they count as 0, named
+        in a warning.
         """
-        missing = sorted({m.sku for m in mappings if m.active} - set(stock))
+        missing = unlisted(stock, mappings)
         if not missing:
             return
         self.progress(f"asking FBA for {len(missing)} mapped SKUs not in {path.name}")
@@ -255,7 +256,7 @@ class _Sync:
         try:
             stock = await source.snapshot()
             mappings, _, _ = await opening
-            missing = sorted({m.sku for m in mappings} - set(stock))
+            missing = unlisted(stock, mappings)
             if missing and stock:
                 stock.update(await source.lookup(missing))
         except MallError as exc:
@@ -367,6 +368,11 @@ class _Sync:
         why = unapproved(self.app) if self.options.dry_run else None
         return (*self.notes, *(() if why is None else (f"the live run would be refused: {why}",)))
 
+    def _closing(self) -> tuple[str, tuple[str, ...]]:
+        """The run's message for the ledger (`status ID` shows it) and alerts, and its warnings."""
+        warnings = self._warnings()
+        return "; ".join(filter(None, (summary(self.mall_errors), *warnings))), warnings
+
     def _finish_dry(self, plan: Plan) -> SyncReport:
         ledger, counts = self.app.ledger, self._counts(plan)
         status = Outcome.PARTIAL if self.mall_errors else Outcome.SUCCESS
@@ -378,8 +384,7 @@ class _Sync:
             run_id=self.dry_id,
         )
         ledger.record_items(_intent(run.id, plan.updates))
-        warnings = self._warnings()
-        message = "; ".join(filter(None, (summary(self.mall_errors), *warnings)))  # `status ID` shows it
+        message, warnings = self._closing()
         ledger.finish(run.id, status, counts, message)
         errors = dict(self.mall_errors)
         return SyncReport(run.id, status, True, counts, plan, (), errors, message, self.options.force, warnings)
@@ -402,8 +407,7 @@ class _Sync:
         status = outcome_of(counts, self.mall_errors)
         if counts.succeeded == 0 and set(self.mall_errors) >= set(malls):
             status = Outcome.FAILED  # every mall failed as a whole: nothing of the run happened
-        warnings = self._warnings()
-        message = "; ".join(filter(None, (summary(self.mall_errors), *warnings)))
+        message, warnings = self._closing()
         ledger.finish(run_id, status, counts, message)
         log.info("sync_finished", run_id=run_id, status=status.value, **counts.as_dict())
         if status is not Outcome.SUCCESS:
