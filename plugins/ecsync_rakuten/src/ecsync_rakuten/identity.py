@@ -139,6 +139,8 @@ class Resolution:
         Each sheet key is one FBA SKU's, so two keys on one SKU are two FBA SKUs feeding one item: each run's
         last write would win, and the item's stock would follow whichever SKU came last.
         """
+        if len(set(self.pairs.values())) == len(self.pairs):  # the usual case, asked twice a slice: at C speed
+            return {}
         by_pair: dict[tuple[str, str], list[str]] = {}
         for key, pair in self.pairs.items():
             by_pair.setdefault(pair, []).append(key)
@@ -149,7 +151,7 @@ class Resolution:
             )
             for (m, v), keys in by_pair.items()
             # One key in two spellings of the manageNumber's case is one sheet key (the import stores it folded).
-            if len({normalize_item_key(k) for k in keys}) > 1
+            if len(keys) > 1 and len({normalize_item_key(k) for k in keys}) > 1
             for key in keys
         }
 
