@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import multiprocessing
 import os
 import resource
 import selectors
+import statistics
 import time
 
 from collections.abc import Callable, Coroutine, Iterator
@@ -126,3 +128,21 @@ def run_round(make: Callable[[], Coroutine[Any, Any, Any]], fine_timer: bool) ->
         return loop.run_until_complete(make())
     finally:
         loop.close()
+
+
+def paced_gap(rate: float, fine_timer: bool, calls: int = 100) -> float:
+    """
+    The median seconds between calls that our pacer (a depth-1 ``TokenBucket`` at *rate*) lets through on this
+    machine's event loop, with nothing else to do: the published interval, the margin, and the timer's own lateness
+    on each wake-up (which --speed 100 does not scale down).
+    """
+    from ecsync_core.pacing import TokenBucket
+
+    async def gaps() -> float:
+        bucket, times = TokenBucket(rate, 1), []
+        for _ in range(calls):
+            await bucket.acquire()
+            times.append(time.perf_counter())
+        return statistics.median(b - a for a, b in itertools.pairwise(times))
+
+    return float(run_round(gaps, fine_timer))

@@ -7,10 +7,15 @@ is the sync's own push (``ecsync_core.services.push``): slices of 2,000 written 
 while the next is written.
 
 Printed: wall time of a round (median of the repeats), the floor the published limits allow, the ratio
-(goal <= 1.1), 429s drawn, CPU seconds a round of the client and of the server process, and peak memory (RSS
-of the client and of the server process). The floor: upserts spaced 1/rate with no burst, (upserts - 1) /
-(1 x speed); bulk-gets have their own limit (5/s), so the read-back can hide inside the upserts' pacing and
-adds nothing to the least time (the sequential figure, write then read, is printed beside it).
+(goal <= 1.1), what our pacer alone takes on this machine's loop, 429s drawn, CPU seconds a round of the client
+and of the server process, and peak memory (RSS of the client and of the server process). The floor: upserts
+spaced 1/rate with no burst, (upserts - 1) / (1 x speed); bulk-gets have their own limit (5/s), so the
+read-back can hide inside the upserts' pacing and adds nothing to the least time (the sequential figure, write
+then read, is printed beside it).
+
+The pacer alone: 250 depth-1 waits with nothing else to do, each late by the timer's wake-up (here about
+0.35 ms on a select() loop and 1.1 ms on epoll). --speed 100 shrinks the interval a hundredfold but not that
+lateness, so this line is the least a round can take on this machine before any work of ours.
 
     python benchmarks/bench_rakuten.py [--items 100000] [--speed 100] [--repeats 3] [--fine-timer]
 
@@ -109,6 +114,13 @@ def main() -> None:
     print(f"  {upserts} bulk-upserts, {gets} bulk-gets; rounds {', '.join(f'{r:.3f}' for r in rounds)} s")
     print(f"  wall {took:.3f} s (median); floor {floor:.3f} s; ratio {took / floor:.3f} (goal <= 1.1)")
     print(f"  (against write-then-read, floor {sequential:.3f} s: ratio {took / sequential:.3f})")
+    gap = _emulated.paced_gap(args.speed / (1 + margin), args.fine_timer)
+    timer_floor = (upserts - 1) * gap
+    print(
+        f"  this loop's pacing alone: an upsert every {gap * 1000:.2f} ms (published {1000 / args.speed:.2f}, "
+        f"+{margin:.0%} margin), {timer_floor:.3f} s for the upserts, ratio {timer_floor / floor:.3f}, before any "
+        "work of ours"
+    )
     print(f"  read back as written: {min(matched):,}/{args.items:,}; 429s drawn: {throttled}")
     print(f"  peak RSS   client {client_peak_mb:.0f} MiB, server {server_peak_mb:.0f} MiB")
     # At --speed 1 every call's CPU (a few ms) hides inside the pacing wait (1 s, 200 ms); only the margin and
