@@ -262,6 +262,35 @@ def _locate(cli_path: str | os.PathLike[str] | None) -> Path | None:
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping: PyYAML keeps the last one in silence."""
+
+
+def _unique_keys(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *base`` then overriding a key is meant
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            again = key in seen
+            seen.add(key)
+        except TypeError:  # an unhashable key: construct_mapping names it
+            continue
+        if again:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice; keep one", key_node.start_mark
+            )
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # a SafeLoader: plain data only
+
+
 def load_settings(cli_path: str | os.PathLike[str] | None = None) -> Settings:
     """Read and check the config; with no file anywhere, every default applies."""
     path = _locate(cli_path)
@@ -269,7 +298,7 @@ def load_settings(cli_path: str | os.PathLike[str] | None = None) -> Settings:
         return Settings()
     source = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _yaml(path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(parse)"
@@ -358,13 +387,15 @@ def load_rules_file(path: Path) -> RuleSet:
     """A proposed rule table for `simulate --rules`: a YAML file with a ``rules:`` section, as in config."""
     source = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _yaml(path)
     except OSError as exc:
         raise ConfigError("--rules", f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError("--rules", f"{path}: {_not_utf8(exc)}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError("--rules", f"{path} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError("--rules", f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     if isinstance(raw, dict) and "rules" in raw:
         raw = raw["rules"]
     try:

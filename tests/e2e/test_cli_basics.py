@@ -76,6 +76,19 @@ def test_a_misspelt_mall_in_a_proposed_table_is_refused(tmp_path: Path) -> None:
     )
 
 
+def test_a_proposed_table_with_a_band_given_twice_is_refused(tmp_path: Path) -> None:
+    """Two `yahoo:` lists would preview only the second; the file and line are named instead."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text(
+        "rules:\n  malls:\n    yahoo:\n      - {min: 1, ratio: '1/2'}\n    yahoo:\n      - {min: 1, ratio: '1'}\n"
+    )
+    p = ecsync("simulate", "--qty", "4", "--rules", str(rules))
+    assert (1, f"{rules} is not valid YAML (line 5): key 'yahoo' is given twice; keep one") == (
+        p.returncode,
+        p.stderr.strip().split("--rules: ")[-1],
+    )
+
+
 def test_a_table_that_offers_more_than_fba_holds_is_pointed_out(tmp_path: Path) -> None:
     """Yahoo on a share of 1 leaves Rakuten's half on top: simulate names the quantities, in text and JSON."""
     rules = tmp_path / "r.yaml"

@@ -65,6 +65,9 @@ def test_missing_c_file_is_an_error(tmp_path: Path) -> None:
         ("rules:\n  default:\n    - {min: 1, ratio: 'half'}\n", "rules.default[0].ratio", "fraction"),
         ("rules:\n  defaults: []\n", "rules.defaults", "unknown key"),
         ("database: [unclosed\n", "line 2", "YAML"),
+        # PyYAML keeps the last of two keys in silence: the first block's settings would be dropped unseen.
+        ("safety:\n  max_zero_ratio: 0.1\nsafety:\n  min_source_ratio: 0.4\n", "line 3", "'safety' is given twice"),
+        ("rules:\n  default:\n    - {min: 1, ratio: '1/2', ratio: '1'}\n", "line 3", "'ratio' is given twice"),
         ("logging:\n  retention_days: 0\n", "logging.retention_days", "at least 1"),
         ("logging:\n  level: BOGUS\n", "logging.level", "DEBUG, INFO, WARNING, ERROR"),
         ("# \x93\xfa\x96{\x8c\xea\ndatabase: x.duckdb\n", "-c/--config", "not UTF-8"),
