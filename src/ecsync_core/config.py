@@ -284,7 +284,23 @@ def _unique_keys(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = Fal
     return loader.construct_mapping(node, deep=deep)
 
 
+def _decimal_int(loader: _StrictLoader, node: yaml.ScalarNode) -> int:
+    value: int = loader.construct_yaml_int(node)
+    text = str(node.value).lstrip("+-").replace("_", "")
+    if (len(text) > 1 and text[0] == "0") or ":" in text:
+        # YAML 1.1 reads 010 as 8 (octal) and 1:30 as 90 (base 60): a band's min of 010, or an id of 012345
+        # (5349), would change in silence.
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"{node.value} reads as the number {value} in YAML: write a number in plain digits, or quote text",
+            node.start_mark,
+        )
+    return value
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
 
 
 def _yaml(path: Path) -> Any:

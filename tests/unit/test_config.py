@@ -68,6 +68,9 @@ def test_missing_c_file_is_an_error(tmp_path: Path) -> None:
         # PyYAML keeps the last of two keys in silence: the first block's settings would be dropped unseen.
         ("safety:\n  max_zero_ratio: 0.1\nsafety:\n  min_source_ratio: 0.4\n", "line 3", "'safety' is given twice"),
         ("rules:\n  default:\n    - {min: 1, ratio: '1/2', ratio: '1'}\n", "line 3", "'ratio' is given twice"),
+        # YAML 1.1 reads 010 as octal 8 and 1:30 as 90: a band or an id would change in silence.
+        ("rules:\n  default:\n    - {min: 010, ratio: '1/2'}\n", "line 3", "010 reads as the number 8"),
+        ("malls:\n  yahoo:\n    seller_id: 012345\n", "line 3", "012345 reads as the number 5349"),
         ("logging:\n  retention_days: 0\n", "logging.retention_days", "at least 1"),
         ("logging:\n  level: BOGUS\n", "logging.level", "DEBUG, INFO, WARNING, ERROR"),
         ("# \x93\xfa\x96{\x8c\xea\ndatabase: x.duckdb\n", "-c/--config", "not UTF-8"),
