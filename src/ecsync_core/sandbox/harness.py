@@ -201,6 +201,12 @@ class Pacer:
     """
     The emulator's published limits as token buckets, rate and burst scaled by *speed* (burst at least 1).
 
+    Time compressed, the real limit would keep its burst. It is scaled anyway: at the speeds tests run (1000x),
+    a published burst of 1 leaves a window of a millisecond or less, below the jitter of a loaded test process
+    between the client's pacing and this clock, and every test would draw 429s its client did not cause. At
+    ``--speed 1`` (the operator's sandbox) the limits are the published ones. The adapters' pacing is tested
+    against the published bursts by their own strict rigs (Amazon's ``at_real_burst``, Rakuten's ``strict``).
+
     A call must find a token in every limit it matches; it takes them in the order the limits are listed
     and stops at the first that has none, as a real mall counts a refused call against the limits it passed.
     """

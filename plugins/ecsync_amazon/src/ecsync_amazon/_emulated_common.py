@@ -18,6 +18,11 @@ from starlette.responses import JSONResponse, Response
 from ecsync_amazon._wire import Error, ErrorList, unstructure
 
 
+# Reports API 2021-06-30's paths as the facts sheet gives them, not the adapter's constants (see emulator.py).
+REPORTS = "/reports/2021-06-30/reports"
+DOCUMENTS = "/reports/2021-06-30/documents"
+
+
 @attrs.frozen
 class CatalogueFacts:
     """What Amazon knows of a SKU besides its fulfillable stock; fixed, so every answer agrees with the last."""

@@ -21,10 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ecsync_amazon._emulated_common import catalogue, iso, respond, sp_error
+from ecsync_amazon._emulated_common import DOCUMENTS, REPORTS, catalogue, iso, respond, sp_error
 from ecsync_amazon._wire import CreateReportResponse, Report, ReportDocument, ReportList, unstructure
 from ecsync_amazon.report import codec
-from ecsync_amazon.reports_api import DOCUMENTS, REPORTS
 
 
 SUPPORTED = ("GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA", "GET_FBA_MYI_ALL_INVENTORY_DATA")

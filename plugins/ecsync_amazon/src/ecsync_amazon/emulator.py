@@ -26,16 +26,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ecsync_amazon._emulated_common import catalogue, iso, respond_text, sp_error
+from ecsync_amazon._emulated_common import DOCUMENTS, REPORTS, catalogue, iso, respond_text, sp_error
 from ecsync_amazon._emulated_pages import Row, page_json
 from ecsync_amazon._emulated_reports import ReportsDesk
 from ecsync_amazon._wire import LwaError, LwaToken, unstructure
 from ecsync_amazon.auth import CLIENT_ID, CLIENT_SECRET, CLIENT_SECRET_ISSUED, REFRESH_TOKEN
-from ecsync_amazon.client import SUMMARIES
-from ecsync_amazon.plugin import PUBLISHED_RATE, AmazonSettings
-from ecsync_amazon.reports_api import DOCUMENTS, REPORTS
+from ecsync_amazon.plugin import AmazonSettings
 from ecsync_core.sandbox.harness import RateLimit
 
+
+# The facts sheet's paths and limits, written here rather than taken from the adapter: an emulator that shared
+# the adapter's constants would follow its mistakes (a wrong path or rate) instead of failing them.
+SUMMARIES = "/fba/inventory/v1/summaries"
+PUBLISHED_RATE = 2.0
 
 MARKETPLACE = "A1VC38T7YXB528"
 TOKEN_PATH = "/auth/o2/token"

@@ -17,7 +17,7 @@ import re
 import time
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 import attrs
@@ -27,8 +27,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ecsync_core.sandbox.harness import RateLimit
-from ecsync_rakuten.client import BULK_GET, BULK_UPSERT, EXPIRY, JST
 
+
+# The facts sheet's paths and limits, written here rather than taken from the adapter: an emulator that shared
+# the adapter's constants would follow its mistakes (a 2.1 path, a wrong batch size) instead of failing them.
+BULK_GET = "/es/2.0/inventories/bulk-get"
+BULK_UPSERT = "/es/2.0/inventories/bulk-upsert"
+EXPIRY = "/es/1.0/license-management/license-key/expiry-date"
+JST = timezone(timedelta(hours=9), "JST")
 
 SANDBOX_SECRET = "SP000000_sandboxsecret"
 SANDBOX_LICENSE_KEY = "SL000000_sandboxlicense"

@@ -46,7 +46,7 @@ from starlette.routing import BaseRoute, Route
 
 from ecsync_core.sandbox.harness import RateLimit
 from ecsync_yahoo import _wire
-from ecsync_yahoo.plugin import MAX_CODES_PER_CALL, YahooSettings, check_item_key
+from ecsync_yahoo.plugin import YahooSettings
 
 
 API = "/ShoppingWebService/V1"
@@ -58,6 +58,10 @@ ACCESS_TOKEN_S = 3600
 CODE_S = 600
 REFRESH_TOKEN_S = 28 * 24 * 3600
 PUBLISHED_RATE = 10.0
+# The facts sheet's item_code rules, written here rather than taken from the adapter, so that an adapter that
+# sends more codes, or codes of another shape, is refused as Yahoo would refuse it instead of agreed with.
+MAX_CODES_PER_CALL = 1000
+_CODE = re.compile(r"[A-Za-z0-9-]{1,99}(?::[A-Za-z0-9-]{1,99})?")
 """Requests a second per API, from the older help page (the newer one is silent)."""
 
 CHALLENGE = 'Bearer realm="yahooapis.jp", error="invalid_token", error_description="expired token"'
@@ -108,7 +112,7 @@ class Item:
 
 
 def _set_row(item: str, sub: str, quantity: int) -> str:
-    # setStock's row. A code that passed check_item_key holds only letters, digits and '-': nothing to escape.
+    # setStock's row. A code that passed _CODE holds only letters, digits and '-': nothing to escape.
     return f"<Result><ItemCode>{item}</ItemCode><SubCode>{sub}</SubCode><Quantity>{quantity}</Quantity></Result>"
 
 
@@ -243,9 +247,10 @@ class YahooEmulator:
                 self.orphans.pop(key, None)
 
     def throttled(self, request: Request) -> Response:
-        # Yahoo publishes no throttle answer; a 429 in the store API's own error shape is our guess.
+        # Yahoo publishes no throttle answer; a 429 in the store API's own error shape is our guess, and no
+        # Retry-After: no source shows one, so the adapter's own back-off is what a throttled call meets.
         body = _wire.render_auth_error("Too Many Requests")
-        return Response(body, status_code=429, media_type="application/xml", headers={"Retry-After": "1"})
+        return Response(body, status_code=429, media_type="application/xml")
 
     def failure(self, request: Request, status: int) -> Response:
         if status == 429:
@@ -345,7 +350,7 @@ class YahooEmulator:
             return _error("st-01101", "パラメータ「item_code」が指定されていません。")
         if len(codes) > MAX_CODES_PER_CALL:
             return _error("st-01102", "商品コードの指定数が上限を超えています。")
-        if len(codes) == 1 and check_item_key(codes[0]):
+        if len(codes) == 1 and not _CODE.fullmatch(codes[0]):
             return _error("st-01101", "パラメータ「item_code」が不正です。")
         rows: list[str] = []
         ok = 0
@@ -353,7 +358,7 @@ class YahooEmulator:
             if (held := self.items.get(code)) is not None:
                 ok += 1
                 rows.append(held.row(code))
-            elif check_item_key(code):
+            elif not _CODE.fullmatch(code):
                 item, sub = _item_parts(code)
                 rows.append(_wire.render_row([("ItemCode", item), ("SubCode", sub), ("ErrorCode", "st-01101")]))
             else:
@@ -420,7 +425,7 @@ class YahooEmulator:
 
     def _plan(self, code: str, quantity: str, flag: str | None) -> tuple[str, int, int | None] | str:
         """(mode, number, flag) for one row, or the row's error code."""
-        if code not in self.items and check_item_key(code):
+        if code not in self.items and not _CODE.fullmatch(code):
             return "st-02101"
         text = quantity.strip()  # a '+' sent unencoded arrives as a space: the number then reads as absolute
         mode = text[0] if text[:1] in {"+", "-"} else "="
