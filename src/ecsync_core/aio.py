@@ -1,5 +1,6 @@
 """
-Running a service's coroutine to its end from plain code: the CLI, a script, or a notebook.
+Running a service's coroutine to its end from plain code (the CLI, a script, or a notebook), and closing the
+adapters it opened.
 """
 
 from __future__ import annotations
@@ -7,21 +8,72 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
+
+from ecsync_core.logging import get_logger
+from ecsync_core.ports import MallAdapter
 
 
 T = TypeVar("T")
+
+log = get_logger(__name__)
 
 
 def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
     """
     ``asyncio.run(coro)``; from inside a running event loop (Jupyter runs one) on a thread with its own loop,
     where ``asyncio.run`` would refuse to start.
+
+    On the thread, an interrupt while waiting (Ctrl-C in a notebook) cancels the coroutine and waits for it
+    to wind down before it is raised: a live run is then recorded as stopped, and whatever lock the caller
+    holds is released only once nothing of the run is still writing.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
+    started: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]]
+    started = concurrent.futures.Future()
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        started.set_result((asyncio.get_running_loop(), task))
+        return await coro
+
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ecsync") as pool:
-        return pool.submit(asyncio.run, coro).result()
+        done = pool.submit(asyncio.run, main())
+        try:
+            return done.result()
+        except BaseException:
+            if not done.done():
+                loop, task = started.result()
+                loop.call_soon_threadsafe(task.cancel)
+                _wait_out(done)
+            raise
+
+
+def _wait_out(done: concurrent.futures.Future[Any]) -> None:
+    """Wait for *done* to finish, through further interrupts: the run is recording that it stopped."""
+    while True:
+        try:
+            concurrent.futures.wait([done])
+            return
+        except KeyboardInterrupt:
+            continue
+
+
+async def close_all(adapters: Iterable[MallAdapter]) -> None:
+    """
+    Close every adapter. One that fails to close is logged, not raised: by then the run's outcome is decided,
+    and a plugin's clean-up bug must not turn a finished sync into an internal error.
+    """
+    adapters = list(adapters)
+    results = await asyncio.gather(*(a.aclose() for a in adapters), return_exceptions=True)
+    for adapter, result in zip(adapters, results, strict=True):
+        if isinstance(result, Exception):
+            error = f"{type(result).__name__}: {result}"
+            log.warning("adapter_close_failed", adapter=type(adapter).__name__, error=error)
+        elif isinstance(result, BaseException):
+            raise result

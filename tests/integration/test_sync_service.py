@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import threading
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -448,6 +449,59 @@ def test_a_plugin_crash_while_reading_leaves_that_mall_out(world: World) -> None
     assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
     assert [] == world.malls["mart"].writes
     assert report.mall_errors["mart"].startswith("the mall plugin failed (RuntimeError: boom in read)")
+
+
+@attrs.define
+class CloseBugMall(FakeMall):
+    """A plugin whose clean-up has a bug."""
+
+    async def aclose(self) -> None:
+        raise RuntimeError("boom in aclose")
+
+
+def test_a_plugin_that_fails_to_close_leaves_the_run_as_it_was(world: World) -> None:
+    """The writes landed and read back: a bug closing the adapter is logged; the sync and a rollback preview stand."""
+    world.malls["mart"] = CloseBugMall(dict(world.malls["mart"].stock))
+    report = world.sync()
+    assert (Outcome.SUCCESS, 3) == (report.status, report.counts.succeeded)
+    assert Outcome.SUCCESS == world.app.ledger.get(report.run_id).status
+    preview = run_rollback(world.app, None, dry_run=True, notifier=world.notifier, confirm=lambda _plan: False)
+    assert {("mart", "a"), ("shop", "b"), ("shop", "d")} == {(i.mall, i.item) for i in preview.items}
+
+
+@attrs.define
+class NotebookInterrupt(FakeMall):
+    """A slow mall during whose write the analyst interrupts the notebook cell running the sync."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        main = threading.main_thread().ident
+        assert main is not None
+        signal.pthread_kill(main, signal.SIGINT)  # ipykernel's interrupt: a KeyboardInterrupt in the cell
+        await asyncio.sleep(5)
+        return await super().write(writes)
+
+
+def test_an_interrupted_notebook_sync_stops_before_it_lets_go_of_the_lock(world: World) -> None:
+    """
+    In a notebook the sync runs on a thread beside the kernel's loop. An interrupt there cancels the run and waits
+    for it: recorded INTERRUPTED, nothing written after, and only then is the lock free. Before, the cell got its
+    KeyboardInterrupt back while the thread went on writing, the lock released, beside any next sync.
+    """
+    world.malls["mart"] = NotebookInterrupt(dict(world.malls["mart"].stock))
+
+    async def cell() -> None:
+        world.sync()
+
+    loop = asyncio.new_event_loop()  # run as ipykernel runs a cell: no asyncio SIGINT handler of its own
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(cell())
+    finally:
+        loop.close()
+    assert Outcome.INTERRUPTED == world.app.ledger.recent(1)[0].status
+    assert [] == world.malls["mart"].writes
+    assert not [t for t in threading.enumerate() if t.name.startswith("ecsync")]
+    assert world.app.lock.holder() is None
 
 
 @attrs.define

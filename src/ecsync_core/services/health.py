@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ecsync_core.aio import run_to_end
+from ecsync_core.aio import close_all, run_to_end
 from ecsync_core.config import env_file_for
 from ecsync_core.domain import CredentialStatus, Outcome
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, MallWarning
@@ -326,10 +326,7 @@ async def _mall_checks(app: App, plugin: MallPlugin, *, online: bool) -> list[Ch
         if online:
             checks.append(await _ping(adapter, ping_name, f"{plugin.name} API"))
     finally:
-        try:
-            await adapter.aclose()
-        except Exception:
-            log.debug("health_adapter_close_failed", mall=plugin.code, exc_info=True)
+        await close_all([adapter])
     return checks
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from ecsync_core.aio import run_to_end
+from ecsync_core.aio import close_all, run_to_end
 from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind, counted
 from ecsync_core.errors import EcsyncError, MallError
 from ecsync_core.logging import get_logger
@@ -159,7 +159,7 @@ async def _preview(app: App, run_id: str | None) -> RollbackReport:
     try:
         return await _plan(sync, _written(app, sync), malls, failed, _put_back_before(app, sync))
     finally:
-        await asyncio.gather(*(m.aclose() for m in malls.values()))
+        await close_all(malls.values())
 
 
 async def _confirmed(app: App, preview: RollbackReport, notifier: Notifier) -> RollbackReport:
@@ -174,7 +174,7 @@ async def _confirmed(app: App, preview: RollbackReport, notifier: Notifier) -> R
             return attrs.evolve(plan, dry_run=False)
         return await _apply(app, plan, malls, notifier)
     finally:
-        await asyncio.gather(*(m.aclose() for m in malls.values()))
+        await close_all(malls.values())
 
 
 def _written(app: App, sync: Run) -> list[RunItem]:

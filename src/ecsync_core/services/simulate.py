@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ecsync_core.aio import run_to_end
+from ecsync_core.aio import close_all, run_to_end
 from ecsync_core.allocation import Overcommit, non_monotone_edges, overcommitted
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import EcsyncError
@@ -206,7 +206,7 @@ def current_stock(app: App, file: Path | None) -> tuple[list[tuple[str | None, i
                     listed.update(await adapter.lookup(missing))
                 return listed
             finally:
-                await adapter.aclose()
+                await close_all([adapter])
 
         stock = run_to_end(listing())
     if not mapped:

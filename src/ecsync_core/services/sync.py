@@ -17,7 +17,7 @@ import attrs
 import structlog
 
 from ecsync_core import heap
-from ecsync_core.aio import run_to_end
+from ecsync_core.aio import close_all, run_to_end
 from ecsync_core.domain import (
     MAX_QUANTITY,
     Counts,
@@ -205,7 +205,7 @@ class _Sync:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            await asyncio.gather(*(m.aclose() for m in malls.values()))
+            await close_all(malls.values())
 
     def _open(self) -> tuple[list[Mapping], dict[str, MallInventory], dict[str, EcsyncError | str]]:
         """
@@ -239,7 +239,7 @@ class _Sync:
             try:
                 stock.update(await source.lookup(missing))
             finally:
-                await source.aclose()
+                await close_all([source])
         except EcsyncError as exc:
             # Not refused: an operator syncing from files without API access would need --force every night,
             # which turns every safety check off. The source-size and zeroing checks still guard a short file.
@@ -262,7 +262,7 @@ class _Sync:
         except MallError as exc:
             raise SyncFailedError(f"the source could not be read in full: {exc.one_line()}", self.run_id) from exc
         finally:
-            await source.aclose()
+            await close_all([source])
         return stock
 
     async def _read_malls(
