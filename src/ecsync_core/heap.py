@@ -26,13 +26,14 @@ YOUNG_THRESHOLD = 20_000
 @contextlib.contextmanager
 def run_scope() -> Iterator[None]:
     """Collect young objects less often for the block; give back whatever ``settle`` set aside at its end."""
-    thresholds = gc.get_threshold()
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
     gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if not frozen:  # a host that froze its own objects (gc.freeze after imports) keeps them frozen
+            gc.unfreeze()
 
 
 def settle() -> None:

@@ -27,3 +27,15 @@ def test_a_failing_run_restores_the_collector_too() -> None:
         pass
     assert before == gc.get_threshold()
     assert 0 == gc.get_freeze_count()
+
+
+def test_a_host_that_froze_its_own_objects_keeps_them_frozen() -> None:
+    """A program that calls gc.freeze() itself (after its imports, say) finds it still in force after a run."""
+    gc.freeze()
+    try:
+        host = gc.get_freeze_count()
+        with heap.run_scope():
+            heap.settle()
+        assert gc.get_freeze_count() >= host
+    finally:
+        gc.unfreeze()
