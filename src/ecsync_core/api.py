@@ -12,6 +12,8 @@ The importable API, for notebooks and scripts: the same services the CLI calls, 
 
 from __future__ import annotations
 
+import operator
+
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from ecsync_core.notify import LoggingNotifier
 from ecsync_core.services.import_sku import ImportResult
 from ecsync_core.services.import_sku import import_sku as _import_sku
 from ecsync_core.services.runs import RunDetail, recent_runs, run_detail
-from ecsync_core.services.simulate import Simulation, simulate_for
+from ecsync_core.services.simulate import QuantityRangeError, Simulation, parse_quantities, simulate_for
 from ecsync_core.services.sync import SyncOptions, SyncReport, run_sync
 
 
@@ -36,7 +38,7 @@ def open_app(config: PathLike | None = None) -> App:
 
 
 def simulate(
-    quantities: Iterable[int] | None = None,
+    quantities: Iterable[int] | str | int | None = None,
     *,
     config: PathLike | None = None,
     file: PathLike | None = None,
@@ -46,14 +48,28 @@ def simulate(
     What each mall would get; changes nothing anywhere.
 
     Args:
-        quantities: Amazon quantities to tabulate; ``None`` takes the current FBA stock (or *file*): the mapped
-            SKUs, each on the malls it is mapped on (every SKU and mall before the first import).
+        quantities: Amazon quantities to tabulate (whole numbers, one, or a range as `--qty` takes it: "0-30");
+            ``None`` takes the current FBA stock (or *file*): the mapped SKUs, each on the malls it is mapped on
+            (every SKU and mall before the first import).
         file: an FBA inventory report file instead of the live listing.
         rules: a proposed rule table (YAML) shown beside today's.
     """
+    asked = None if quantities is None else _whole_numbers(quantities)
     return simulate_for(
-        open_app(config), quantities, None if file is None else Path(file), None if rules is None else Path(rules)
+        open_app(config), asked, None if file is None else Path(file), None if rules is None else Path(rules)
     )
+
+
+def _whole_numbers(quantities: Iterable[int] | str | int) -> list[int]:
+    """The quantities as `--qty` would read them; a fraction (2.5, a pandas NaN) is refused, not rounded."""
+    if isinstance(quantities, str):
+        return parse_quantities(quantities)
+    asked = [quantities] if isinstance(quantities, int) else list(quantities)
+    try:
+        return [operator.index(q) for q in asked]
+    except TypeError:
+        bad = next(q for q in asked if not isinstance(q, int))
+        raise QuantityRangeError(f"quantities: {bad!r} is not a whole number") from None
 
 
 def import_sku(

@@ -9,9 +9,13 @@ import logging.handlers
 
 from pathlib import Path
 
+import pytest
+
 from ecsync_core import api
 from ecsync_core.domain import MANUAL_RULE, RunKind
+from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import configure as configure_logging
+from ecsync_core.services.simulate import QuantityRangeError
 from ecsync_core.testing.sandbox import start_sandbox
 
 
@@ -22,6 +26,20 @@ def test_simulate_quantities_as_records() -> None:
         {"sku": None, "amazon_qty": 9, "rakuten": 3, "yahoo": 3},
         {"sku": None, "amazon_qty": 10, "rakuten": 2, "yahoo": 2},
     ] == sim.records()[1:3]
+
+
+def test_simulate_takes_a_range_or_one_quantity_and_refuses_fractions() -> None:
+    """ "0-30" and 25 read as `--qty` reads them; 2.5 or a pandas NaN is refused, not rounded into a share."""
+    assert [8, 9, 10] == [r["amazon_qty"] for r in api.simulate("8-10").records()]
+    assert [{"sku": None, "amazon_qty": 25, "rakuten": 5, "yahoo": 5}] == api.simulate(25).records()
+    for fraction in (2.5, float("nan")):
+        with pytest.raises(QuantityRangeError, match="is not a whole number"):
+            api.simulate([4, fraction])
+
+
+def test_status_with_a_limit_out_of_range_is_an_ecsync_error() -> None:
+    with pytest.raises(EcsyncError, match="limit must be between 1 and"):
+        api.status(limit=0)
 
 
 def test_simulate_records_mark_the_rows_a_proposed_table_changes(tmp_path: Path) -> None:

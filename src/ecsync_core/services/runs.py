@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ecsync_core.domain import Outcome, Run, RunItem
-from ecsync_core.errors import RefusedError, RunLockedError
+from ecsync_core.errors import EcsyncError, RefusedError, RunLockedError
 from ecsync_core.store.ledger import RunNotFoundError
 
 
@@ -104,8 +104,7 @@ def recent_runs(app: App, limit: int) -> list[Run]:
     from ecsync_core.notify import LoggingNotifier
 
     if not 1 <= limit <= MAX_LISTED:
-        msg = f"limit must be between 1 and {MAX_LISTED:,}, got {limit}"
-        raise ValueError(msg)
+        raise EcsyncError(f"limit must be between 1 and {MAX_LISTED:,}, got {limit}")
     if not app.settings.database.exists():  # a look makes no database (a wrong path would then look empty)
         return []
 
