@@ -17,7 +17,7 @@ from ecsync_core.ports import MallAdapter
 
 T = TypeVar("T")
 
-log = get_logger(__name__)
+log = get_logger("ecsync")  # under the ecsync logger, where a library run keeps its trail
 
 
 def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
