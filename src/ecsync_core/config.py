@@ -217,6 +217,7 @@ def make_converter() -> cattrs.Converter:
 _CONVERTER = make_converter()
 _EXTRA = re.compile(r"extra fields found \((?P<names>[^)]*)\) @ \$(?P<path>\S*)")
 _AT = re.compile(r"(?P<msg>.*) @ \$\.?(?P<path>\S*)$")
+_VALIDATOR = re.compile(r"'(?P<name>\w+)' (?P<rest>must .*)", re.S)
 
 
 def first_problem(exc: Exception, source: str, prefix: str = "") -> ConfigError:
@@ -231,7 +232,10 @@ def first_problem(exc: Exception, source: str, prefix: str = "") -> ConfigError:
         return ConfigError(f"{prefix}{path + '.' if path else ''}{name}", "unknown key", source)
     if m := _AT.fullmatch(message):
         detail = _detail(exc) or m["msg"]
-        return ConfigError(f"{prefix}{m['path']}".rstrip("."), detail, source)
+        key = f"{prefix}{m['path']}".rstrip(".")
+        if named := _VALIDATOR.match(detail):  # attrs' validators name the field in their text, not in the path
+            key, detail = f"{key}.{named['name']}", named["rest"]
+        return ConfigError(key, detail, source)
     return ConfigError(prefix.rstrip(".") or "(top level)", message, source)
 
 

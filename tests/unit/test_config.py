@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import attrs
 import pytest
 
 from ecsync_core.config import load_secrets, load_settings, mall_settings
@@ -103,6 +104,20 @@ def test_mall_sections_are_structured_strictly(tmp_path: Path) -> None:
     plain = load_settings(write(tmp_path / "c.yaml", "malls:\n  yahoo:\n    endpoint: http://example.com/x\n"))
     with pytest.raises(ConfigError, match="https"):
         mall_settings(plain, "yahoo", YahooSettings)
+
+
+def test_a_plugin_settings_validator_names_its_key(tmp_path: Path) -> None:
+    """The guide's attrs validators (``gt(0)``): the error names ``malls.<code>.<key>``, not the section alone."""
+
+    @attrs.frozen
+    class TinySettings:
+        endpoint: str = "https://tiny.example"
+        rate: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+
+    settings = load_settings(write(tmp_path / "c.yaml", "malls:\n  tiny:\n    rate: 0\n"))
+    with pytest.raises(ConfigError) as info:
+        mall_settings(settings, "tiny", TinySettings)
+    assert ("malls.tiny.rate", "must be > 0: 0.0") == (info.value.key, info.value.problem)
 
 
 def test_secrets_from_env_file_beside_config_env_wins(tmp_path: Path) -> None:
