@@ -197,7 +197,7 @@ def _declared(answer: object) -> list[MallPlugin]:
         raise TypeError(f"it must return a list of MallPlugin, not {type(answer).__name__}")
     for plugin in answer:
         if not _CODE.fullmatch(plugin.code):
-            raise ValueError(f"mall code {plugin.code!r} is not a short lower-case code (a-z, 0-9, _)")
+            raise ValueError(f"mall code {plugin.code!r} must be a letter then up to 31 of a-z, 0-9, _")
         if plugin.sheet_column in _CORE_COLUMNS:
             raise ValueError(f"mall {plugin.code!r}: sheet_column {plugin.sheet_column!r} is the core's own column")
     return list(answer)

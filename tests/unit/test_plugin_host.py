@@ -135,7 +135,7 @@ def _target(code: str, column: str) -> MallPlugin:
     [
         (_raise, "its ecsync_malls hook failed: RuntimeError: settings file missing"),
         (lambda: _target("qmall", "q_code"), "must return a list of MallPlugin, not MallPlugin"),
-        (lambda: [_target("Q Mall!", "q_code")], "mall code 'Q Mall!' is not a short lower-case code"),
+        (lambda: [_target("Q Mall!", "q_code")], "mall code 'Q Mall!' must be a letter then up to 31 of a-z, 0-9, _"),
         (lambda: [_target("qmall", "amazon_sku")], "sheet_column 'amazon_sku' is the core's own column"),
     ],
 )
