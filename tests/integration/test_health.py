@@ -254,3 +254,18 @@ def test_unreachable_mall_warns_offline_and_fails_online(sandbox: InProcessSandb
     assert "WARN" == offline["credentials.rakuten"][0]
     assert "could not ask" in offline["credentials.rakuten"][1]
     assert ("FAIL", False) == (by_name(online)["online.rakuten"][0], online.ok)
+
+
+def test_a_mall_whose_adapter_cannot_be_made_fails_both_of_its_lines(sandbox: InProcessSandbox, tmp_path: Path) -> None:
+    """A bad plugin setting: credentials FAIL saying the adapter could not be made; --online says it was not asked."""
+    import yaml
+
+    raw = yaml.safe_load(sandbox.files.config.read_text(encoding="utf-8"))
+    raw["malls"]["rakuten"]["upsert_batch"] = 999
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    (tmp_path / ".env").write_bytes((sandbox.files.config.parent / ".env").read_bytes())
+    names = by_name(run_health(app_for(sandbox, config=config), online=True))
+    assert names["credentials.rakuten"][0] == "FAIL"
+    assert names["credentials.rakuten"][1].startswith("the adapter could not be made: ")
+    assert ("FAIL", "not asked: the adapter could not be made") == names["online.rakuten"]

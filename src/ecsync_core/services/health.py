@@ -319,7 +319,9 @@ async def _mall_checks(app: App, plugin: MallPlugin, *, online: bool) -> list[Ch
         adapter: MallAdapter = plugin.make_adapter(app.context(plugin))
     except Exception as exc:
         log.debug("health_adapter_failed", mall=plugin.code, exc_info=True)
-        checks.append(Check(cred_name, "FAIL", one_line(exc), label))
+        checks.append(Check(cred_name, "FAIL", f"the adapter could not be made: {one_line(exc)}", label))
+        if online:
+            checks.append(Check(ping_name, "FAIL", "not asked: the adapter could not be made", f"{plugin.name} API"))
         return checks
     try:
         checks.append(await _credentials(adapter, cred_name, label))
