@@ -189,11 +189,30 @@ def test_export_sku_json(tmp_path: Path) -> None:
     """`export-sku --json` says what it wrote, one document on stdout."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"database: {tmp_path / 'x.duckdb'}\n")
+    Database(tmp_path / "x.duckdb").version()  # a database with nothing imported yet
     p = ecsync("-c", str(cfg), "export-sku", "-f", str(tmp_path / "out.xlsx"), "--json")
     doc = json.loads(p.stdout)
     assert (0, 0) == (doc["skus"], doc["mappings"])
     assert {"yahoo_item_code", "rakuten_item_number"} == set(doc["columns"])
     assert (tmp_path / "out.xlsx").is_file()
+
+
+def test_an_export_from_the_wrong_place_leaves_the_sheet_alone(tmp_path: Path) -> None:
+    """
+    Run from the wrong folder (a relative `database:` finds nothing), export-sku wrote an empty sheet over the team's
+    master and said so with exit 0. No database, or an empty one over an existing file: refused, the file as it was.
+    """
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database: {tmp_path / 'typo' / 'x.duckdb'}\n")
+    sheet = tmp_path / "master.xlsx"
+    sheet.write_bytes(b"the team's sheet")
+    p = ecsync("-c", str(cfg), "export-sku", "-f", str(sheet))
+    assert (1, True) == (p.returncode, "no database here" in p.stderr)
+    assert not (tmp_path / "typo").exists()
+    Database(tmp_path / "typo" / "x.duckdb").version()
+    p = ecsync("-c", str(cfg), "export-sku", "-f", str(sheet))
+    assert (1, True) == (p.returncode, "holds no mappings: the sheet is left as it is" in p.stderr)
+    assert b"the team's sheet" == sheet.read_bytes()
 
 
 def test_status_on_a_database_that_is_not_there_says_so_and_makes_none(tmp_path: Path) -> None:
@@ -224,6 +243,7 @@ def test_an_export_to_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
     """No traceback after the error line (openpyxl's half-run row writer complained on stderr at exit)."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"database: {tmp_path / 'e.duckdb'}\n", encoding="utf-8")
+    Database(tmp_path / "e.duckdb").version()
     p = ecsync("-c", str(cfg), "export-sku", "-f", "/proc/m.xlsx")
     assert (1, 1) == (p.returncode, len(p.stderr.strip().splitlines())), p.stderr
     assert "cannot write the sheet" in p.stderr

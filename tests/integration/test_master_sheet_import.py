@@ -212,6 +212,7 @@ def test_export_keeps_leading_zeros_and_round_trips(tmp_path: Path, config: Path
 def test_export_needs_a_writable_place(tmp_path: Path, config: Path, capsys: Capsys) -> None:
     """An export into a path that cannot be a folder fails in one line, and leaves no file."""
     (tmp_path / "file").write_text("x")
+    Database(tmp_path / "db.duckdb").version()
     code, out, err = run_cli(capsys, "-c", config, "export-sku", "-f", tmp_path / "file" / "export.xlsx")
     assert (1, "") == (code, out)
     assert err.startswith(f"error: {tmp_path / 'file' / 'export.xlsx'}: cannot write the sheet")

@@ -271,13 +271,23 @@ def export_sku(app: App, file: Path) -> ExportResult:
     """
     Write the mappings as a master sheet with the columns an import reads; codes as text cells.
 
-    An export followed by an import changes nothing.
+    An export followed by an import changes nothing. A missing database, or an empty one over an existing file, is
+    refused: exported from the wrong place, it would replace the team's sheet with an empty one.
     """
     if file.suffix.lower() != ".xlsx":
         raise InputError([InputProblem(str(file), "export-sku writes an Excel workbook: name the file .xlsx")])
     targets = _targets(app)
+    database = app.settings.database
+    if not database.exists():  # a wrong working directory or path: opening would make an empty one
+        raise InputError(
+            [InputProblem(str(database), "no database here (nothing imported, or `database:` points elsewhere)")]
+        )
     columns = {p.code: str(p.sheet_column) for p in targets}
     mappings = app.mappings.all()
+    if not mappings and file.exists():
+        raise InputError(
+            [InputProblem(str(file), f"{database} holds no mappings: the sheet is left as it is, not emptied")]
+        )
     rows, left_out = sheet_rows(mappings, columns)
     write_sheet(file, rows, list(columns.values()))
     result = ExportResult(
