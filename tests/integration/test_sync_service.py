@@ -16,7 +16,7 @@ import pytest
 import structlog
 
 from ecsync_core.bootstrap import build_app
-from ecsync_core.domain import ItemResult, Mapping, Outcome, RunKind, StockWrite
+from ecsync_core.domain import ItemResult, Mapping, Outcome, RunItem, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
 from ecsync_core.logging import configure
 from ecsync_core.ports import StockReading
@@ -241,6 +241,23 @@ def test_dead_run_is_marked_interrupted(world: World) -> None:
     world.sync(dry_run=True)
     assert Outcome.INTERRUPTED == world.app.ledger.get(dead.id).status
     assert any(s == "INTERRUPTED" for s, _ in world.notifier.sent)
+
+
+def test_a_dead_run_counts_the_outcomes_it_recorded(world: World) -> None:
+    """
+    Killed after one mall's outcomes were recorded: INTERRUPTED with those counted, not 0 succeeded over confirmed
+    writes (what an operator deciding on a rollback reads first), and the unsent items left uncounted.
+    """
+    dead = world.app.ledger.start(RunKind.SYNC)
+    planned = [RunItem(dead.id, s, "shop", s.lower(), 4, 0, 2, None, "planned", None) for s in ("A", "B", "C")]
+    world.app.ledger.record_items(planned)
+    world.app.ledger.record_outcomes(
+        dead.id,
+        [attrs.evolve(planned[0], after=2, outcome="ok"), attrs.evolve(planned[1], outcome="failed", error="x")],
+    )
+    world.sync(dry_run=True)
+    run = world.app.ledger.get(dead.id)
+    assert (Outcome.INTERRUPTED, 1, 1) == (run.status, run.counts.succeeded, run.counts.failed)
 
 
 def test_unapproved_rules_refuse_live_and_the_dry_run_warns(world: World, tmp_path: Path) -> None:

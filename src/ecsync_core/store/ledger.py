@@ -251,12 +251,18 @@ class DuckDBLedger:
         return [_run(r) for r in rows]
 
     def mark_interrupted(self, run_ids: Sequence[str]) -> None:
+        """
+        Close runs whose process died. Their succeeded and failed are counted from the outcomes recorded: a run
+        counts them at its end, so a killed one said 0 succeeded over items whose writes were confirmed.
+        """
         with self.db.connect() as con:
             for rid in run_ids:
                 con.execute(
-                    "UPDATE runs SET status = ?, finished_at = ?, message = 'the process died before it finished' "
+                    "UPDATE runs SET status = ?, finished_at = ?, message = 'the process died before it finished', "
+                    "succeeded = (SELECT count(*) FROM run_items WHERE run_id = ? AND outcome = 'ok'), "
+                    "failed = (SELECT count(*) FROM run_items WHERE run_id = ? AND outcome = 'failed') "
                     "WHERE id = ? AND status = ?",
-                    [Outcome.INTERRUPTED.value, utcnow(), rid, Outcome.RUNNING.value],
+                    [Outcome.INTERRUPTED.value, utcnow(), rid, rid, rid, Outcome.RUNNING.value],
                 )
 
     def last_good(self) -> Run | None:
