@@ -25,6 +25,8 @@ ECSYNC = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ecsync")
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
     with start_sandbox(tmp_path_factory.mktemp("health") / "sb") as sb:
+        # As the manual's first day goes: the sheet imported, or health warns that a sync would update nothing.
+        subprocess.run([ECSYNC, "-c", str(sb.config), "import-sku", "-f", str(sb.files.master)], check=True)
         yield sb
 
 
@@ -51,6 +53,14 @@ def variant(sb: RunningSandbox, name: str, database: Path) -> Path:
     path = sb.config.with_name(name)
     path.write_text(f"database: {database}\n" + "\n".join(lines) + "\n")
     return path
+
+
+def test_before_the_first_import_health_warns_that_a_sync_would_update_nothing(tmp_path: Path) -> None:
+    """No active mappings: a sync plans nothing and says SUCCESS every night; health says so (WARN, exit 0)."""
+    with start_sandbox(tmp_path / "sb") as sb:
+        rc, out, _ = health(sb.config)
+    said = "Mapped malls: WARN (no active mappings: a sync updates nothing; run import-sku)"
+    assert (0, said) == (rc, line(out, said))
 
 
 def test_fresh_sandbox_is_green_with_the_manuals_db_line(sandbox: RunningSandbox) -> None:

@@ -20,13 +20,16 @@ from ecsync_core.services.health import (
     credential_status,
     run_health,
 )
+from ecsync_core.services.import_sku import import_sku
 from ecsync_core.testing.sandbox import InProcessSandbox, sandbox_in_process
 from tests.fakeworld import RecordingNotifier, make_world, unwritable
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> InProcessSandbox:
-    return sandbox_in_process(tmp_path_factory.mktemp("sb"))
+    sb = sandbox_in_process(tmp_path_factory.mktemp("sb"))
+    import_sku(app_for(sb), sb.files.master)  # imported, as health is asked after the first day
+    return sb
 
 
 def app_for(sb: InProcessSandbox, environ: Mapping[str, str] | None = None, config: Path | None = None) -> App:

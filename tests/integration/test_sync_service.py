@@ -59,6 +59,14 @@ def test_live_sync_sets_targets_and_rerun_plans_nothing(world: World) -> None:
     assert 0 == world.sync(dry_run=True).counts.updates
 
 
+def test_a_sync_without_mappings_says_it_sends_nothing(world: World) -> None:
+    """FBA lists SKUs but nothing is mapped: SUCCESS with nothing sent every night, so the run warns of it."""
+    world.app.mappings.apply([], replace=True)
+    report = world.sync()
+    assert (Outcome.SUCCESS, 0) == (report.status, report.counts.updates)
+    assert ["no active mappings in the database: nothing is sent; import the master sheet"] == list(report.warnings)
+
+
 def test_missing_item_fails_on_read_back(world: World) -> None:
     """A mall that silently accepts an unknown code: the item reads back as absent and counts as failed."""
     world.app.mappings.apply([Mapping("B", "shop", "nope")], replace=False)

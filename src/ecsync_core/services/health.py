@@ -144,7 +144,12 @@ def check_mapped_malls(app: App) -> Check:
     if unloaded:
         said = "; ".join(f"{mapped[code]} items on {code}, but {why}" for code, why in unloaded.items())
         return Check("mapped_malls", "FAIL", f"syncs leave these out: {said}", "Mapped malls")
-    shown = ", ".join(f"{code} {n}" for code, n in mapped.items()) or "no active mappings yet"
+    if not mapped:
+        # A sync then plans nothing and says SUCCESS every night while no mall follows FBA.
+        return Check(
+            "mapped_malls", "WARN", "no active mappings: a sync updates nothing; run import-sku", "Mapped malls"
+        )
+    shown = ", ".join(f"{code} {n}" for code, n in mapped.items())
     # A mapped code is what the way out of an uninstalled mall names (disable it): not a typo.
     if typos := sorted(app.host.unmatched - mapped.keys()):
         names = ", ".join(map(repr, typos))

@@ -189,6 +189,8 @@ class _Sync:
                     await self._ask_for_missing(stock, mappings, opts.file)
             assert stock is not None
             readings = await reads
+            if stock and not mappings:  # SUCCESS every night while no mall follows FBA: said, not refused
+                self.notes.append("no active mappings in the database: nothing is sent; import the master sheet")
             self._count_left_out(mappings, readings)
             # --force says the SKUs are what the sheet says, as it does for the file's lost zeros.
             suspects = {} if opts.force else mistyped(stock, mappings)
