@@ -6,6 +6,7 @@ Every error is one line naming the key. Secrets never live in YAML.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import re
@@ -391,12 +392,31 @@ def load_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -
     secrets: dict[str, str] = {}
     if env_path is not None and env_path.is_file():
         try:
-            read = dotenv_values(env_path, encoding="utf-8")
+            text = env_path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError(".env", _not_utf8(exc), str(env_path)) from None
+        _check_env_lines(text, str(env_path))
+        read = dotenv_values(stream=io.StringIO(text))
         secrets.update({k: v for k, v in read.items() if v is not None})
     secrets.update(os.environ if environ is None else environ)
     return secrets
+
+
+def _check_env_lines(text: str, source: str) -> None:
+    """
+    A line dotenv cannot read is refused with its number: dotenv skips it with a warning naming no file, and the
+    secret on it then reads as missing. The line's text is not shown: it may hold the secret.
+    """
+    from dotenv.parser import parse_stream
+
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            name = binding.original.string.split("=", 1)[0].strip()[:40]
+            raise ConfigError(
+                f"line {binding.original.line}",
+                f"cannot be read as NAME=value ({name!r}...): an unclosed quote, or a space in the name?",
+                source,
+            )
 
 
 def _not_utf8(exc: UnicodeDecodeError) -> str:

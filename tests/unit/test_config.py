@@ -128,6 +128,17 @@ def test_secrets_from_env_file_beside_config_env_wins(tmp_path: Path) -> None:
     assert (secrets["YAHOO_CLIENT_ID"], secrets["RAKUTEN_LICENSE_KEY"]) == ("from-env", "lk")
 
 
+def test_an_env_line_dotenv_cannot_read_is_refused_with_its_line(tmp_path: Path) -> None:
+    """dotenv skipped it with a warning naming no file, and the secret read as missing; its text is not echoed."""
+    cfg = write(tmp_path / "c.yaml", "database: x.duckdb\n")
+    write(tmp_path / ".env", 'A=1\nYAHOO_CLIENT_SECRET = "s3cr3t-value\nB=2\n')
+    with pytest.raises(ConfigError) as info:
+        load_secrets(load_settings(cfg), environ={})
+    assert ("line 2", str(tmp_path / ".env")) == (info.value.key, info.value.source)
+    assert "'YAHOO_CLIENT_SECRET'" in info.value.problem
+    assert "s3cr3t" not in str(info.value)
+
+
 def test_example_config_is_valid_and_complete() -> None:
     """config.example.yaml loads strictly and shows every key of the core and of each installed mall."""
     import attrs
