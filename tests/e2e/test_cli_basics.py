@@ -160,6 +160,10 @@ def test_rules_approval_is_recorded(tmp_path: Path) -> None:
     assert (at[-6:], at) == ("+09:00", after["approved_at"])
     assert at == history["approvals"][0]["approved_at"]
     assert f"approved by Tanaka at {at[:10]} {at[11:19]} (Asia/Tokyo)" in ecsync("-c", str(cfg), "rules", "show").stdout
+    # Edited after the approval: the table in force is nobody's, and --json does not name Tanaka as its approver.
+    cfg.write_text(cfg.read_text().replace("1/3", "1/4"))
+    edited = json.loads(ecsync("-c", str(cfg), "rules", "show", "--json").stdout)
+    assert (False, None, None) == (edited["approved"], edited["approved_by"], edited["approved_at"])
 
 
 def test_a_live_sync_under_an_unapproved_table_gives_spec_json(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ class RuleStatus:
     Attributes:
         approved: whether the table in force is the last approved one.
         default_table: no approval was ever recorded and the table is the manual's: it needs none.
+        approved_by: who approved the table in force, and *approved_at* when; ``None`` when it is not approved.
     """
 
     rules: RuleSet
@@ -55,7 +56,9 @@ def rule_status(app: App) -> RuleStatus:
         default = rules == RuleSet()
         return RuleStatus(rules, approved=default, default_table=default)
     fingerprint, _table, by, at = approvals[0]
-    return RuleStatus(rules, fingerprint == rules.fingerprint, False, by, at)
+    if fingerprint != rules.fingerprint:  # the last approval was of another table: nobody approved this one
+        return RuleStatus(rules, approved=False, default_table=False)
+    return RuleStatus(rules, True, False, by, at)
 
 
 def overcommit(app: App) -> Overcommit:
