@@ -230,6 +230,9 @@ def test_status_on_a_database_that_is_not_there_says_so_and_makes_none(tmp_path:
     )
     assert '{"runs": []}' == ecsync("-c", str(cfg), "status", "--json").stdout.strip()
     assert 1 == ecsync("-c", str(cfg), "status", "abc").returncode
+    # Nor do the other looks: an empty database there would pass health's wrong-path check from then on.
+    for look in (["rules", "show"], ["rules", "history"], ["cleanup", "--dry-run"], ["cleanup"]):
+        assert 0 == ecsync("-c", str(cfg), *look).returncode, look
     assert not (tmp_path / "typo").exists()
 
 

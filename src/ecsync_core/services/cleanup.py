@@ -51,8 +51,10 @@ def cleanup(app: App, older_than_days: int | None, *, dry_run: bool) -> CleanupR
     """
     days = older_than_days if older_than_days is not None else app.settings.logging.retention_days
     cutoff = utcnow() - timedelta(days=days)
-    keep = [r.id for r in (app.ledger.last_live(), app.ledger.last_good()) if r is not None]
-    runs = app.ledger.delete_older_than(cutoff, dry_run=dry_run, keep=keep)
+    runs = 0
+    if app.settings.database.exists():  # where none is, there are no runs, and none is made to find that out
+        keep = [r.id for r in (app.ledger.last_live(), app.ledger.last_good()) if r is not None]
+        runs = app.ledger.delete_older_than(cutoff, dry_run=dry_run, keep=keep)
     logs = rotated_logs(app.settings.log_file, cutoff)
     if not dry_run:
         for path in logs:

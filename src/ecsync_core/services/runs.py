@@ -78,8 +78,11 @@ def not_during_a_run(app: App, notifier: Notifier | None = None, because: str = 
 
     Both would spend the same rate limits: the live run would draw 429s and could fail on them. The probe holds
     the lock only for a moment, so it never stops a run that starts after it. A lock held by no run (another
-    command's probe, which names none) or by ``import-sku`` is no refusal.
+    command's probe, which names none) or by ``import-sku`` is no refusal. Where no lock file is, no run ever
+    held it: none is made for a look.
     """
+    if not app.lock.path.exists():
+        return
     with app.lock.while_free() as free:
         pass
     holder = None if free else app.lock.holder()

@@ -327,7 +327,9 @@ class DuckDBLedger:
         return at
 
     def approvals(self) -> list[tuple[str, str, str, datetime]]:
-        """(fingerprint, rules JSON, by, at), newest first."""
+        """(fingerprint, rules JSON, by, at), newest first; none where no database is (a look makes none)."""
+        if not self.db.path.exists():
+            return []
         with self.db.connect() as con:
             rows = con.execute(
                 "SELECT fingerprint, rules_json, approved_by, approved_at FROM rule_approvals ORDER BY approved_at DESC"
