@@ -140,6 +140,13 @@ def test_a_database_that_is_not_there_warns_and_is_not_made(sandbox: InProcessSa
     assert ("WARN", True) == (status, detail.startswith("no database yet at"))
     assert "WARN" == by_name(report)["last_run"][0]
     assert not missing.parent.exists(), "nothing made"
+    assert "OK" == by_name(report)["db_writable"][0], "its folder can take one"
+    with unwritable(config.parent):  # a read-only mount: the first import and every run would fail
+        checks = by_name(run_health(app_for(sandbox, config=elsewhere)))
+    assert ("FAIL", f"no database yet, and {config.parent} cannot be written") == (
+        checks["db_writable"][0],
+        checks["db_writable"][1].split(" to make one")[0],
+    )
 
 
 def test_mappings_on_a_mall_whose_plugin_did_not_load_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

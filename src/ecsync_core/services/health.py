@@ -241,6 +241,18 @@ def check_db_writable(app: App) -> Check:
         return Check("db_writable", "FAIL", f"{path} cannot be written ({exc.strerror})", label)
 
 
+def check_db_can_be_made(app: App) -> Check:
+    """No database yet: the first import and every run make one, so the nearest folder there must take it."""
+    folder = existing_folder(app.db.path)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        detail = f"no database yet, and {folder} cannot be written to make one ({exc.strerror})"
+        return Check("db_writable", "FAIL", detail, "DB writable")
+    return Check("db_writable", "OK", f"no database yet; {folder} can take one", "DB writable")
+
+
 def check_db_size(app: App) -> Check:
     return Check("db_size", "OK", f"{human_bytes(app.db.size_bytes())} at {app.db.path}", "Database size")
 
@@ -406,7 +418,9 @@ def run_health(app: App, *, online: bool = False, notifier: Notifier | None = No
     else:
         skipped = "not checked: no database to open"
         checks += [
-            Check("db_writable", "WARN", skipped, "DB writable"),
+            guarded("db_writable", "DB writable", lambda: check_db_can_be_made(app))
+            if not app.db.path.exists()
+            else Check("db_writable", "WARN", skipped, "DB writable"),
             Check("db_size", "WARN", skipped, "Database size"),
             Check("last_run", "WARN", skipped, "Last run"),
             Check("rules", "WARN", skipped, "Rule table"),
