@@ -203,8 +203,9 @@ def test_all_fba_at_zero_is_refused(sandbox: RunningSandbox) -> None:
 
 def test_simulate_current_stock_and_a_report_file(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """
-    simulate shows each mapped SKU's share from the live listing or a report file, on the malls it is mapped
-    on (a SKU FBA does not hold gets 0, as the sync sets it), and writes nothing.
+    simulate shows each mapped SKU's share from the live listing or a report file (the SKUs it leaves out asked of
+    FBA by name), on the malls it is mapped on (a SKU FBA does not hold gets 0, as the sync sets it), and writes
+    nothing.
     """
     amazon = call(sandbox, "amazon", "GET", "/_sandbox/stock")
     rows = json.loads(cli(sandbox, "simulate", "--json").stdout)["rows"]
@@ -222,7 +223,8 @@ def test_simulate_current_stock_and_a_report_file(sandbox: RunningSandbox, tmp_p
         r["sku"]: (r["amazon_qty"], r["malls"]["yahoo"], r["proposed"]["yahoo"], r["changed"]) for r in doc["rows"]
     }
     assert ((25, 5, 6, True), (9, 3, 2, True)) == (by_sku[first], by_sku[second])
-    assert {0} == {q for sku, (q, *_rest) in by_sku.items() if sku not in (first, second)}
+    rest = {sku: q for sku, (q, *_others) in by_sku.items() if sku not in (first, second)}
+    assert {sku: amazon.get(sku, 0) for sku in rest} == rest, "the rest asked of FBA by name, as sync --file asks"
     assert (0, 0) == (writes(sandbox, "yahoo"), writes(sandbox, "rakuten"))
 
 

@@ -243,6 +243,28 @@ def test_dry_run_waits_for_no_live_run_but_is_refused_during_one(world: World) -
         assert world.sync(dry_run=True).dry_run
 
 
+def test_simulate_from_a_file_asks_fba_for_the_mapped_skus_it_leaves_out(world: World, tmp_path: Path) -> None:
+    """
+    As `sync --file` takes them: a mapped SKU missing from the file is asked of FBA by name, not shown as 0 (B and
+    C hold 16 and 9); where FBA cannot be asked, 0, as the sync then takes it.
+    """
+    report = tmp_path / "report.csv"
+    report.write_text("A,25\n")
+    rows, _ = current_stock(world.app, report)
+    assert [("A", 25), ("B", 16), ("C", 9), ("D", 0), ("X", 0)] == rows
+    world.holder["source"] = Unreachable({"B": 16, "C": 9})
+    rows, _ = current_stock(world.app, report)
+    assert [("A", 25), ("B", 0), ("C", 0), ("D", 0), ("X", 0)] == rows
+
+
+@attrs.define
+class Unreachable(FakeStockSource):
+    """FBA that cannot be asked (no credentials for the API, an outage)."""
+
+    async def lookup(self, skus: Sequence[str]) -> dict[str, int]:
+        raise MallError("src", "connection failed")
+
+
 def test_dead_run_is_marked_interrupted(world: World) -> None:
     """A RUNNING run whose process is gone (lock free) is marked INTERRUPTED by the next command."""
     dead = world.app.ledger.start(RunKind.SYNC)

@@ -17,11 +17,15 @@ from ecsync_core.aio import close_all, run_to_end
 from ecsync_core.allocation import Overcommit, non_monotone_edges, overcommitted
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import EcsyncError
+from ecsync_core.logging import get_logger
 from ecsync_core.services.runs import not_during_a_run
 
 
 if TYPE_CHECKING:
     from ecsync_core.bootstrap import App
+
+
+log = get_logger("ecsync.simulate")
 
 
 class QuantityRangeError(EcsyncError):
@@ -182,8 +186,8 @@ def current_stock(app: App, file: Path | None) -> tuple[list[tuple[str | None, i
     """
     FBA stock to simulate over, as a sync would take it, SKUs in order, and the malls each SKU is mapped on.
 
-    With active mappings, the rows are the mapped SKUs: those the listing leaves out are asked for by name, and
-    a SKU FBA does not hold gets 0 (the sync sets it to 0). With none yet (before the first import), every SKU
+    With active mappings, the rows are the mapped SKUs: those the listing (or *file*) leaves out are asked for by
+    name, and a SKU FBA does not hold gets 0 (the sync sets it to 0). With none yet (before the first import), every SKU
     the source lists, on every mall. Reads only: a database that is not there is not made.
     """
     mapped: dict[str, set[str]] = {}
@@ -195,6 +199,8 @@ def current_stock(app: App, file: Path | None) -> tuple[list[tuple[str | None, i
         if source.read_stock_file is None:
             raise EcsyncError(f"the source plugin {source.code!r} cannot read stock report files")
         stock = source.read_stock_file(file)
+        if mapped and (missing := sorted(set(mapped) - set(stock))):
+            stock.update(_asked_by_name(app, missing, file))
     else:
         not_during_a_run(app)
         adapter = app.source()
@@ -212,3 +218,24 @@ def current_stock(app: App, file: Path | None) -> tuple[list[tuple[str | None, i
     if not mapped:
         return [(sku, stock[sku]) for sku in sorted(stock)], None
     return [(sku, stock.get(sku, 0)) for sku in sorted(mapped)], mapped
+
+
+def _asked_by_name(app: App, missing: list[str], file: Path) -> dict[str, int]:
+    """
+    Mapped SKUs a stock file leaves out, asked of FBA by name as ``sync --file`` asks for them. Where FBA cannot
+    be asked they show as 0, as the sync then takes them, and a warning says so.
+    """
+    not_during_a_run(app)
+    try:
+        adapter = app.source()
+
+        async def ask() -> dict[str, int]:
+            try:
+                return await adapter.lookup(missing)
+            finally:
+                await close_all([adapter])
+
+        return run_to_end(ask())
+    except EcsyncError as exc:
+        log.warning("file_missing_skus_unasked", file=str(file), skus=len(missing), error=exc.one_line())
+        return {}
