@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ecsync_core.bootstrap import App, build_app
 from ecsync_core.domain import Run
+from ecsync_core.logging import host_structlog_kept
 from ecsync_core.notify import LoggingNotifier
 from ecsync_core.services.import_sku import ImportResult
 from ecsync_core.services.import_sku import import_sku as _import_sku
@@ -89,13 +90,16 @@ def sync(
 ) -> SyncReport:
     """
     A sync, a dry run unless *dry_run* is false; alerts go to the log as from the CLI. A live one also writes
-    the log file, its audit trail, through the ``ecsync`` logger; the program's own logging is left alone.
+    the log file, its audit trail, through the ``ecsync`` logger; the program's own logging is left alone, and
+    its structlog set-up, replaced for the run, is given back after it.
     """
     options = SyncOptions(dry_run, None if file is None else Path(file), full, force)
     app = open_app(config)
-    if not dry_run:
+    if dry_run:
+        return run_sync(app, options, LoggingNotifier())
+    with host_structlog_kept():
         app.start_logging(library=True)
-    return run_sync(app, options, LoggingNotifier())
+        return run_sync(app, options, LoggingNotifier())
 
 
 def status(config: PathLike | None = None, limit: int = 10) -> list[Run]:

@@ -10,7 +10,7 @@ import logging.handlers
 import re
 import sys
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -194,6 +194,22 @@ def _in_zone(zone: ZoneInfo) -> Any:
         return event
 
     return shown
+
+
+@contextlib.contextmanager
+def host_structlog_kept() -> Iterator[None]:
+    """
+    For a library run: ecsync sets structlog up for its trail (``configure(library=True)``), and the host program
+    gets its own set-up back when the run is over.
+    """
+    configured, saved = structlog.is_configured(), structlog.get_config()
+    try:
+        yield
+    finally:
+        if configured:
+            structlog.configure(**saved)
+        else:
+            structlog.reset_defaults()
 
 
 def get_logger(name: str = "ecsync") -> Any:

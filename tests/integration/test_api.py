@@ -10,6 +10,7 @@ import logging.handlers
 from pathlib import Path
 
 import pytest
+import structlog
 
 from ecsync_core import api
 from ecsync_core.domain import MANUAL_RULE, RunKind
@@ -90,6 +91,8 @@ def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Pat
     host = logging.handlers.MemoryHandler(capacity=1000, flushLevel=logging.CRITICAL + 1)
     root = logging.getLogger()
     root.addHandler(host)
+    mine = [structlog.processors.KeyValueRenderer()]  # the notebook's own structlog set-up
+    structlog.configure(processors=mine)
     try:
         with start_sandbox(tmp_path / "sb") as sb:
             api.import_sku(sb.files.master, config=sb.files.config)
@@ -100,6 +103,7 @@ def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Pat
         assert host in root.handlers
         assert ["my own line"] == [r.getMessage() for r in host.buffer if r.name == "notebook"]
         assert "my own line" not in sb.files.log_file.read_text(encoding="utf-8")
+        assert mine == structlog.get_config()["processors"], "the notebook's structlog set-up, given back"
     finally:
         root.removeHandler(host)
         configure_logging()  # the CLI's set-up again (it also clears what the library run put on "ecsync")
