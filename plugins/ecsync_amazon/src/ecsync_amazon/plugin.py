@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from ecsync_core import MallContext, MallPlugin, hookimpl
+from ecsync_core.errors import ConfigError
 
 
 if TYPE_CHECKING:
@@ -25,14 +26,13 @@ PUBLISHED_RATE = 2.0
 
 
 def _within(low: float, high: float = float("inf"), *, above: bool = False) -> Callable[[Any, Any, float], None]:
-    """A validator whose message names the key: cattrs can only place __init__ errors on the section."""
+    """A validator raising a ConfigError on its key: cattrs can only place __init__ errors on the section."""
 
     def check(_instance: Any, attribute: Any, value: float) -> None:
         if value < low or value > high or (above and value == low):
             bound = f"more than {low:g}" if above else f"at least {low:g}"
             limit = f" and at most {high:g}" if high != float("inf") else ""
-            msg = f"{attribute.name} must be {bound}{limit}, got {value!r}"
-            raise ValueError(msg)
+            raise ConfigError(attribute.name, f"must be {bound}{limit}, got {value!r}")
 
     return check
 

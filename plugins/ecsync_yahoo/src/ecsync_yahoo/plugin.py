@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ecsync_core import MallContext, MallPlugin, hookimpl
+from ecsync_core.errors import ConfigError
 
 
 if TYPE_CHECKING:
@@ -23,16 +24,15 @@ MAX_CODES_PER_CALL = 1000
 """getStock and setStock take at most 1,000 item codes a call (more: ``st-02102``)."""
 
 
+# ConfigErrors on their keys: cattrs can only place a ValueError from __init__ on the section.
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if value <= 0:
-        msg = f"{attribute.name} must be above 0, got {value!r}"
-        raise ValueError(msg)
+        raise ConfigError(attribute.name, f"must be above 0, got {value!r}")
 
 
-def _batch(_instance: object, _attribute: attrs.Attribute[Any], value: int) -> None:
+def _batch(_instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
     if not 1 <= value <= MAX_CODES_PER_CALL:
-        msg = f"batch_size must be 1..{MAX_CODES_PER_CALL} (the store API's limit), got {value!r}"
-        raise ValueError(msg)
+        raise ConfigError(attribute.name, f"must be 1..{MAX_CODES_PER_CALL} (the store API's limit), got {value!r}")
 
 
 @attrs.frozen
