@@ -402,6 +402,10 @@ def load_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -
     return secrets
 
 
+_NEWLINE = re.compile(r"\r\n|\n|\r")
+_ENV_NAME = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")  # a name, only where '=' ends it
+
+
 def _check_env_lines(text: str, source: str) -> None:
     """
     A line dotenv cannot read is refused with its number: dotenv skips it with a warning naming no file, and the
@@ -411,11 +415,13 @@ def _check_env_lines(text: str, source: str) -> None:
 
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
-            name = binding.original.string.split("=", 1)[0].strip()[:40]
+            said = binding.original.string
+            # The parser's line is where it began, before the blank lines it skipped to reach this one.
+            line = binding.original.line + len(_NEWLINE.findall(said[: len(said) - len(said.lstrip())]))
+            name = _ENV_NAME.match(said)
+            shown = f" ({name[1]}...)" if name else ""
             raise ConfigError(
-                f"line {binding.original.line}",
-                f"cannot be read as NAME=value ({name!r}...): an unclosed quote, or a space in the name?",
-                source,
+                f"line {line}", f"cannot be read as NAME=value{shown}: an unclosed quote, or no '='?", source
             )
 
 

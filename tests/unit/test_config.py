@@ -131,12 +131,17 @@ def test_secrets_from_env_file_beside_config_env_wins(tmp_path: Path) -> None:
 def test_an_env_line_dotenv_cannot_read_is_refused_with_its_line(tmp_path: Path) -> None:
     """dotenv skipped it with a warning naming no file, and the secret read as missing; its text is not echoed."""
     cfg = write(tmp_path / "c.yaml", "database: x.duckdb\n")
-    write(tmp_path / ".env", 'A=1\nYAHOO_CLIENT_SECRET = "s3cr3t-value\nB=2\n')
-    with pytest.raises(ConfigError) as info:
-        load_secrets(load_settings(cfg), environ={})
-    assert ("line 2", str(tmp_path / ".env")) == (info.value.key, info.value.source)
-    assert "'YAHOO_CLIENT_SECRET'" in info.value.problem
-    assert "s3cr3t" not in str(info.value)
+    for text, line, name in [
+        ('A=1\nYAHOO_CLIENT_SECRET = "s3cr3t-value\nB=2\n', "line 2", "(YAHOO_CLIENT_SECRET...)"),
+        ("# Yahoo\nA=1\n\n# Rakuten\n\nRAKUTEN_LICENSE_KEY s3cr3t-value\n", "line 6", ""),  # after blank lines
+        ("A=1\r\n\r\nRAKUTEN_LICENSE_KEY: s3cr3t-value\r\n", "line 3", ""),
+    ]:
+        write(tmp_path / ".env", text)
+        with pytest.raises(ConfigError) as info:
+            load_secrets(load_settings(cfg), environ={})
+        assert (line, str(tmp_path / ".env")) == (info.value.key, info.value.source), text
+        assert name in info.value.problem
+        assert "s3cr3t" not in str(info.value), "no '=': the name cannot be told from the secret, so neither is shown"
 
 
 def test_example_config_is_valid_and_complete() -> None:
