@@ -23,19 +23,30 @@ from collections.abc import Iterator
 YOUNG_THRESHOLD = 20_000
 
 
+_host_froze: list[bool] = []
+"""One entry a scope, innermost last: whether the program around it had frozen objects of its own."""
+
+
 @contextlib.contextmanager
 def run_scope() -> Iterator[None]:
     """Collect young objects less often for the block; give back whatever ``settle`` set aside at its end."""
-    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+    thresholds = gc.get_threshold()
+    _host_froze.append(gc.get_freeze_count() > 0)
     gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
-        if not frozen:  # a host that froze its own objects (gc.freeze after imports) keeps them frozen
+        if not _host_froze.pop():
             gc.unfreeze()
 
 
 def settle() -> None:
-    """Set aside every object alive now (a run's mappings, its plan): collections skip them until the scope ends."""
-    gc.freeze()
+    """
+    Set aside every object alive now (a run's mappings, its plan): collections skip them until the scope ends.
+
+    Not where the host program froze objects itself (``gc.freeze()`` after its imports): one unfreeze cannot tell
+    the run's from the host's, so the run's would stay frozen, and its cycles uncollected, for good.
+    """
+    if not (_host_froze and _host_froze[-1]):
+        gc.freeze()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
 from ecsync_core import heap
 
@@ -29,13 +30,25 @@ def test_a_failing_run_restores_the_collector_too() -> None:
     assert 0 == gc.get_freeze_count()
 
 
-def test_a_host_that_froze_its_own_objects_keeps_them_frozen() -> None:
-    """A program that calls gc.freeze() itself (after its imports, say) finds it still in force after a run."""
+def test_a_host_that_froze_its_own_objects_keeps_them_and_gets_the_runs_back() -> None:
+    """
+    A program that calls gc.freeze() itself finds it still in force after a run, and a cycle the run made is
+    collected once it is dropped (kept frozen, it would never be).
+    """
+
+    class Node:
+        other: object = None
+
     gc.freeze()
     try:
         host = gc.get_freeze_count()
         with heap.run_scope():
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            made = weakref.ref(a)
             heap.settle()
-        assert gc.get_freeze_count() >= host
+            del a, b
+        gc.collect()
+        assert (host, None) == (gc.get_freeze_count(), made())
     finally:
         gc.unfreeze()
