@@ -24,7 +24,13 @@ from ecsync_core.notify import LoggingNotifier
 from ecsync_core.services.import_sku import ImportResult
 from ecsync_core.services.import_sku import import_sku as _import_sku
 from ecsync_core.services.runs import RunDetail, recent_runs, run_detail
-from ecsync_core.services.simulate import QuantityRangeError, Simulation, parse_quantities, simulate_for
+from ecsync_core.services.simulate import (
+    MAX_QTY_ROWS,
+    QuantityRangeError,
+    Simulation,
+    parse_quantities,
+    simulate_for,
+)
 from ecsync_core.services.sync import SyncOptions, SyncReport, run_sync
 
 
@@ -62,15 +68,22 @@ def simulate(
 
 
 def _whole_numbers(quantities: Iterable[int] | str | int) -> list[int]:
-    """The quantities as `--qty` would read them; a fraction (2.5, a pandas NaN) is refused, not rounded."""
+    """The quantities as `--qty` would take them; a fraction (2.5, a pandas NaN) is refused, not rounded."""
     if isinstance(quantities, str):
         return parse_quantities(quantities)
-    asked = [quantities] if isinstance(quantities, int) else list(quantities)
-    try:
-        return [operator.index(q) for q in asked]
-    except TypeError:
-        bad = next(q for q in asked if not isinstance(q, int))
-        raise QuantityRangeError(f"quantities: {bad!r} is not a whole number") from None
+    asked = list(quantities) if isinstance(quantities, Iterable) else [quantities]
+    if len(asked) > MAX_QTY_ROWS:
+        raise QuantityRangeError(f"quantities: more than {MAX_QTY_ROWS} asked for")
+    whole = []
+    for q in asked:
+        try:
+            n = operator.index(q)  # an int, a numpy integer; not a float, however round
+        except TypeError:
+            raise QuantityRangeError(f"quantities: {q!r} is not a whole number") from None
+        if n < 0:
+            raise QuantityRangeError(f"quantities: {n} is below 0 (FBA holds no negative stock)")
+        whole.append(n)
+    return whole
 
 
 def import_sku(

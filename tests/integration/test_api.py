@@ -33,9 +33,11 @@ def test_simulate_takes_a_range_or_one_quantity_and_refuses_fractions() -> None:
     """ "0-30" and 25 read as `--qty` reads them; 2.5 or a pandas NaN is refused, not rounded into a share."""
     assert [8, 9, 10] == [r["amazon_qty"] for r in api.simulate("8-10").records()]
     assert [{"sku": None, "amazon_qty": 25, "rakuten": 5, "yahoo": 5}] == api.simulate(25).records()
-    for fraction in (2.5, float("nan")):
-        with pytest.raises(QuantityRangeError, match="is not a whole number"):
-            api.simulate([4, fraction])
+    for fraction in (2.5, float("nan"), [4, 2.5], [4, float("nan")]):
+        with pytest.raises(QuantityRangeError, match=r"(2\.5|nan) is not a whole number"):
+            api.simulate(fraction)  # type: ignore[arg-type]
+    with pytest.raises(QuantityRangeError, match="-3 is below 0"):
+        api.simulate([-3])
 
 
 def test_status_with_a_limit_out_of_range_is_an_ecsync_error() -> None:
