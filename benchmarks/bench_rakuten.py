@@ -13,9 +13,10 @@ spaced 1/rate with no burst, (upserts - 1) / (1 x speed); bulk-gets have their o
 read-back can hide inside the upserts' pacing and adds nothing to the least time (the sequential figure, write
 then read, is printed beside it).
 
-The pacer alone: 250 depth-1 waits with nothing else to do, each late by the timer's wake-up (here about
-0.35 ms on a select() loop and 1.1 ms on epoll). --speed 100 shrinks the interval a hundredfold but not that
-lateness, so this line is the least a round can take on this machine before any work of ours.
+The pacer alone: the median gap of 100 depth-1 waits with nothing else to do, each late by the timer's wake-up
+(here about 0.35 ms on a select() loop and 1.1 ms on epoll), times the 249 gaps between the upserts. --speed
+100 shrinks the interval a hundredfold but not that lateness, so this line is the least a round can take on
+this machine before any work of ours.
 
     python benchmarks/bench_rakuten.py [--items 100000] [--speed 100] [--repeats 3] [--fine-timer]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 
 from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
@@ -49,7 +50,8 @@ def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
         except BaseException:
             if not done.done():
                 loop, task = started.result()
-                loop.call_soon_threadsafe(task.cancel)
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the run has ended
+                    loop.call_soon_threadsafe(task.cancel)
                 _wait_out(done)
             raise
 

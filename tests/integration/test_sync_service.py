@@ -246,12 +246,19 @@ def test_dry_run_waits_for_no_live_run_but_is_refused_during_one(world: World) -
 def test_simulate_from_a_file_asks_fba_for_the_mapped_skus_it_leaves_out(world: World, tmp_path: Path) -> None:
     """
     As `sync --file` takes them: a mapped SKU missing from the file is asked of FBA by name, not shown as 0 (B and
-    C hold 16 and 9); where FBA cannot be asked, 0, as the sync then takes it.
+    C hold 16 and 9); where FBA cannot be asked, or a live run is using its limits, 0, as the sync then takes it.
     """
     report = tmp_path / "report.csv"
     report.write_text("A,25\n")
     rows, _ = current_stock(world.app, report)
     assert [("A", 25), ("B", 16), ("C", 9), ("D", 0), ("X", 0)] == rows
+    other = RunLock(world.app.settings.database)  # a live run using FBA's limits: the look from a file goes on
+    other.acquire("abc12345", "2026-11-29T04:00:00Z")
+    try:
+        rows, _ = current_stock(world.app, report)
+    finally:
+        other.release()
+    assert [("A", 25), ("B", 0), ("C", 0), ("D", 0), ("X", 0)] == rows
     world.holder["source"] = Unreachable({"B": 16, "C": 9})
     rows, _ = current_stock(world.app, report)
     assert [("A", 25), ("B", 0), ("C", 0), ("D", 0), ("X", 0)] == rows

@@ -223,10 +223,11 @@ def current_stock(app: App, file: Path | None) -> tuple[list[tuple[str | None, i
 def _asked_by_name(app: App, missing: list[str], file: Path) -> dict[str, int]:
     """
     Mapped SKUs a stock file leaves out, asked of FBA by name as ``sync --file`` asks for them. Where FBA cannot
-    be asked they show as 0, as the sync then takes them, and a warning says so.
+    be asked (or a live run is using its limits: a look from a file is not refused for it) they show as 0, as the
+    sync then takes them, and a warning says so.
     """
-    not_during_a_run(app)
     try:
+        not_during_a_run(app)
         adapter = app.source()
 
         async def ask() -> dict[str, int]:

@@ -58,11 +58,11 @@ ACCESS_TOKEN_S = 3600
 CODE_S = 600
 REFRESH_TOKEN_S = 28 * 24 * 3600
 PUBLISHED_RATE = 10.0
+"""Requests a second per API, from the older help page (the newer one is silent)."""
 # The facts sheet's item_code rules, written here rather than taken from the adapter, so that an adapter that
 # sends more codes, or codes of another shape, is refused as Yahoo would refuse it instead of agreed with.
 MAX_CODES_PER_CALL = 1000
 _CODE = re.compile(r"[A-Za-z0-9-]{1,99}(?::[A-Za-z0-9-]{1,99})?")
-"""Requests a second per API, from the older help page (the newer one is silent)."""
 
 CHALLENGE = 'Bearer realm="yahooapis.jp", error="invalid_token", error_description="expired token"'
 _SELLER = re.compile(r"[a-z0-9_-]{1,128}")
