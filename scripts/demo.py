@@ -41,6 +41,9 @@ def step(*args: str, ok: tuple[int, ...] = (0,)) -> None:
 
 
 def main() -> None:
+    # A cancelled CI job or `timeout make demo` sends SIGTERM: exit through `finally`, which stops the sandbox
+    # (it runs in its own session, so nothing else would).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="ecsync-demo-"))
     log = workdir / "sandbox.out"
     print(f"$ ecsync sandbox --dir {workdir}   # local emulators of every mall, demo data", flush=True)
@@ -67,4 +70,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C: the sandbox was stopped in `finally`; no traceback for it
+        sys.exit("demo interrupted")

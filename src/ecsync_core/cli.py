@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from ecsync_core.domain import Outcome
 from ecsync_core.errors import EcsyncError, NotYetAvailableError
 from ecsync_core.logging import configure as configure_logging
 from ecsync_core.render import item_json
+from ecsync_core.sandbox.demo import MIN_SKUS
 from ecsync_core.services.runs import MAX_LISTED
 
 
@@ -495,18 +497,34 @@ def cleanup(state: State, older_than: int | None, dry_run: bool, as_json: bool) 
         click.echo(f"  {path}")
 
 
+def _given_dir(_ctx: click.Context, _param: click.Parameter, value: str) -> Path:
+    if not value.strip():  # Path("") is the working directory: an app root would be written over
+        raise click.BadParameter("give a directory; an empty one would be the working directory")
+    return Path(value)
+
+
+def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of times faster")
+    return value
+
+
 @cli.command()
 @click.option(
     "--dir",
     "directory",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False),
+    callback=_given_dir,
     required=True,
     help="Where to write config.yaml, .env, master.xlsx and sandbox.json.",
 )
-@click.option("--skus", type=click.IntRange(min=1), default=None, help="Catalogue size (default: the manual's 142).")
+@click.option(
+    "--skus", type=click.IntRange(min=MIN_SKUS), default=None, help="Catalogue size (default: the manual's 142)."
+)
 @click.option(
     "--speed",
     type=click.FloatRange(min=0.01),
+    callback=_finite,
     default=1.0,
     show_default=True,
     help="Scale every rate limit by this factor.",
@@ -517,11 +535,9 @@ def sandbox(state: State, directory: Path, skus: int | None, speed: float, seed:
     """Local emulators of every installed mall, seeded with demo data."""
     from ecsync_core.errors import PluginError
     from ecsync_core.plugins import get_plugin_host
-    from ecsync_core.sandbox.demo import MANUAL_SKUS, MIN_SKUS
+    from ecsync_core.sandbox.demo import MANUAL_SKUS
     from ecsync_core.sandbox.launch import prepare, serve
 
-    if skus is not None and skus < MIN_SKUS:
-        raise click.BadParameter(f"the demo needs at least {MIN_SKUS} SKUs to hold its mix", param_hint="--skus")
     host = get_plugin_host()
     for name, why in host.broken.items():
         click.echo(f"note: plugin {name} could not be loaded ({why}); its mall is not served", err=True)

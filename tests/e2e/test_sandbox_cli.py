@@ -144,3 +144,48 @@ def test_too_few_skus_is_a_usage_error_naming_the_option(tmp_path: Path) -> None
     assert "--skus" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "sb" / "sandbox.json").exists()
+
+
+def sandbox_once(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`ecsync sandbox` expected to refuse at once (a test that hangs here found it serving instead)."""
+    return subprocess.run(
+        sandbox_command(directory, *args),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **FAKES},
+        check=False,
+    )
+
+
+def test_a_directory_with_files_no_sandbox_wrote_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """
+    `--dir` pointed at an app root or a production config folder overwrote its config.yaml and .env (the real
+    tokens gone) and filled its database with demo mappings. Refused in one line; every file as it was.
+    """
+    (tmp_path / "config.yaml").write_text("malls:\n  yahoo:\n    seller_id: myshop\n")
+    (tmp_path / ".env").write_text("YAHOO_REFRESH_TOKEN=REAL-PRODUCTION-TOKEN\n")
+    done = sandbox_once(tmp_path)
+    assert (1, 1) == (done.returncode, len(done.stderr.strip().splitlines())), done.stderr
+    assert "holds config.yaml, .env, which no sandbox wrote" in done.stderr
+    assert "REAL-PRODUCTION-TOKEN" in (tmp_path / ".env").read_text()
+    assert not (tmp_path / "sandbox.json").exists()
+
+
+def test_a_second_sandbox_on_a_served_directory_is_refused_and_the_first_serves_on(tmp_path: Path) -> None:
+    """A second start rewrote the first one's ports and credentials, and the first could no longer be used."""
+    with start_sandbox(tmp_path / "sb", "--speed", "100", env=FAKES) as first:
+        before = (first.directory / "sandbox.json").read_text()
+        done = sandbox_once(first.directory)
+        assert (1, True) == (done.returncode, "another sandbox is serving" in done.stderr), done.stderr
+        assert before == (first.directory / "sandbox.json").read_text()
+        assert 200 == httpx.get(next(iter(first.urls.values())) + "/_sandbox/stock").status_code
+    with start_sandbox(tmp_path / "sb", "--speed", "100", env=FAKES):  # its own directory, once it has stopped
+        pass
+
+
+@pytest.mark.parametrize(("args", "said"), [(["--speed", "nan"], "--speed"), (["--speed", "inf"], "--speed")])
+def test_a_speed_that_is_not_a_number_is_a_usage_error(tmp_path: Path, args: list[str], said: str) -> None:
+    done = sandbox_once(tmp_path / "sb", *args)
+    assert (2, True) == (done.returncode, said in done.stderr)
+    assert not (tmp_path / "sb").exists()

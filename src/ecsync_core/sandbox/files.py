@@ -7,15 +7,18 @@ credentials.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 import attrs
 import yaml
 
+from ecsync_core.errors import RefusedError
 from ecsync_core.master_sheet import SheetRow, write_sheet
 from ecsync_core.store.db import Database
 
@@ -51,6 +54,47 @@ class SandboxFiles:
         return self.directory / "logs" / "inventory_sync.log"
 
 
+HEADER = "# Written by `ecsync sandbox`: points ecsync at the local emulators. Rewritten on every start.\n"
+LOCK = ".sandbox.lock"
+
+
+def claim(directory: Path) -> IO[str]:
+    """
+    Take *directory* for one sandbox, for as long as the returned file stays open (an flock on ``.sandbox.lock``).
+
+    Refused while another sandbox serves it (the second start would rewrite the first one's ports and
+    credentials), and where it holds a config, ``.env``, master sheet or database that no sandbox wrote: an app
+    root or a production config folder would have its real files overwritten, or its database filled with demo
+    mappings.
+
+    Raises:
+        RefusedError: with the directory and what stands in the way.
+    """
+    files = SandboxFiles(directory.expanduser().resolve())
+    ours = files.urls.is_file() and (
+        not files.config.exists() or files.config.read_text(encoding="utf-8", errors="replace").startswith(HEADER)
+    )
+    found = [p.name for p in (files.config, files.env, files.master, files.database) if p.exists()]
+    if found and not ours:
+        raise RefusedError(
+            f"sandbox: {files.directory} holds {', '.join(found)}, which no sandbox wrote; they would be overwritten "
+            "(or the database filled with demo mappings): give --dir a new or empty directory"
+        )
+    try:
+        files.directory.mkdir(parents=True, exist_ok=True)
+        held = (files.directory / LOCK).open("a", encoding="utf-8")
+    except OSError as exc:
+        raise RefusedError(f"sandbox: cannot use {files.directory}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.close()
+        raise RefusedError(
+            f"sandbox: another sandbox is serving {files.directory}; stop it first, or give this one another --dir"
+        ) from None
+    return held
+
+
 def write_files(
     directory: Path,
     *,
@@ -83,8 +127,7 @@ def write_files(
     }
     if unserved:
         config["disable_plugins"] = list(unserved)
-    header = "# Written by `ecsync sandbox`: points ecsync at the local emulators. Rewritten on every start.\n"
-    files.config.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    files.config.write_text(HEADER + yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     _write_env(files.env, secrets)
     write_sheet(files.master, rows, columns)
     files.urls.write_text(json.dumps(dict(urls), indent=2) + "\n", encoding="utf-8")

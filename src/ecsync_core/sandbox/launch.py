@@ -18,7 +18,7 @@ from ecsync_core.domain import RuleSet
 from ecsync_core.mall import MallPlugin
 from ecsync_core.plugins import PluginHost
 from ecsync_core.sandbox.demo import MANUAL_SKUS, Catalogue, DemoMall, demo_catalogue
-from ecsync_core.sandbox.files import SandboxFiles, write_files
+from ecsync_core.sandbox.files import SandboxFiles, claim, write_files
 from ecsync_core.sandbox.harness import SandboxApp, build_app
 
 
@@ -108,34 +108,35 @@ def _build(
 
 def serve(prepared: Prepared, directory: Path, echo: Callable[[str], None]) -> SandboxFiles:
     """
-    Bind a loopback port per emulator, write the files, serve until SIGINT or SIGTERM.
+    Claim *directory*, bind a loopback port per emulator, write the files, serve until SIGINT or SIGTERM.
 
     Prints each mall's URL, then ``ready`` on its own line once every server listens.
     """
     from ecsync_core.sandbox.serve import Servers, stop_on_signals
 
-    servers = Servers.bind(prepared.apps)
-    try:
-        files = prepared.write(directory, servers.urls)
-    except BaseException:
-        servers.close()
-        raise
-
-    def ready() -> None:
-        width = max((len(code) for code in servers.urls), default=0)
-        for code, url in servers.urls.items():
-            echo(f"{code:<{width}}  {url}")
-        echo(f"config: {files.config}")
-        echo(f"next:   ecsync -c {files.config} import-sku -f {files.master}")
-        echo("ready")
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        restore = stop_on_signals(stop)
+    with claim(directory):
+        servers = Servers.bind(prepared.apps)
         try:
-            await servers.serve(stop, ready)
-        finally:
-            restore()
+            files = prepared.write(directory, servers.urls)
+        except BaseException:
+            servers.close()
+            raise
 
-    asyncio.run(main())
+        def ready() -> None:
+            width = max((len(code) for code in servers.urls), default=0)
+            for code, url in servers.urls.items():
+                echo(f"{code:<{width}}  {url}")
+            echo(f"config: {files.config}")
+            echo(f"next:   ecsync -c {files.config} import-sku -f {files.master}")
+            echo("ready")
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            restore = stop_on_signals(stop)
+            try:
+                await servers.serve(stop, ready)
+            finally:
+                restore()
+
+        asyncio.run(main())
     return files

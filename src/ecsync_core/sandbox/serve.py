@@ -23,6 +23,7 @@ from ecsync_core.sandbox.harness import DroppedConnection
 
 LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 3
 
 
 def bind_loopback() -> socket.socket:
@@ -84,6 +85,8 @@ def _config(app: ASGIApp) -> uvicorn.Config:
         access_log=False,
         server_header=False,
         date_header=True,
+        # A request held by a delay fault (up to minutes) would otherwise keep Ctrl-C waiting for it.
+        timeout_graceful_shutdown=STOP_TIMEOUT_S,
     )
 
 

@@ -186,7 +186,9 @@ class AmazonEmulator:
             "token_url": base + TOKEN_PATH,
             "marketplace_id": MARKETPLACE,
             "rate": defaults.rate * speed,
-            "burst": defaults.burst,
+            # The harness scales the emulator's burst of 2 with the speed (down to 1): below speed 1 the
+            # adapter's 1.5 would outrun it.
+            "burst": max(1.0, min(defaults.burst, 2.0 * speed)),
             "report_poll_s": defaults.report_poll_s / speed,
         }
 
