@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 
 from pathlib import Path
@@ -113,6 +115,22 @@ def test_a_signal_stops_it_cleanly_with_nothing_left_behind(ecsync_sandbox: Runn
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/_sandbox/stock")
     assert "Traceback" not in ecsync_sandbox.text()
+
+
+def test_ctrl_c_stops_it_within_seconds_while_a_delay_fault_holds_a_request(ecsync_sandbox: RunningSandbox) -> None:
+    """A request held by {delay_s: 600} kept the process alive, through a second Ctrl-C and SIGTERM, for the delay."""
+    url = ecsync_sandbox.urls[TARGET]
+    httpx.post(f"{url}/_sandbox/faults", json={"delay_s": 600, "count": 1})
+    held = threading.Thread(target=_get, args=(url + PROBE,), daemon=True)
+    held.start()
+    time.sleep(0.5)  # the request is in, and waiting
+    ecsync_sandbox.process.send_signal(signal.SIGINT)
+    assert 0 == ecsync_sandbox.process.wait(15)
+
+
+def _get(url: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(url, timeout=60)
 
 
 def test_skus_and_seed_scale_the_catalogue(tmp_path: Path) -> None:
