@@ -54,6 +54,8 @@ def test_defaults_are_production_japan() -> None:
         ({"lookup_batch": 51}, "malls.amazon.lookup_batch", "must be at least 1 and at most 50, got 51"),
         ({"rate": 0}, "malls.amazon.rate", "must be more than 0, got 0.0"),
         ({"burst": 0.5}, "malls.amazon.burst", "must be at least 1, got 0.5"),
+        ({"rate": float("nan")}, "malls.amazon.rate", "must be more than 0, got nan"),  # NaN paced nothing
+        ({"next_token_refused": [401]}, "malls.amazon.next_token_refused", "4xx statuses other than 401"),
         ({"source": "ftp"}, "malls.amazon.source", ""),
         ({"report_type": "GET_MERCHANT_LISTINGS_ALL_DATA"}, "malls.amazon.report_type", ""),
         ({"region": "fe"}, "malls.amazon.region", "unknown key"),

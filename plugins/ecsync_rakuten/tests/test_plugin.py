@@ -53,6 +53,7 @@ def test_defaults_are_the_published_limits() -> None:
         ({"upsert_batch": 401}, "malls.rakuten.upsert_batch", "between 1 and 400"),
         ({"bulk_get_batch": 0}, "malls.rakuten.bulk_get_batch", "between 1 and 1000"),
         ({"upsert_rate": 0}, "malls.rakuten.upsert_rate", "above 0"),
+        ({"upsert_rate": float("nan")}, "malls.rakuten.upsert_rate", "above 0"),  # NaN paced nothing
         ({"pacing_margin": 1.5}, "malls.rakuten.pacing_margin", "below 1"),
         ({"upsert_sise": 10}, "malls.rakuten.upsert_sise", "unknown key"),
         ({"fold_variant_case": "yes"}, "malls.rakuten.fold_variant_case", "true or false"),

@@ -64,3 +64,20 @@ def test_sample_codes_are_valid_and_distinct(n: int) -> None:
     """The sandbox's demo codes are valid Yahoo codes, and the n-th differs from the next."""
     assert plugin.check_item_key(plugin.sample_item_key(n)) is None
     assert plugin.sample_item_key(n) != plugin.sample_item_key(n + 1)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "says"),
+    [
+        ({"batch_size": 5000}, "malls.yahoo.batch_size", "1..1000"),
+        ({"requests_per_second": float("nan")}, "malls.yahoo.requests_per_second", "above 0"),  # NaN paced nothing
+    ],
+)
+def test_bad_settings_are_refused_by_key(section: dict[str, object], key: str, says: str) -> None:
+    from ecsync_core.config import Settings, mall_settings
+    from ecsync_core.errors import ConfigError
+    from ecsync_yahoo.plugin import YahooSettings
+
+    with pytest.raises(ConfigError) as caught:
+        mall_settings(Settings(malls={"yahoo": section}), "yahoo", YahooSettings)
+    assert (key, True) == (caught.value.key, says in caught.value.problem)

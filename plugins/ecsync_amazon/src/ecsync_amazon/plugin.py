@@ -4,6 +4,8 @@ The amazon mall descriptor: the module the ``ecsync`` entry point names. Light: 
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,7 +31,7 @@ def _within(low: float, high: float = float("inf"), *, above: bool = False) -> C
     """A validator raising a ConfigError on its key: cattrs can only place __init__ errors on the section."""
 
     def check(_instance: Any, attribute: Any, value: float) -> None:
-        if value < low or value > high or (above and value == low):
+        if not math.isfinite(value) or value < low or value > high or (above and value == low):
             bound = f"more than {low:g}" if above else f"at least {low:g}"
             limit = f" and at most {high:g}" if high != float("inf") else ""
             raise ConfigError(attribute.name, f"must be {bound}{limit}, got {value!r}")
@@ -39,8 +41,7 @@ def _within(low: float, high: float = float("inf"), *, above: bool = False) -> C
 
 def _client_errors(_instance: Any, attribute: Any, value: tuple[int, ...]) -> None:
     if not value or any(not 400 <= s <= 499 or s in (401, 403) for s in value):
-        msg = f"{attribute.name} must list 4xx statuses other than 401 and 403, got {list(value)!r}"
-        raise ValueError(msg)
+        raise ConfigError(attribute.name, f"must list 4xx statuses other than 401 and 403, got {list(value)!r}")
 
 
 _positive = _within(0, above=True)

@@ -4,6 +4,8 @@ The rakuten mall descriptor: the module the ``ecsync`` entry point names. Light:
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +26,7 @@ SECRET_NAMES = ("RAKUTEN_SERVICE_SECRET", "RAKUTEN_LICENSE_KEY")
 
 # Validators raise ConfigError naming the field: attrs runs them after cattrs, which no longer knows the key.
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
+    if not (math.isfinite(value) and value > 0):  # NaN passed `<= 0` and turned the pacing off
         raise ConfigError(attribute.name, f"must be above 0, got {value!r}")
 
 
@@ -37,7 +39,7 @@ def _between(low: int, high: int, why: str = "") -> Any:
 
 
 def _not_negative(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value >= 0:
+    if not (math.isfinite(value) and value >= 0):
         raise ConfigError(attribute.name, f"must be 0 or more, got {value!r}")
 
 

@@ -4,6 +4,7 @@ The yahoo mall descriptor: the module the ``ecsync`` entry point names. Light: h
 
 from __future__ import annotations
 
+import math
 import re
 
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ MAX_CODES_PER_CALL = 1000
 
 # ConfigErrors on their keys: cattrs can only place a ValueError from __init__ on the section.
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
+    if not (math.isfinite(value) and value > 0):  # NaN passed `<= 0` and turned the pacing off
         raise ConfigError(attribute.name, f"must be above 0, got {value!r}")
 
 
