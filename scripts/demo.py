@@ -35,7 +35,16 @@ def wait_ready(proc: subprocess.Popen[str], out: Path, timeout: float = 60) -> N
 
 def step(*args: str, ok: tuple[int, ...] = (0,)) -> None:
     print(f"\n$ ecsync {shlex.join(args)}", flush=True)
-    code = subprocess.call([ECSYNC, *args])
+    command = subprocess.Popen([ECSYNC, *args])
+    try:
+        code = command.wait()
+    except BaseException as stopped:
+        # Stopped: the command stops as from Ctrl-C, so a sync records itself INTERRUPTED (subprocess.call would
+        # SIGKILL it). A terminal's Ctrl-C has reached it already; our SIGTERM (SystemExit) has not.
+        if not isinstance(stopped, KeyboardInterrupt):
+            command.send_signal(signal.SIGINT)
+        command.wait(30)
+        raise
     if code not in ok:
         sys.exit(f"demo: `ecsync {shlex.join(args)}` exited {code}")
 

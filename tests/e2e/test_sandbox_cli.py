@@ -126,6 +126,7 @@ def test_ctrl_c_stops_it_within_seconds_while_a_delay_fault_holds_a_request(ecsy
     time.sleep(0.5)  # the request is in, and waiting
     ecsync_sandbox.process.send_signal(signal.SIGINT)
     assert 0 == ecsync_sandbox.process.wait(15)
+    assert "Traceback" not in ecsync_sandbox.text(), "the held request is cut, not logged as the app's error"
 
 
 def _get(url: str) -> None:
@@ -188,6 +189,20 @@ def test_a_directory_with_files_no_sandbox_wrote_is_refused_and_left_alone(tmp_p
     assert "holds config.yaml, .env, which no sandbox wrote" in done.stderr
     assert "REAL-PRODUCTION-TOKEN" in (tmp_path / ".env").read_text()
     assert not (tmp_path / "sandbox.json").exists()
+    (tmp_path / "config.yaml").unlink()
+    (tmp_path / "sandbox.json").write_text("{}")  # a stray marker does not make the real .env the sandbox's
+    real = (tmp_path / ".env").read_text()
+    assert (1, real) == (sandbox_once(tmp_path).returncode, (tmp_path / ".env").read_text())
+
+
+def test_a_start_stopped_half_way_leaves_a_directory_the_next_start_takes(tmp_path: Path) -> None:
+    """Stopped after config.yaml and .env but before sandbox.json: its own files, not refused as someone else's."""
+    with start_sandbox(tmp_path / "sb", "--speed", "100", env=FAKES) as sb:
+        directory = sb.directory
+    (directory / "sandbox.json").unlink()
+    (directory / "master.xlsx").unlink()
+    with start_sandbox(directory, "--speed", "100", env=FAKES) as again:
+        assert (again.directory / "sandbox.json").is_file()
 
 
 def test_a_second_sandbox_on_a_served_directory_is_refused_and_the_first_serves_on(tmp_path: Path) -> None:

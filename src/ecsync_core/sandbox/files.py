@@ -71,8 +71,10 @@ def claim(directory: Path) -> IO[str]:
         RefusedError: with the directory and what stands in the way.
     """
     files = SandboxFiles(directory.expanduser().resolve())
-    ours = files.urls.is_file() and (
-        not files.config.exists() or files.config.read_text(encoding="utf-8", errors="replace").startswith(HEADER)
+    # A sandbox claims before it writes anything: its lock file marks the directory as its own even when a start
+    # was stopped half-way; a config with the sandbox's header marks one written before the lock file existed.
+    ours = (files.directory / LOCK).exists() or (
+        files.config.is_file() and files.config.read_text(encoding="utf-8", errors="replace").startswith(HEADER)
     )
     found = [p.name for p in (files.config, files.env, files.master, files.database) if p.exists()]
     if found and not ours:

@@ -56,14 +56,26 @@ def with_real_drops(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send)
         except DroppedConnection:
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
-            if not isinstance(transport, asyncio.Transport):
+            if not await _cut(send):
                 raise  # an unknown server: let it answer 500 rather than pretend
-            transport.abort()
-            # Let uvicorn see the connection lost, so it does not try to answer on the dead socket.
-            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            # uvicorn cancels only at shutdown, a request a delay fault still holds: cut it, as a mall going
+            # down would, rather than have the cancellation logged as the app's error with its traceback.
+            if not await _cut(send):
+                raise
 
     return dropping
+
+
+async def _cut(send: Send) -> bool:
+    """Abort the connection *send* answers on; False where the server is not one whose transport we can reach."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if not isinstance(transport, asyncio.Transport):
+        return False
+    transport.abort()
+    # Let uvicorn see the connection lost, so it does not try to answer on the dead socket.
+    await asyncio.sleep(0)
+    return True
 
 
 class _Server(uvicorn.Server):
