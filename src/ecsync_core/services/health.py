@@ -229,11 +229,8 @@ def check_db_writable(app: App) -> Check:
     """
     path = app.db.path
     label = "DB writable"
-    try:
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
-    except OSError as exc:
-        return Check("db_writable", "FAIL", f"its folder {path.parent} cannot be written ({exc.strerror})", label)
+    if (why := _unwritable(path.parent)) is not None:
+        return Check("db_writable", "FAIL", f"its folder {path.parent} cannot be written ({why})", label)
     try:
         with path.open("r+b"):
             return Check("db_writable", "OK", f"{path} and its folder", label)
@@ -244,13 +241,19 @@ def check_db_writable(app: App) -> Check:
 def check_db_can_be_made(app: App) -> Check:
     """No database yet: the first import and every run make one, so the nearest folder there must take it."""
     folder = existing_folder(app.db.path)
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        detail = f"no database yet, and {folder} cannot be written to make one ({exc.strerror})"
+    if (why := _unwritable(folder)) is not None:
+        detail = f"no database yet, and {folder} cannot be written to make one ({why})"
         return Check("db_writable", "FAIL", detail, "DB writable")
     return Check("db_writable", "OK", f"no database yet; {folder} can take one", "DB writable")
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why no file can be made in *folder* (its OS error), or None when one can."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as exc:
+        return str(exc.strerror)
 
 
 def check_db_size(app: App) -> Check:
