@@ -9,11 +9,11 @@ import asyncio
 import concurrent.futures
 import contextlib
 
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from ecsync_core.logging import get_logger
-from ecsync_core.ports import MallAdapter
+from ecsync_core.ports import MallAdapter, StockSource
 
 
 T = TypeVar("T")
@@ -79,3 +79,11 @@ async def close_all(adapters: Iterable[MallAdapter]) -> None:
             log.warning("adapter_close_failed", adapter=type(adapter).__name__, error=error)
         elif isinstance(result, BaseException):
             raise result
+
+
+async def lookup_once(source: StockSource, skus: Sequence[str]) -> dict[str, int]:
+    """*skus* asked of *source* by name, and the source closed after (raises what the lookup raises)."""
+    try:
+        return await source.lookup(skus)
+    finally:
+        await close_all([source])

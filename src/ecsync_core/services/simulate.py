@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ecsync_core.aio import close_all, run_to_end
+from ecsync_core.aio import close_all, lookup_once, run_to_end
 from ecsync_core.allocation import Overcommit, non_monotone_edges, overcommitted
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import EcsyncError
@@ -228,15 +228,7 @@ def _asked_by_name(app: App, missing: list[str], file: Path) -> dict[str, int]:
     """
     try:
         not_during_a_run(app)
-        adapter = app.source()
-
-        async def ask() -> dict[str, int]:
-            try:
-                return await adapter.lookup(missing)
-            finally:
-                await close_all([adapter])
-
-        return run_to_end(ask())
+        return run_to_end(lookup_once(app.source(), missing))
     except EcsyncError as exc:
         log.warning("file_missing_skus_unasked", file=str(file), skus=len(missing), error=exc.one_line())
         return {}

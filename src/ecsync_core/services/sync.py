@@ -17,7 +17,7 @@ import attrs
 import structlog
 
 from ecsync_core import heap
-from ecsync_core.aio import close_all, run_to_end
+from ecsync_core.aio import close_all, lookup_once, run_to_end
 from ecsync_core.domain import (
     MAX_QUANTITY,
     Counts,
@@ -237,11 +237,7 @@ class _Sync:
             return
         self.progress(f"asking FBA for {len(missing)} mapped SKUs not in {path.name}")
         try:
-            source = self.app.source()
-            try:
-                stock.update(await source.lookup(missing))
-            finally:
-                await close_all([source])
+            stock.update(await lookup_once(self.app.source(), missing))
         except EcsyncError as exc:
             # Not refused: an operator syncing from files without API access would need --force every night,
             # which turns every safety check off. The source-size and zeroing checks still guard a short file.
