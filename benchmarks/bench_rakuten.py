@@ -3,8 +3,8 @@ Rakuten: 100,000 absolute upserts and their read-back against the emulator at ``
 
 The emulator is served by uvicorn in its own process on 127.0.0.1, as ``ecsync sandbox`` serves it, and the
 real adapter talks HTTP to it with the settings the sandbox hands out (rates scaled by the speed). The round
-is the sync's own push (``ecsync_core.services.push``): slices of 2,000 written in order, each read back
-while the next is written.
+is the sync's own push (``ecsync_core.services.push``): slices of the plugin's ``write_slice`` (800) written in
+order, each read back while the next is written.
 
 Printed: wall time of a round (median of the repeats), the floor the published limits allow, the ratio
 (goal <= 1.1), what our pacer alone takes on this machine's loop, 429s drawn, CPU seconds a round of the client
@@ -60,8 +60,9 @@ async def one_round(base: str, items: int, speed: float, quantity: int) -> tuple
     from ecsync_rakuten.client import RakutenRmsClient
     from ecsync_rakuten.emulator import RakutenEmulator
     from ecsync_rakuten.identity import sample_item_key
-    from ecsync_rakuten.plugin import RakutenSettings
+    from ecsync_rakuten.plugin import RakutenSettings, ecsync_malls
 
+    (plugin,) = ecsync_malls()
     probe = RakutenEmulator({})
     settings = make_converter().structure(probe.sandbox_settings(base, speed), RakutenSettings)
     adapter = RakutenRmsClient(settings, probe.sandbox_secrets(), InMemoryKeyValue())
@@ -70,7 +71,7 @@ async def one_round(base: str, items: int, speed: float, quantity: int) -> tuple
         with heap.run_scope():  # as the sync pushes: in its run scope, its plan set aside
             heap.settle()
             started, cpu = time.perf_counter(), _emulated.cpu_seconds()
-            pushed = await push("bench", adapter, updates, "楽天市場")
+            pushed = await push("bench", adapter, updates, plugin.name, slice_size=plugin.write_slice)
             took, cpu = time.perf_counter() - started, _emulated.cpu_seconds() - cpu
     finally:
         await adapter.aclose()
@@ -103,12 +104,13 @@ def main() -> None:
     client_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     server_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
-    from ecsync_rakuten.plugin import RakutenSettings
+    from ecsync_rakuten.plugin import WRITE_SLICE, RakutenSettings
 
     margin = RakutenSettings().pacing_margin
-    upserts, gets = math.ceil(args.items / 400), math.ceil(args.items / 1000)
+    upserts, least_gets = math.ceil(args.items / 400), math.ceil(args.items / 1000)
+    gets = sum(math.ceil(min(WRITE_SLICE, args.items - start) / 1000) for start in range(0, args.items, WRITE_SLICE))
     floor = (upserts - 1) / (1.0 * args.speed)
-    sequential = floor + (gets - 1) / (5.0 * args.speed)
+    sequential = floor + (least_gets - 1) / (5.0 * args.speed)
     took = statistics.median(rounds)
     loop = "select()" if args.fine_timer else "default (epoll)"
     print(f"rakuten: {args.items:,} upserts + read-back at --speed {args.speed:g}, {args.repeats} repeats, loop {loop}")

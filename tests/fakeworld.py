@@ -83,7 +83,7 @@ def _plugins(world: dict[str, Any]) -> types.ModuleType:
 
     @hookimpl
     def ecsync_malls() -> list[MallPlugin]:
-        def target(code: str) -> MallPlugin:
+        def target(code: str, **more: Any) -> MallPlugin:
             return MallPlugin(
                 code=code,
                 name=f"{code.title()} Mall",
@@ -91,6 +91,7 @@ def _plugins(world: dict[str, Any]) -> types.ModuleType:
                 sheet_column=f"{code}_code",
                 settings_type=_Settings,
                 make_adapter=lambda _c: world["malls"][code],
+                **more,
             )
 
         def source(_c: MallContext) -> FakeStockSource:
@@ -110,7 +111,7 @@ def _plugins(world: dict[str, Any]) -> types.ModuleType:
                 make_adapter=source,
                 read_stock_file=report_file,
             ),
-            target("shop"),
+            target("shop", write_slice=1),  # one item a write call; mart takes the default
             target("mart"),
         ]
 

@@ -64,6 +64,7 @@ def test_live_rollback_puts_back_once(world: World) -> None:
     report = rollback(world)
     assert (Outcome.SUCCESS, 3) == (report.status, len(report.results))
     assert before == {code: dict(m.stock) for code, m in world.malls.items()}
+    assert 2 + 2 == len(world.malls["shop"].writes)  # b and d, one a call (the plugin's slice), each way
     run = world.app.ledger.get(report.run_id or "")
     assert (RunKind.ROLLBACK, sync.run_id) == (run.kind, run.target_run)
     with pytest.raises(RollbackRefusedError, match="already rolled back"):

@@ -59,6 +59,13 @@ def test_live_sync_sets_targets_and_rerun_plans_nothing(world: World) -> None:
     assert 0 == world.sync(dry_run=True).counts.updates
 
 
+def test_each_mall_is_written_in_its_plugins_slices(world: World) -> None:
+    """The shop's plugin takes one item a write call: its two updates go in two calls, the mart's in one."""
+    world.sync()
+    assert [["b"], ["d"]] == [[w.item for w in call] for call in world.malls["shop"].writes]
+    assert [1] == [len(call) for call in world.malls["mart"].writes]
+
+
 def test_a_sync_without_mappings_says_it_sends_nothing(world: World) -> None:
     """FBA lists SKUs but nothing is mapped: SUCCESS with nothing sent every night, so the run warns of it."""
     world.app.mappings.apply([], replace=True)

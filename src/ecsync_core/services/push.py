@@ -15,15 +15,6 @@ from ecsync_core.errors import CredentialError, EcsyncError, MallError
 from ecsync_core.ports import MallInventory
 
 
-SLICE = 2_000
-"""
-Updates handed to one ``write`` call. Each slice is read back while the next one is written, so a mall with
-its own read limit (Rakuten: 5 reads/s beside 1 write/s) spends on the read-back only the last slice's read,
-not a second pass over every item. 2,000 is a whole number of every shipped mall's batches (Yahoo 1,000;
-Rakuten 400 written, 1,000 read).
-"""
-
-
 GIVE_UP_AFTER = 3
 """Slices in a row a mall may fail as a whole (after their retries) before the rest are not sent."""
 
@@ -49,7 +40,7 @@ def item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) ->
 
 
 async def push(
-    run_id: str, adapter: MallInventory, updates: Sequence[PlannedUpdate], name: str, *, slice_size: int = SLICE
+    run_id: str, adapter: MallInventory, updates: Sequence[PlannedUpdate], name: str, *, slice_size: int
 ) -> Pushed:
     """
     Write *updates* to one mall, read them back, and judge each item by what the mall holds after.
@@ -64,6 +55,7 @@ async def push(
 
     Args:
         name: the mall's name for people, in the errors ("item code not found on 楽天市場").
+        slice_size: updates a ``write`` call, the plugin's ``write_slice``.
     """
     parts: list[Pushed | asyncio.Task[Pushed]] = []
     stopped: MallError | None = None

@@ -369,11 +369,20 @@ async def _put_back(
     # Linked from the first write on: a rollback run again skips what this one put back, confirmed or shown by
     # the mall, so it never reverses the sync's change twice; once this one succeeds, the sync is done with.
     ledger.link_rollback(plan.sync.id, run.id)
-    names = {p.code: p.name for p in app.host.targets()}
+    plugins = {p.code: p for p in app.host.targets()}
     codes = sorted({u.mall for u in updates})
     mall_errors = dict(plan.mall_errors)  # a mall it could not read: its items wait for the next rollback
     pushed = await asyncio.gather(
-        *(push(run.id, malls[c], [u for u in updates if u.mall == c], names.get(c, c)) for c in codes)
+        *(
+            push(
+                run.id,
+                malls[c],
+                [u for u in updates if u.mall == c],
+                plugins[c].name,
+                slice_size=plugins[c].write_slice,
+            )
+            for c in codes
+        )
     )
     results = [attrs.evolve(r, amazon_qty=None) for p in pushed for r in p.items]
     for code, p in zip(codes, pushed, strict=True):

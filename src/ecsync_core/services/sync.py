@@ -41,6 +41,7 @@ from ecsync_core.store.db import DatabaseError
 
 if TYPE_CHECKING:
     from ecsync_core.bootstrap import App
+    from ecsync_core.mall import MallPlugin
     from ecsync_core.notify import Notifier
 
 log = get_logger("ecsync.sync")
@@ -397,9 +398,9 @@ class _Sync:
         by_mall: dict[str, list[PlannedUpdate]] = {}
         for u in plan.updates:
             by_mall.setdefault(u.mall, []).append(u)
-        names = {p.code: p.name for p in self.app.host.targets()}
+        plugins = {p.code: p for p in self.app.host.targets()}
         self.progress(", ".join(f"writing {c}: {len(ups)} items" for c, ups in by_mall.items()) or "nothing to write")
-        batches = await asyncio.gather(*(self._push_mall(c, malls[c], ups, names[c]) for c, ups in by_mall.items()))
+        batches = await asyncio.gather(*(self._push_mall(plugins[c], malls[c], ups) for c, ups in by_mall.items()))
         items = [i for batch in batches for i in batch]
         counts = self.counts  # each mall added its outcomes as it finished
         status = outcome_of(counts, self.mall_errors)
@@ -417,14 +418,14 @@ class _Sync:
         )
 
     async def _push_mall(
-        self, code: str, adapter: MallInventory, updates: list[PlannedUpdate], name: str
+        self, plugin: MallPlugin, adapter: MallInventory, updates: list[PlannedUpdate]
     ) -> list[RunItem]:
         """
         Write one mall's updates, read them back, judge each item by what the mall holds after, and record
         the outcomes at once (a run stopped later keeps them).
         """
         assert self.run_id is not None
-        run_id = self.run_id
+        run_id, code, name = self.run_id, plugin.code, plugin.name
         unreadable = self.plan_unreadable
         # "not sent:" marks them for rollback: these items were never written, whatever the mall shows now.
         items = [
@@ -435,7 +436,7 @@ class _Sync:
         updates = [u for u in updates if (code, u.item) not in unreadable]
         if updates:
             try:
-                pushed = await push(run_id, adapter, updates, name)
+                pushed = await push(run_id, adapter, updates, name, slice_size=plugin.write_slice)
             except Exception as exc:  # a plugin's own bug: this mall fails, the others go on
                 error = _crashed("push", code, exc) + "; items may or may not have been written"
                 pushed = Pushed([item(run_id, u, None, f"{name}: {error}") for u in updates], error)
