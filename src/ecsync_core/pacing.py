@@ -17,11 +17,13 @@ from ecsync_core.errors import CredentialError, MallError
 
 TIMER_SLACK_S = 0.0025
 """
-How early a waiting call wakes before its token is due, then yields to the loop until it is. asyncio's default
-(epoll) loop wakes a sleep up to 2 ms late: it rounds the timeout up to a whole millisecond, and the float it
-hands epoll is often rounded up once more. A bucket one token deep (Rakuten's) keeps none of that lateness, so
-every call lost it: 10% of each interval at ``--speed 100``. Waking on a worker thread instead (``time.sleep`` is
-precise) came 0.5 ms late on this VM; yielding costs at most this much CPU a call.
+How early a waiting call wakes before its token is due, then yields to the loop until it is, where its bucket
+could not keep the lateness. asyncio's default (epoll) loop wakes a sleep up to 2 ms late: it rounds the timeout
+up to a whole millisecond, and the float it hands epoll is often rounded up once more. A bucket one token deep
+(Rakuten's) keeps none of that, so every call lost it: 10% of each interval at ``--speed 100``. A deeper bucket
+keeps it as part of the next token and sleeps the whole wait: yielding costs CPU (up to this much a call; 4 s of a
+100,000-SKU listing at --speed 100). Waking on a worker thread instead (``time.sleep`` is precise) came 0.5 ms
+late on this VM.
 """
 
 
@@ -43,6 +45,8 @@ class TokenBucket:
         self._tokens = burst
         self._at = clock()
         self._lock = asyncio.Lock()
+        # Lateness a wake-up may have that the bucket cannot keep (a token fills before it is spent):
+        self._early = TIMER_SLACK_S if (burst - 1) / rate < TIMER_SLACK_S else 0.0
 
     def _refill(self) -> None:
         now = self._clock()
@@ -60,7 +64,7 @@ class TokenBucket:
         async with self._lock:
             while not self.try_take():
                 wait = (1 - self._tokens) / self.rate
-                await asyncio.sleep(wait - TIMER_SLACK_S if wait > TIMER_SLACK_S else 0)
+                await asyncio.sleep(wait - self._early if wait > self._early else 0)
 
 
 RETRY_ATTEMPTS = 5
