@@ -11,7 +11,6 @@ import itertools
 import multiprocessing
 import os
 import resource
-import selectors
 import statistics
 import time
 
@@ -116,25 +115,16 @@ def server_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def run_round(make: Callable[[], Coroutine[Any, Any, Any]], fine_timer: bool) -> Any:
-    """
-    One round on a fresh event loop. *fine_timer*: a select() loop, since asyncio's default epoll loop rounds
-    every sleep up to a whole millisecond, which matters at --speed 100 and not in a real run.
-    """
-    if not fine_timer:
-        return asyncio.run(make())
-    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
-    try:
-        return loop.run_until_complete(make())
-    finally:
-        loop.close()
+def run_round(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """One round on a fresh event loop (asyncio's default, as the CLI runs)."""
+    return asyncio.run(make())
 
 
-def paced_gap(rate: float, fine_timer: bool, calls: int = 100) -> float:
+def paced_gap(rate: float, calls: int = 100) -> float:
     """
     The median seconds between calls that our pacer (a depth-1 ``TokenBucket`` at *rate*) lets through on this
-    machine's event loop, with nothing else to do: the published interval, the margin, and the timer's own lateness
-    on each wake-up (which --speed 100 does not scale down).
+    machine's event loop, with nothing else to do: the published interval, the margin, and whatever lateness on
+    each wake-up the pacer does not make up for (--speed 100 does not scale it down).
     """
     from ecsync_core.pacing import TokenBucket
 
@@ -145,4 +135,4 @@ def paced_gap(rate: float, fine_timer: bool, calls: int = 100) -> float:
             times.append(time.perf_counter())
         return statistics.median(b - a for a, b in itertools.pairwise(times))
 
-    return float(run_round(gaps, fine_timer))
+    return float(run_round(gaps))

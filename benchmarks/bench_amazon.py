@@ -9,14 +9,11 @@ Printed: wall time of the listing (median of the repeats), the floor (pages / sc
 pages / (2 x speed)), the ratio (goal <= 1.1), 429s drawn (goal 0), peak memory (RSS of the client and of the
 server process; the Python heap peak of one listing under tracemalloc, in an extra untimed round).
 
-    python benchmarks/bench_amazon.py [--skus 100000] [--speed 100] [--repeats 3] [--fine-timer] [--canned]
+    python benchmarks/bench_amazon.py [--skus 100000] [--speed 100] [--repeats 3] [--canned]
 
 ``--canned`` measures only the client's CPU per 100,000 SKUs against canned pages in process (httpx.MockTransport,
 no socket, no pacing, no server): a steadier figure on a shared machine for changes to the adapter's own code,
 since the socket stack's share is the same before and after.
-
-``--fine-timer`` runs the client on a select() event loop: asyncio's default epoll loop rounds every sleep up
-to a whole millisecond, which at --speed 100 (5 ms between pages) is felt, and at speed 1 (0.5 s) is not.
 """
 
 from __future__ import annotations
@@ -138,7 +135,6 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=100_000)
     parser.add_argument("--speed", type=float, default=100.0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--fine-timer", action="store_true")
     parser.add_argument("--canned", action="store_true")
     args, _ = parser.parse_known_args()
 
@@ -151,13 +147,10 @@ def main() -> None:
 
     with _emulated.served(serve, args.skus, args.speed) as server:
         before = _emulated.requests_log(server.base)
-        rounds = [
-            _emulated.run_round(lambda: one_listing(server.base, args.speed), args.fine_timer)
-            for _ in range(args.repeats)
-        ]
+        rounds = [_emulated.run_round(lambda: one_listing(server.base, args.speed)) for _ in range(args.repeats)]
         after = _emulated.requests_log(server.base)
         tracemalloc.start()
-        _emulated.run_round(lambda: one_listing(server.base, args.speed), args.fine_timer)
+        _emulated.run_round(lambda: one_listing(server.base, args.speed))
         heap_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     client_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -13,16 +13,11 @@ spaced 1/rate with no burst, (upserts - 1) / (1 x speed); bulk-gets have their o
 read-back can hide inside the upserts' pacing and adds nothing to the least time (the sequential figure, write
 then read, is printed beside it).
 
-The pacer alone: the median gap of 100 depth-1 waits with nothing else to do, each late by the timer's wake-up
-(here about 0.35 ms on a select() loop and 1.1 ms on epoll), times the 249 gaps between the upserts. --speed
-100 shrinks the interval a hundredfold but not that lateness, so this line is the least a round can take on
-this machine before any work of ours.
+The pacer alone: the median gap of 100 depth-1 waits with nothing else to do, times the 249 gaps between the
+upserts: the least a round can take on this machine before any work of ours. --speed 100 shrinks the interval
+a hundredfold but not a timer's lateness; the pacer wakes early to make up for it (``pacing.TIMER_SLACK_S``).
 
-    python benchmarks/bench_rakuten.py [--items 100000] [--speed 100] [--repeats 3] [--fine-timer]
-
-``--fine-timer`` runs the client on a select() event loop: asyncio's default epoll loop rounds every sleep
-up to a whole millisecond, which at --speed 100 (10 ms between upserts) costs up to 10% that a real run
-(1 s between upserts) does not pay.
+    python benchmarks/bench_rakuten.py [--items 100000] [--speed 100] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -84,7 +79,6 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--speed", type=float, default=100.0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--fine-timer", action="store_true")
     args, _ = parser.parse_known_args()
 
     rounds, cpus, matched, served = [], [], [], []
@@ -92,9 +86,7 @@ def main() -> None:
         throttled_before = server.throttled()
         for n in range(args.repeats):
             (t, c, m), server_cpu = server.during(
-                lambda n=n: _emulated.run_round(
-                    lambda: one_round(server.base, args.items, args.speed, 2 + n), args.fine_timer
-                )
+                lambda n=n: _emulated.run_round(lambda: one_round(server.base, args.items, args.speed, 2 + n))
             )
             served.extend([] if server_cpu is None else [server_cpu])
             rounds.append(t)
@@ -112,12 +104,11 @@ def main() -> None:
     floor = (upserts - 1) / (1.0 * args.speed)
     sequential = floor + (least_gets - 1) / (5.0 * args.speed)
     took = statistics.median(rounds)
-    loop = "select()" if args.fine_timer else "default (epoll)"
-    print(f"rakuten: {args.items:,} upserts + read-back at --speed {args.speed:g}, {args.repeats} repeats, loop {loop}")
+    print(f"rakuten: {args.items:,} upserts + read-back at --speed {args.speed:g}, {args.repeats} repeats")
     print(f"  {upserts} bulk-upserts, {gets} bulk-gets; rounds {', '.join(f'{r:.3f}' for r in rounds)} s")
     print(f"  wall {took:.3f} s (median); floor {floor:.3f} s; ratio {took / floor:.3f} (goal <= 1.1)")
     print(f"  (against write-then-read, floor {sequential:.3f} s: ratio {took / sequential:.3f})")
-    gap = _emulated.paced_gap(args.speed / (1 + margin), args.fine_timer)
+    gap = _emulated.paced_gap(args.speed / (1 + margin))
     timer_floor = (upserts - 1) * gap
     print(
         f"  this loop's pacing alone: an upsert every {gap * 1000:.2f} ms (published {1000 / args.speed:.2f}, "

@@ -12,10 +12,7 @@ Printed: wall time of the write and of the read-back (median of the repeats); th
 ((calls - burst) / (requests_per_second x speed), per phase); the ratio (goal <= 1.1); the client's CPU per
 call and the server's CPU a round; 429s drawn; peak memory (RSS of the client and of the server).
 
-    python benchmarks/bench_yahoo.py [--items 100000] [--speed 100] [--repeats 3] [--fine-timer]
-
-``--fine-timer`` runs the client on a select() event loop: asyncio's default epoll loop rounds every sleep
-up to a whole millisecond, which matters at --speed 100 (5 ms between calls) and not in a real run.
+    python benchmarks/bench_yahoo.py [--items 100000] [--speed 100] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -98,8 +95,7 @@ def measure(args: argparse.Namespace) -> tuple[Rounds, str]:
         for n in range(args.repeats):
             (w, r, m, c, cpu), server_cpu = server.during(
                 lambda n=n: _emulated.run_round(
-                    lambda: one_round(server.base, server.secrets, args.items, args.speed, 2 + n % 2),
-                    args.fine_timer,
+                    lambda: one_round(server.base, server.secrets, args.items, args.speed, 2 + n % 2)
                 )
             )
             rounds.served.extend([] if server_cpu is None else [server_cpu])
@@ -124,7 +120,6 @@ def report(args: argparse.Namespace, rounds: Rounds, base: str) -> None:
     per_phase = math.ceil(args.items / MAX_CODES_PER_CALL)
     phase_floor = max(0.0, per_phase - burst) / rate
     total_s = statistics.median(w + r for w, r in zip(rounds.writes, rounds.reads, strict=True))
-    loop = "select()" if args.fine_timer else "default (epoll)"
     rows = [
         ("setStock", statistics.median(rounds.writes), phase_floor, f"{per_phase} calls"),
         ("read-back", statistics.median(rounds.reads), phase_floor, f"{per_phase} calls"),
@@ -132,7 +127,7 @@ def report(args: argparse.Namespace, rounds: Rounds, base: str) -> None:
     ]
     print(
         f"yahoo: {args.items:,} setStock + read-back at --speed {args.speed:g} (pace {rate:g}/s, burst {burst:g}), "
-        f"{args.repeats} repeats, loop {loop}"
+        f"{args.repeats} repeats"
     )
     for name, took, least, note in rows:
         ratio = f"{took / least:5.2f}" if least else "  n/a"
@@ -159,7 +154,6 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--speed", type=float, default=100.0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--fine-timer", action="store_true")
     args, _ = parser.parse_known_args()
     rounds, base = measure(args)
     report(args, rounds, base)
