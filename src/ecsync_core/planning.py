@@ -114,8 +114,9 @@ def unlisted(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> list[st
 
 def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[str, str]:
     """
-    Mapped SKUs FBA does not know while it knows one that differs only in character width, invisible characters,
-    spaces or leading zeros (``FBA-０００２０`` for ``FBA-00020``, ``123`` for ``00123``): SKU -> why.
+    Mapped SKUs FBA does not know while it knows one that differs only in character width, letter case, invisible
+    characters, spaces, look-alike dashes, quotes or leading zeros (``FBA-０００２０`` or ``fbaー00020`` for
+    ``FBA-00020``, ``123`` for ``00123``): SKU -> why.
 
     Taken as q = 0, such a SKU would zero its items on every mall while FBA holds stock under the real one.
     """
@@ -136,7 +137,15 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
 
 
 _UNSEEN = re.compile(r"[\s\u00ad\u200b-\u200f\u2060\ufeff]")
+# What NFKC leaves apart but a sheet typed with a Japanese input method, or exported by a back office, mixes up:
+# dashes (ー is "-" typed in kana mode), and quotes around a code kept as text.
+_LOOK_ALIKES = str.maketrans(
+    {
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\u30fc", "-"),
+        **dict.fromkeys("'\"`\u2018\u2019\u201c\u201d"),
+    }
+)
 
 
 def _fold(sku: str) -> str:
-    return _UNSEEN.sub("", unicodedata.normalize("NFKC", sku)).lstrip("0")
+    return _UNSEEN.sub("", unicodedata.normalize("NFKC", sku)).translate(_LOOK_ALIKES).casefold().lstrip("0")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -116,6 +118,24 @@ def test_a_mapped_sku_fba_knows_only_spelled_otherwise_is_not_zeroed() -> None:
     assert {"y1", "r1", "y2"} <= {u.item for u in plan.updates}, "y2 already at 0 still fails, loudly"
     assert {"y3": 0} == {u.item: u.target for u in plan.updates if (u.mall, u.item) not in plan.unreadable}
     assert {} == mistyped(stock, [Mapping("FBA-00020", "yahoo", "y1")]), "nothing missing: FBA's SKUs are not folded"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "fba-00020",  # letter case
+        "FBA\u221200020",  # minus sign
+        "FBA\u201000020",  # hyphen
+        "FBA\u30fc00020",  # katakana prolonged sound mark: "-" typed with the IME in kana mode
+        "'FBA-00020",  # the apostrophe a back-office export puts before a code to keep its zeros
+        '"FBA-00020"',
+    ],
+)
+def test_a_sku_typed_with_a_look_alike_is_taken_for_the_real_one(typed: str) -> None:
+    """Japanese input methods and exports give dashes and quotes that look right; the item must not go to 0."""
+    suspects = mistyped({"FBA-00020": 20}, [Mapping(typed, "yahoo", "y1")])
+    assert [typed] == list(suspects)
+    assert "but 'FBA-00020' is" in suspects[typed]
 
 
 def test_a_plan_prints_its_sizes_not_every_item() -> None:
