@@ -124,6 +124,14 @@ class UncachedFormula:
     formula: str
 
 
+@attrs.frozen
+class PaddedNumber:
+    """A whole number in a cell whose number format pads it with zeros (``00000``): Excel shows *shown*."""
+
+    value: int
+    shown: str
+
+
 def trim(text: str) -> str:
     """Strip surrounding whitespace, full-width (U+3000) and invisible characters included."""
     text = text.strip()
@@ -158,6 +166,12 @@ def _read_code(value: object) -> tuple[str, str | None, str | None]:
         return "", None, None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _numeric_code(value)
+    if isinstance(value, PaddedNumber):
+        return (
+            value.shown,
+            None,
+            f"a number shown as {value.shown} by its cell format: read as shown; format the column as text",
+        )
     return "", _not_a_code(value), None
 
 
@@ -303,7 +317,10 @@ def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _Ra
             problems += _merged(ws, file, columns)
             pick = _picker(columns)
             rows: list[tuple[int, tuple[Any, ...]]] = []
-            formulas: dict[int, list[int]] = {}  # row number -> positions in the row tuple
+            # Row number -> positions in the row tuple of the cells to look at again: formulas, for the value Excel
+            # saved with them; numbers in code columns (not is_active, the last), for a format padding zeros.
+            again: dict[int, list[int]] = {}
+            codes = len(columns) - 1
             blank = (None,) * len(columns)
             for line, values in enumerate(it, start=2):
                 picked = pick(values)
@@ -312,11 +329,11 @@ def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _Ra
                 for n, v in enumerate(picked):
                     kind = v.__class__
                     # Read with formulas, a formula cell is its text ("=A1&B1") or an ArrayFormula object.
-                    if (v[:1] == "=") if kind is str else (kind not in _PLAIN):
-                        formulas.setdefault(line, []).append(n)
+                    if (v[:1] == "=") if kind is str else (kind not in _PLAIN or (n < codes and kind in _NUMBERS)):
+                        again.setdefault(line, []).append(n)
                 rows.append((line, picked))
-    if formulas:
-        rows = _with_saved_values(path, file, index, columns, rows, formulas)
+    if again:
+        rows = _as_shown(path, file, index, columns, rows, again)
     return _RawSheet(columns, rows, problems, warnings)
 
 
@@ -349,6 +366,8 @@ def _merged(ws: Any, file: str, columns: list[_Column | None]) -> list[InputProb
 
 
 _PLAIN = frozenset({type(None), int, float, bool, datetime, date, time, timedelta})
+_NUMBERS = frozenset({int, float})
+_ZERO_PADDING = re.compile(r"0+")
 
 
 def _picker(columns: list[_Column | None]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
@@ -365,23 +384,28 @@ def _picker(columns: list[_Column | None]) -> Callable[[tuple[Any, ...]], tuple[
     return pick
 
 
-def _with_saved_values(
+def _as_shown(
     path: Path,
     file: str,
     index: int,
     columns: list[_Column | None],
     rows: list[tuple[int, tuple[Any, ...]]],
-    formulas: dict[int, list[int]],
+    again: dict[int, list[int]],
 ) -> list[tuple[int, tuple[Any, ...]]]:
-    """Put in place of each formula the value Excel saved with it, or an ``UncachedFormula``."""
+    """
+    Put in place of each formula the value Excel saved with it, or an ``UncachedFormula``; and of a whole number
+    whose format pads zeros (``00000``: Excel shows 1234 as 01234), a ``PaddedNumber``. Read as stored, such a
+    code names another item, which may exist, and then reads back as written.
+    """
     saved: dict[tuple[int, int], object] = {}
+    codes = len(columns) - 1  # is_active, the last column, is no code
     with _workbook(path, file, data_only=True) as wb:
         ws = wb.worksheets[index]
         ws.reset_dimensions()
-        first, last = min(formulas), max(formulas)
+        first, last = min(again), max(again)
         with _guard(file), contextlib.closing(ws.iter_rows(min_row=first, max_row=last)) as it:
             for line, cells in enumerate(it, start=first):
-                for n in formulas.get(line, ()):
+                for n in again.get(line, ()):
                     column = columns[n]
                     assert column is not None  # only read columns hold values
                     cell = cells[column.index] if column.index < len(cells) else None
@@ -390,15 +414,32 @@ def _with_saved_values(
                     # a blank number cell.
                     if value is None and getattr(cell, "data_type", "n") == "str":
                         value = ""
-                    saved[line, n] = value
+                    saved[line, n] = _padded(value, getattr(cell, "number_format", None)) if n < codes else value
     patched = []
     for line, values in rows:
         cells = list(values)
-        for n in formulas.get(line, ()):
+        for n in again.get(line, ()):
             value = saved.get((line, n))
             cells[n] = UncachedFormula(str(values[n])) if value is None else value
         patched.append((line, tuple(cells)))
     return patched
+
+
+def _padded(value: object, number_format: str | None) -> object:
+    """*value*, or the ``PaddedNumber`` Excel shows where the format puts zeros before a whole number."""
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and number_format
+        and _ZERO_PADDING.fullmatch(number_format)
+        and math.isfinite(value)
+        and float(value).is_integer()
+        and 0 <= value < _EXACT_DIGITS
+    ):
+        digits = str(int(value))
+        if len(number_format) > len(digits):
+            return PaddedNumber(int(value), digits.zfill(len(number_format)))
+    return value
 
 
 @contextlib.contextmanager
@@ -579,7 +620,7 @@ class _Checker:
             return ""
         text, problem, warning = _read_code(value)
         if warning:
-            self.warnings.append(InputProblem(self.file, warning, row=line, column=column.label, value=value))
+            self.warnings.append(InputProblem(self.file, warning, row=line, column=column.label, value=_shown(value)))
         if text and not problem:
             problem = rule.check(text)
         if problem:
@@ -614,6 +655,8 @@ def _shown(value: object) -> object:
     """A cell's value as a problem line shows it (a date as Excel shows it, not as a Python repr)."""
     if isinstance(value, UncachedFormula):
         return value.formula
+    if isinstance(value, PaddedNumber):
+        return value.value
     if isinstance(value, date | time):
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     if isinstance(value, timedelta):

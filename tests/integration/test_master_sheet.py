@@ -7,6 +7,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from hypothesis import HealthCheck, given, settings
@@ -147,6 +148,31 @@ def test_numeric_code_cells_are_text_with_a_warning(tmp_path: Path) -> None:
     assert ["amazon_sku (A)", "yahoo_item_code (B)", "rakuten_item_number (C)"] == [w.column for w in sheet.warnings]
     assert "leading zeros" in sheet.warnings[1].problem
     assert (2, 1234) == (sheet.warnings[1].row, sheet.warnings[1].value)
+
+
+def test_a_number_padded_by_its_format_reads_as_excel_shows_it(tmp_path: Path) -> None:
+    """
+    1234 in a cell formatted 00000 shows as 01234: that is the code the operator typed and sees. Read as 1234 it
+    names another item, which may exist and then reads back as written.
+    """
+    path = write_workbook(tmp_path / "s.xlsx", [("SKU-1", 1234, 56, True), ("SKU-2", 1234, 78, True)])
+    wb = openpyxl.load_workbook(path)
+    ws = wb["master"]
+    ws["B2"].number_format = "00000"
+    ws["C3"].number_format = "0000000000000"  # a JAN code kept as a number
+    ws["C2"].number_format = ws["D2"].number_format = "0"  # zeros that add nothing; is_active 1 stays a flag
+    ws["D2"] = 1
+    wb.save(path)
+    sheet = read(path)
+    assert [
+        {"yahoo_item_code": "01234", "rakuten_item_number": "56"},
+        {"yahoo_item_code": "1234", "rakuten_item_number": "0000000000078"},
+    ] == [dict(r.codes) for r in sheet.rows]
+    padded = next(w for w in sheet.warnings if (w.row, w.column) == (2, "yahoo_item_code (B)"))
+    assert ("a number shown as 01234 by its cell format: read as shown; format the column as text", 1234) == (
+        padded.problem,
+        padded.value,
+    )
 
 
 def test_fractional_or_too_long_number_is_a_row_error(tmp_path: Path) -> None:
