@@ -518,8 +518,10 @@ def _why(exc: BaseException) -> str:
 
 def _worksheet(wb: Any, file: str, sheet: str | None) -> tuple[Any, list[InputProblem]]:
     """
-    The sheet to read, and a warning when hidden sheets were passed over: by default the first visible one,
-    the one the operator sees and edits (a hidden first sheet is often an old copy kept out of the way).
+    The sheet to read, and a warning naming the sheets passed over before it: by default the visible sheet with
+    an ``amazon_sku`` column (the one the operator sees and edits; a hidden sheet is often an old copy kept out of
+    the way, a first sheet often notes), else the first visible one. Two visible sheets with the column (a copy
+    kept as a backup) are refused: reading either one silently could undo the other's edits.
     """
     if sheet is not None:
         if sheet not in wb.sheetnames:
@@ -529,12 +531,26 @@ def _worksheet(wb: Any, file: str, sheet: str | None) -> tuple[Any, list[InputPr
     visible = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
     if not visible:
         raise InputError([InputProblem(file, "the workbook has no visible worksheet: name one with --sheet")])
-    hidden = [ws.title for ws in wb.worksheets[: wb.worksheets.index(visible[0])]]
-    if not hidden:
-        return visible[0], []
-    names = ", ".join(repr(t) for t in hidden)
-    why = f"read sheet {visible[0].title!r}, the first visible one; hidden before it: {names} (use --sheet to choose)"
-    return visible[0], [InputProblem(file, why)]
+    holding = [ws for ws in visible if _has_sku_column(ws, file)]
+    if len(holding) > 1:
+        names = ", ".join(repr(ws.title) for ws in holding)
+        why = f"sheets {names} each have an {SKU_COLUMN} column: name the one to import with --sheet"
+        raise InputError([InputProblem(file, why)])
+    chosen = (holding or visible)[0]
+    passed = [
+        f"{ws.title!r} ({'hidden' if ws.sheet_state != 'visible' else f'no {SKU_COLUMN} column'})"
+        for ws in wb.worksheets[: wb.worksheets.index(chosen)]
+    ]
+    if not passed:
+        return chosen, []
+    why = f"read sheet {chosen.title!r}; passed over before it: {', '.join(passed)} (use --sheet to choose)"
+    return chosen, [InputProblem(file, why)]
+
+
+def _has_sku_column(ws: Any, file: str) -> bool:
+    ws.reset_dimensions()
+    with _guard(file), contextlib.closing(ws.iter_rows(max_row=1, values_only=True)) as it:
+        return any(header_key(v) == SKU_COLUMN for v in next(it, ()))
 
 
 def _match_header(

@@ -75,12 +75,33 @@ def test_missing_and_doubled_columns_are_named(tmp_path: Path) -> None:
     assert [f"{path}, row 1: column 'yahoo_item_code' appears twice (B and E)"] == problems(path)
 
 
-def test_sheet_by_name_default_first(tmp_path: Path) -> None:
-    """--sheet picks a sheet by name; without it the first sheet is read; an unknown name lists the sheets."""
+def test_sheet_by_name_or_the_one_with_an_amazon_sku_column(tmp_path: Path) -> None:
+    """
+    --sheet picks a sheet by name (an unknown name lists the sheets); without it, the sheet with an amazon_sku
+    column is read, past a notes sheet, with a warning naming what it passed over.
+    """
     path = write_workbook(tmp_path / "s.xlsx", [("SKU-1", "ec-1", "", True)], sheet="SKU", other_sheets=["readme"])
     assert ["SKU-1"] == [r.sku for r in read(path, sheet="SKU").rows]
-    assert [f"{path}, row 1: missing column 'amazon_sku'"] == problems(path)[:1]
+    sheet = read(path)
+    assert ["SKU-1"] == [r.sku for r in sheet.rows]
+    assert [
+        f"{path}: read sheet 'SKU'; passed over before it: 'readme' (no amazon_sku column) (use --sheet to choose)"
+    ] == [str(w) for w in sheet.warnings]
     assert [f"{path}: no sheet named 'skus' (sheets: 'readme', 'SKU')"] == problems(path, sheet="skus")
+
+
+def test_two_sheets_with_an_amazon_sku_column_are_refused_without_sheet(tmp_path: Path) -> None:
+    """A backup copy before the edited sheet: reading it silently would undo the edits (an is_active set to 0)."""
+    path = write_workbook(tmp_path / "s.xlsx", [("SKU-1", "ec-1", "", False)], sheet="master")
+    wb = openpyxl.load_workbook(path)
+    backup = wb.copy_worksheet(wb["master"])
+    backup.title = "master (2)"
+    wb.move_sheet(backup, offset=-1)
+    wb.save(path)
+    assert [
+        f"{path}: sheets 'master (2)', 'master' each have an amazon_sku column: name the one to import with --sheet"
+    ] == problems(path)
+    assert [False] == [r.active for r in read(path, sheet="master").rows]
 
 
 def test_a_hidden_first_sheet_is_passed_over_and_said(tmp_path: Path) -> None:
@@ -99,7 +120,7 @@ def test_a_hidden_first_sheet_is_passed_over_and_said(tmp_path: Path) -> None:
     wb.save(path)
     sheet = read(path)
     assert [{"yahoo_item_code": "ec-new"}] == [r.codes for r in sheet.rows]
-    assert ["read sheet 'master', the first visible one; hidden before it: 'old'"] == [
+    assert ["read sheet 'master'; passed over before it: 'old' (hidden)"] == [
         str(w).removeprefix(f"{path}: ").split(" (use")[0] for w in sheet.warnings
     ]
     assert [{"yahoo_item_code": "ec-OLD"}] == [r.codes for r in read(path, sheet="old").rows]
