@@ -332,7 +332,7 @@ def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool
 )
 @click.option("--replace", is_flag=True, help="The mappings become exactly the sheet (取扱い注意).")
 @click.option("--dry-run", is_flag=True, help="Validate and print the changes; apply nothing.")
-@click.option("--sheet", default=None, help="Sheet name (default: the first sheet).")
+@click.option("--sheet", default=None, help="Sheet name (default: the visible sheet with an amazon_sku column).")
 @json_option
 @pass_state
 def import_sku(state: State, file: Path | None, replace: bool, dry_run: bool, sheet: str | None, as_json: bool) -> None:

@@ -280,7 +280,7 @@ def read_sheet(
 
     Args:
         columns: the mall code columns; each must be in the sheet.
-        sheet: the sheet's name (default: the first sheet).
+        sheet: the sheet's name (default: the visible sheet with an ``amazon_sku`` column; see ``_worksheet``).
         sku: rules for ``amazon_sku`` (the source plugin's); the header is always ``amazon_sku``.
         file: how problems name the file (default: *path* as given).
 
