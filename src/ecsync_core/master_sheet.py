@@ -548,9 +548,36 @@ def _worksheet(wb: Any, file: str, sheet: str | None) -> tuple[Any, list[InputPr
 
 
 def _has_sku_column(ws: Any, file: str) -> bool:
+    return SKU_COLUMN in map(header_key, _first_row(ws, file))
+
+
+def _first_row(ws: Any, file: str) -> list[Any]:
+    """The cells of row 1 that hold something."""
     ws.reset_dimensions()
     with _guard(file), contextlib.closing(ws.iter_rows(max_row=1, values_only=True)) as it:
-        return any(header_key(v) == SKU_COLUMN for v in next(it, ()))
+        return [v for v in next(it, ()) if header_key(v)]
+
+
+def lost_by_writing_over(path: Path, mall_columns: Sequence[str]) -> list[str]:
+    """
+    What a master sheet written over the workbook at *path* would lose, by the sheets' first rows: every sheet but
+    the first with an ``amazon_sku`` column, and that sheet's columns an import does not read.
+
+    Raises:
+        InputError: *path* is no workbook this can read (then it cannot say, and it is not written over).
+    """
+    keep = {SKU_COLUMN, ACTIVE_COLUMN, *map(header_key, mall_columns)}
+    lost: list[str] = []
+    master_seen = False
+    with _workbook(path, str(path), data_only=True) as wb:
+        for ws in wb.worksheets:
+            header = _first_row(ws, str(path))
+            if not master_seen and SKU_COLUMN in map(header_key, header):
+                master_seen = True
+                lost += [f"column {v!r}" for v in header if header_key(v) not in keep]
+            elif header:
+                lost.append(f"sheet {ws.title!r}")
+    return lost
 
 
 def _match_header(

@@ -209,6 +209,23 @@ def test_export_keeps_leading_zeros_and_round_trips(tmp_path: Path, config: Path
         assert "added 0, changed 0, deactivated 0, removed 0 mappings" in out
 
 
+def test_export_leaves_a_sheet_with_more_in_it_alone(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """The team's master with its own columns and a price sheet: written over, both were gone without a word."""
+    sheet = write_workbook(tmp_path / "s.xlsx", [("SKU-1", "ec-1", "", True, "Tシャツ")], header=[*HEADER, "商品名"])
+    wb = openpyxl.load_workbook(sheet)
+    wb.create_sheet("価格表").append(["price"])
+    wb.save(sheet)
+    run_cli(capsys, "-c", config, "import-sku", "-f", sheet)
+    before = sheet.read_bytes()
+    code, out, err = run_cli(capsys, "-c", config, "export-sku", "-f", sheet)
+    assert (1, "") == (code, out)
+    assert f"error: {sheet}: holds what export-sku does not write (column '商品名', sheet '価格表'): it is left" in err
+    assert before == sheet.read_bytes()
+    export = tmp_path / "export.xlsx"
+    assert 0 == run_cli(capsys, "-c", config, "export-sku", "-f", export)[0]
+    assert 0 == run_cli(capsys, "-c", config, "export-sku", "-f", export)[0], "its own export it writes over"
+
+
 def test_export_needs_a_writable_place(tmp_path: Path, config: Path, capsys: Capsys) -> None:
     """An export into a path that cannot be a folder fails in one line, and leaves no file."""
     (tmp_path / "file").write_text("x")
@@ -241,14 +258,15 @@ def test_replace_waits_for_a_mall_whose_plugin_is_not_loaded(tmp_path: Path, mon
 
 
 def test_sheet_option_picks_the_sheet(tmp_path: Path, config: Path, capsys: Capsys) -> None:
-    """--sheet NAME imports that sheet of the workbook; without it the first sheet is read."""
+    """--sheet NAME imports that sheet of the workbook; without it, the sheet with an amazon_sku column."""
     book = write_workbook(tmp_path / "b.xlsx", [("SKU-1", "ec-1", "", True)], sheet="SKU", other_sheets=["readme"])
-    code, _out, err = run_cli(capsys, "-c", config, "import-sku", "-f", book)
+    code, _out, err = run_cli(capsys, "-c", config, "import-sku", "-f", book, "--sheet", "readme")
     assert 1 == code
     assert f"{book}, row 1: missing column 'amazon_sku'" in err
-    code, out, _ = run_cli(capsys, "-c", config, "import-sku", "-f", book, "--sheet", "SKU")
+    code, out, err = run_cli(capsys, "-c", config, "import-sku", "-f", book)
     assert (0, ["SKU-1"]) == (code, [m.sku for m in mappings(tmp_path)])
     assert "added 1, changed 0, deactivated 0, removed 0 mappings" in out
+    assert "read sheet 'SKU'; passed over before it: 'readme' (no amazon_sku column)" in err
 
 
 def test_an_import_waits_for_a_running_sync(tmp_path: Path) -> None:

@@ -17,7 +17,15 @@ import attrs
 from ecsync_core.domain import Mapping
 from ecsync_core.errors import InputError, InputProblem, PluginError
 from ecsync_core.logging import get_logger
-from ecsync_core.master_sheet import SKU_COLUMN, CodeColumn, MasterSheet, SheetRow, read_sheet, write_sheet
+from ecsync_core.master_sheet import (
+    SKU_COLUMN,
+    CodeColumn,
+    MasterSheet,
+    SheetRow,
+    lost_by_writing_over,
+    read_sheet,
+    write_sheet,
+)
 from ecsync_core.services.runs import IMPORT_HOLDER
 from ecsync_core.store.mappings import MappingChanges, diff
 
@@ -272,7 +280,8 @@ def export_sku(app: App, file: Path) -> ExportResult:
     Write the mappings as a master sheet with the columns an import reads; codes as text cells.
 
     An export followed by an import changes nothing. A missing database, or an empty one over an existing file, is
-    refused: exported from the wrong place, it would replace the team's sheet with an empty one.
+    refused: exported from the wrong place, it would replace the team's sheet with an empty one. So is a file with
+    sheets or columns the export does not write (a team's master with its own notes and prices).
     """
     if file.suffix.lower() != ".xlsx":
         raise InputError([InputProblem(str(file), "export-sku writes an Excel workbook: name the file .xlsx")])
@@ -288,6 +297,9 @@ def export_sku(app: App, file: Path) -> ExportResult:
         raise InputError(
             [InputProblem(str(file), f"{database} holds no mappings: the sheet is left as it is, not emptied")]
         )
+    if file.exists() and (lost := lost_by_writing_over(file, list(columns.values()))):
+        why = f"holds what export-sku does not write ({', '.join(lost)}): it is left as it is; export to another file"
+        raise InputError([InputProblem(str(file), why)])
     rows, left_out = sheet_rows(mappings, columns)
     write_sheet(file, rows, list(columns.values()))
     result = ExportResult(
