@@ -34,8 +34,12 @@ EXCEL_ERRORS = frozenset(
 )
 # Excel keeps 15 significant digits: a longer number typed into a cell has already lost its tail.
 _EXACT_DIGITS = 10**15
-# Not whitespace to str.strip(), yet pasted from web pages and invisible in Excel.
-_INVISIBLE = "\u200b\ufeff"
+# Unicode's format characters (Cf) and variation selectors: not whitespace to str.strip(), yet pasted from web
+# pages and chat and invisible in Excel. Around a code they are trimmed; inside one, it looks right and matches nothing.
+_INVISIBLE = (
+    "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    + "\u2060\u2061\u2062\u2063\u2064\ufe0e\ufe0f\ufeff"
+)
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
@@ -183,9 +187,8 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Unicode's format characters (Cf) that paste in from web pages and chat: the code looks right and matches nothing.
-_INVISIBLE_INSIDE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_INVISIBLE_INSIDE = re.compile(f"[{_INVISIBLE}]")
 
 _LEADING_ZEROS = "a numeric cell: Excel may have dropped leading zeros; format the column as text"
 

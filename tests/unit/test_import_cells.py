@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from ecsync_core.master_sheet import EXCEL_ERRORS, UncachedFormula, active_cell, code_cell, header_key, trim
 
 
-SPACES = st.text(alphabet=" \t\n\u3000\u00a0\u200b\ufeff", max_size=4)
+SPACES = st.text(alphabet=" \t\n\u3000\u00a0\u200b\ufeff\u2060\u00ad\u2028", max_size=4)
 CODES = st.text(alphabet=st.characters(categories=("L", "N", "Pd")), min_size=1, max_size=20)
 
 
@@ -42,10 +42,16 @@ def test_surrounding_whitespace_is_trimmed(before: str, code: str, after: str) -
     assert trim(code) == code_cell(before + code + after).text
 
 
-@given(CODES, st.sampled_from(["\n", "\r\n", "\t", "\x00", "\x7f"]), CODES)
+@given(CODES, st.sampled_from(["\n", "\r\n", "\t", "\x00", "\x7f", "\x85", "\u2028", "\u2029"]), CODES)
 def test_a_control_character_inside_a_code_is_a_problem(head: str, mark: str, tail: str) -> None:
     """A line break typed into a cell (Alt+Enter), or a tab, inside a code is refused, never stored."""
     assert "line break or another control character" in str(code_cell(head + mark + tail).problem)
+
+
+@given(CODES, st.sampled_from(["\u00ad", "\u200b", "\u2060", "\u180e", "\ufe0f", "\ufeff"]), CODES)
+def test_an_invisible_character_inside_a_code_is_a_problem(head: str, mark: str, tail: str) -> None:
+    """Pasted from a web page or a chat, the code looks right and matches nothing."""
+    assert "invisible character" in str(code_cell(head + mark + tail).problem)
 
 
 def test_excel_errors_and_uncached_formulas_are_problems() -> None:
