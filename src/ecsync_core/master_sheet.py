@@ -83,11 +83,13 @@ class CodeColumn:
         name: the header, as the plugin names it (``yahoo_item_code``).
         check: what is wrong with a code, or ``None``.
         normalize: the canonical spelling of a valid code (two spellings of one item are one item).
+        doubt: what looks wrong with a valid code (a warning), or ``None``.
     """
 
     name: str
     check: Callable[[str], str | None] = attrs.field(default=lambda _code: None)
     normalize: Callable[[str], str] = attrs.field(default=lambda code: code)
+    doubt: Callable[[str], str | None] = attrs.field(default=lambda _code: None)
 
 
 @attrs.frozen
@@ -675,6 +677,8 @@ class _Checker:
         if not text and rule.name == SKU_COLUMN:
             self.bad(line, column, "amazon_sku is blank", None)
             return None
+        if text and (doubt := rule.doubt(text)):
+            self.warnings.append(InputProblem(self.file, doubt, row=line, column=column.label, value=text))
         return rule.normalize(text) if text else ""
 
     def active(self, line: int, column: _Column | None, value: object) -> bool:

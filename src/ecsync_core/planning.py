@@ -147,5 +147,19 @@ _LOOK_ALIKES = str.maketrans(
 )
 
 
+def look_alike(sku: str) -> str | None:
+    """
+    Why a master sheet's SKU may not be the one FBA lists (full-width characters, a look-alike dash or quotes),
+    naming its plain spelling, or ``None``. Said at import, before the sync finds the SKU missing from FBA.
+    """
+    plain = unicodedata.normalize("NFKC", sku).translate(_LOOK_ALIKES)
+    if plain == sku:
+        return None
+    return (
+        f"holds full-width characters, a look-alike dash or quotes, as FBA SKUs seldom do: plainly typed it is "
+        f"{plain!r}; check it in Seller Central"
+    )
+
+
 def _fold(sku: str) -> str:
     return _UNSEEN.sub("", unicodedata.normalize("NFKC", sku)).translate(_LOOK_ALIKES).casefold().lstrip("0")

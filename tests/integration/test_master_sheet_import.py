@@ -189,6 +189,18 @@ def test_numeric_code_warns_on_stderr_and_imports(tmp_path: Path, config: Path, 
     assert ["1234"] == [m.item for m in mappings(tmp_path)]
 
 
+def test_a_sku_typed_with_look_alikes_imports_with_a_warning(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """A minus sign or the IME's kana-mode dash in amazon_sku is said at import, before a sync finds it missing."""
+    sheet = write_workbook(tmp_path / "s.xlsx", [("FBA\u221200023", "ec-1", "", True), ("FBA-00024", "ec-2", "", True)])
+    code, _out, err = run_cli(capsys, "-c", config, "import-sku", "-f", sheet)
+    assert 0 == code
+    assert (
+        f"{sheet}, row 2, column amazon_sku (A): holds full-width characters, a look-alike dash or quotes, as FBA "
+        "SKUs seldom do: plainly typed it is 'FBA-00023'; check it in Seller Central"
+    ) in err
+    assert "row 3" not in err
+
+
 def test_export_keeps_leading_zeros_and_round_trips(tmp_path: Path, config: Path, capsys: Capsys) -> None:
     """export-sku writes code cells and columns as text (leading zeros kept); its sheet imports back unchanged."""
     rows = [("00123", "00456", "007", True), ("SKU-2", "ec-2", "", False), ("SKU-3", "", "Tee-3", True)]

@@ -26,6 +26,7 @@ from ecsync_core.master_sheet import (
     read_sheet,
     write_sheet,
 )
+from ecsync_core.planning import look_alike
 from ecsync_core.services.runs import IMPORT_HOLDER
 from ecsync_core.store.mappings import MappingChanges, diff
 
@@ -150,12 +151,12 @@ def _targets(app: App) -> list[MallPlugin]:
     return targets
 
 
-def _sku_rules(app: App) -> CodeColumn | None:
+def _sku_rules(app: App) -> CodeColumn:
     try:
         source = app.host.source()
     except PluginError:
-        return None
-    return CodeColumn(SKU_COLUMN, source.check_item_key, source.normalize_item_key)
+        return CodeColumn(SKU_COLUMN, doubt=look_alike)
+    return CodeColumn(SKU_COLUMN, source.check_item_key, source.normalize_item_key, look_alike)
 
 
 def sheet_mappings(sheet: MasterSheet, malls: dict[str, str]) -> tuple[list[Mapping], list[tuple[str, str]]]:
