@@ -73,6 +73,22 @@ def test_live_rollback_puts_back_once(world: World) -> None:
         rollback(world, report.run_id)
 
 
+def test_a_rollback_under_way_shows_how_many_items_it_puts_back(world: World) -> None:
+    """`status` during a rollback, or after one was killed, said 0 updates while it wrote hundreds."""
+    world.sync()
+    seen: list[list[int]] = []
+
+    @attrs.define
+    class Watched(FakeMall):
+        async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+            seen.append([r.counts.updates for r in world.app.ledger.recent() if r.kind is RunKind.ROLLBACK])
+            return await super().write(writes)
+
+    world.malls["shop"] = Watched(dict(world.malls["shop"].stock))
+    rollback(world)
+    assert [[3], [3]] == seen  # shop's b and d, one a call, beside mart's a
+
+
 def test_declined_confirmation_changes_nothing(world: World) -> None:
     """Answering no at the prompt writes nothing and records no run."""
     world.sync()

@@ -366,6 +366,7 @@ async def _put_back(
     app.lock.describe(run.id, run.started_at.isoformat(timespec="seconds") + "Z")
     updates = [PlannedUpdate(i.sku, i.mall, i.item, 0, i.now, i.restore) for i in plan.items]
     ledger.record_items(RunItem(run.id, u.sku, u.mall, u.item, None, u.before, u.target) for u in updates)
+    ledger.set_counts(run.id, Counts(0, 0, len(updates), 0, 0))  # what `status` shows while it runs, or if it dies
     # Linked from the first write on: a rollback run again skips what this one put back, confirmed or shown by
     # the mall, so it never reverses the sync's change twice; once this one succeeds, the sync is done with.
     ledger.link_rollback(plan.sync.id, run.id)
