@@ -357,8 +357,13 @@ def render_rollback(report: RollbackReport, *, err: bool = False) -> None:
     for r in failed:
         click.echo(f"  failed: {r.mall} {r.item}: {r.error}")
     status = report.status.value if report.status else "FAILED"
-    rest = "" if status == "SUCCESS" else "; run `ecsync rollback` again for what it did not put back"
-    click.echo(f"[{status}] Rollback finished: run {report.run_id} (sync {report.sync.id} rolled back){rest}")
+    if status == "SUCCESS":
+        click.echo(f"[SUCCESS] Rollback finished: run {report.run_id} (sync {report.sync.id} rolled back)")
+    else:  # not "rolled back": part of the sync's change, or all of it, is still on the malls
+        click.echo(
+            f"[{status}] Rollback finished: run {report.run_id} (sync {report.sync.id} not fully put back); "
+            "run `ecsync rollback` again for what it did not put back"
+        )
 
 
 def render_health(report: HealthReport) -> None:

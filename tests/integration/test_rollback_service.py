@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunItem, RunKind, StockWrite
 from ecsync_core.errors import MallError, RunLockedError
 from ecsync_core.ports import StockReading
+from ecsync_core.render import render_rollback
 from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, restore_value, run_rollback
 from ecsync_core.store import RunLock
 from ecsync_core.store.db import utcnow
@@ -279,16 +280,24 @@ def test_a_rollback_run_again_never_reverses_twice(world: World) -> None:
     assert (2, 0, 1) == (world.malls["shop"].stock["d"], world.malls["shop"].stock["b"], world.malls["mart"].stock["a"])
 
 
-def test_a_mall_down_leaves_its_items_for_a_rollback_run_again(world: World) -> None:
+def test_a_mall_down_leaves_its_items_for_a_rollback_run_again(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     """
-    One mall not answering no longer stops the other's rollback: that mall's items wait (PARTIAL, said), and the
-    rollback run again once it answers puts back only them. Then the sync is done with.
+    One mall not answering no longer stops the other's rollback: that mall's items wait (PARTIAL, said, and not
+    called "rolled back"), and the rollback run again once it answers puts back only them. Then the sync is done
+    with.
     """
-    world.sync()
+    sync = world.sync()
     down = MallError("mart", "HTTP 503 after 5 attempts", retryable=True)
     world.malls["mart"] = DownMall(dict(world.malls["mart"].stock), error=down)
     first = rollback(world)
     assert Outcome.PARTIAL == first.status
+    render_rollback(first)
+    assert (
+        f"[PARTIAL] Rollback finished: run {first.run_id} (sync {sync.run_id} not fully put back); run `ecsync "
+        "rollback` again for what it did not put back"
+    ) == capsys.readouterr().out.splitlines()[-1]
     assert first.mall_errors["mart"].startswith("could not read current stock: HTTP 503")
     assert (2, 0) == (world.malls["shop"].stock["d"], world.malls["shop"].stock["b"])
     world.malls["mart"] = FakeMall(dict(world.malls["mart"].stock))  # it answers again
