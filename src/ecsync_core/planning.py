@@ -138,13 +138,20 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
 
 _UNSEEN = re.compile(r"[\s\u00ad\u200b-\u200f\u2060\ufeff]")
 # What NFKC leaves apart but a sheet typed with a Japanese input method, or exported by a back office, mixes up:
-# dashes (ー is "-" typed in kana mode), and quotes around a code kept as text.
+# dashes, and quotes around a code kept as text.
 _LOOK_ALIKES = str.maketrans(
     {
-        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\u30fc", "-"),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212", "-"),
         **dict.fromkeys("'\"`\u2018\u2019\u201c\u201d"),
     }
 )
+# ー is "-" typed in kana mode, except after kana, where it is the long vowel of a word (スーパー).
+_KANA_MODE_DASH = re.compile("(?<![\u3041-\u30ff])\u30fc")
+
+
+def _plain(sku: str) -> str:
+    """*sku* as typed in plain ASCII mode: NFKC, look-alike dashes as "-", no quotes."""
+    return _KANA_MODE_DASH.sub("-", unicodedata.normalize("NFKC", sku)).translate(_LOOK_ALIKES)
 
 
 def look_alike(sku: str) -> str | None:
@@ -152,7 +159,7 @@ def look_alike(sku: str) -> str | None:
     Why a master sheet's SKU may not be the one FBA lists (full-width characters, a look-alike dash or quotes),
     naming its plain spelling, or ``None``. Said at import, before the sync finds the SKU missing from FBA.
     """
-    plain = unicodedata.normalize("NFKC", sku).translate(_LOOK_ALIKES)
+    plain = _plain(sku)
     if plain == sku:
         return None
     return (
@@ -162,4 +169,4 @@ def look_alike(sku: str) -> str | None:
 
 
 def _fold(sku: str) -> str:
-    return _UNSEEN.sub("", unicodedata.normalize("NFKC", sku)).translate(_LOOK_ALIKES).casefold().lstrip("0")
+    return _UNSEEN.sub("", _plain(sku)).casefold().lstrip("0")

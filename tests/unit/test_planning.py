@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecsync_core.domain import MANUAL_RULE, Mapping, RuleSet
-from ecsync_core.planning import make_plan, mistyped
+from ecsync_core.planning import look_alike, make_plan, mistyped
 from ecsync_core.ports import StockReading
 
 
@@ -136,6 +136,13 @@ def test_a_sku_typed_with_a_look_alike_is_taken_for_the_real_one(typed: str) -> 
     suspects = mistyped({"FBA-00020": 20}, [Mapping(typed, "yahoo", "y1")])
     assert [typed] == list(suspects)
     assert "but 'FBA-00020' is" in suspects[typed]
+
+
+def test_a_japanese_sku_keeps_its_long_vowel_mark() -> None:
+    """ー after kana is a word's long vowel, not a dash: no warning, and no twin made of an ASCII SKU."""
+    assert look_alike("スーパー-01") is None
+    assert {} == mistyped({"ス-パ--01": 3}, [Mapping("スーパー-01", "yahoo", "y1")])
+    assert look_alike("FBAー00025") is not None
 
 
 def test_a_plan_prints_its_sizes_not_every_item() -> None:
