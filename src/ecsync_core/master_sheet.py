@@ -14,11 +14,13 @@ import operator
 import os
 import re
 import unicodedata
+import warnings
+import zipfile
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 
@@ -463,14 +465,28 @@ def _workbook(path: Path, file: str, *, data_only: bool) -> Iterator[Any]:
             raise InputError([InputProblem(file, kind)])
         fh.seek(0)
         try:
-            wb = openpyxl.load_workbook(fh, read_only=True, data_only=data_only)
+            with warnings.catch_warnings():  # openpyxl's own words on what it drops reach no operator as a traceback
+                warnings.simplefilter("ignore", UserWarning)
+                wb = openpyxl.load_workbook(fh, read_only=True, data_only=data_only)
         # Whatever fails to open (not a zip, the old .xls, a part missing) is a bad input file, in one line.
         except Exception as exc:
             raise InputError([InputProblem(file, _unreadable(exc))]) from None
         try:
+            if not wb.worksheets and _strict(fh):
+                why = "is saved as Strict Open XML, which cannot be read: save it as Excel Workbook (.xlsx)"
+                raise InputError([InputProblem(file, why)])
             yield wb
         finally:
             wb.close()
+
+
+def _strict(fh: BinaryIO) -> bool:
+    """Whether the workbook is in Strict Open XML (Excel's "Strict Open XML Spreadsheet"), read as empty."""
+    try:
+        with zipfile.ZipFile(fh) as archive:
+            return b"purl.oclc.org/ooxml/spreadsheetml/main" in archive.read("xl/workbook.xml")[:4096]
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
 
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of the old .xls, and of any password-protected workbook

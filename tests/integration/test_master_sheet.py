@@ -75,6 +75,27 @@ def test_missing_and_doubled_columns_are_named(tmp_path: Path) -> None:
     assert [f"{path}, row 1: column 'yahoo_item_code' appears twice (B and E)"] == problems(path)
 
 
+def test_a_strict_open_xml_workbook_says_so(tmp_path: Path) -> None:
+    """Saved as "Strict Open XML Spreadsheet", openpyxl sees no sheet: that was "no visible worksheet"."""
+    plain = write_workbook(tmp_path / "plain.xlsx", [("SKU-1", "ec-1", "", True)])
+    strict = tmp_path / "strict.xlsx"
+    namespaces = {
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main": b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships": (
+            b"http://purl.oclc.org/ooxml/officeDocument/relationships"
+        ),
+    }
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(strict, "w") as target:
+        for part in source.infolist():
+            data = source.read(part.filename)
+            for transitional, strict_ns in namespaces.items():
+                data = data.replace(transitional, strict_ns)
+            target.writestr(part, data)
+    assert [
+        f"{strict}: is saved as Strict Open XML, which cannot be read: save it as Excel Workbook (.xlsx)"
+    ] == problems(strict)
+
+
 def test_sheet_by_name_or_the_one_with_an_amazon_sku_column(tmp_path: Path) -> None:
     """
     --sheet picks a sheet by name (an unknown name lists the sheets); without it, the sheet with an amazon_sku
