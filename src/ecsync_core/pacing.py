@@ -45,8 +45,9 @@ class TokenBucket:
         self._tokens = burst
         self._at = clock()
         self._lock = asyncio.Lock()
-        # Lateness a wake-up may have that the bucket cannot keep (a token fills before it is spent):
-        self._early = TIMER_SLACK_S if (burst - 1) / rate < TIMER_SLACK_S else 0.0
+        # Wake early where a late wake-up is lost (the bucket fills before it is spent), and only where the interval
+        # leaves room to sleep first: below it, yielding would be all the bucket did between calls.
+        self._early = TIMER_SLACK_S if (burst - 1) / rate < TIMER_SLACK_S < 1 / rate else 0.0
 
     def _refill(self) -> None:
         now = self._clock()
@@ -62,9 +63,16 @@ class TokenBucket:
 
     async def acquire(self) -> None:
         async with self._lock:
+            last = None  # the clock's reading when the bucket last waited
             while not self.try_take():
                 wait = (1 - self._tokens) / self.rate
-                await asyncio.sleep(wait - self._early if wait > self._early else 0)
+                if self._at == last:  # the clock stood still: a test's virtual time, which only sleeping moves
+                    await asyncio.sleep(max(wait, 1e-6))
+                elif wait > self._early:
+                    await asyncio.sleep(wait - self._early)
+                else:
+                    await asyncio.sleep(0)  # yield until due
+                last = self._at
 
 
 RETRY_ATTEMPTS = 5
