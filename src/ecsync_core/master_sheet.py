@@ -325,9 +325,9 @@ def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _Ra
             pick = _picker(columns)
             rows: list[tuple[int, tuple[Any, ...]]] = []
             # Row number -> positions in the row tuple of the cells to look at again: formulas, for the value Excel
-            # saved with them; numbers in code columns (not is_active, the last), for a format padding zeros.
+            # saved with them; numbers in code columns (not is_active, the last), when some format pads zeros.
             again: dict[int, list[int]] = {}
-            codes = len(columns) - 1
+            codes = len(columns) - 1 if _pads_zeros(path) else 0
             blank = (None,) * len(columns)
             for line, values in enumerate(it, start=2):
                 picked = pick(values)
@@ -432,20 +432,39 @@ def _as_shown(
     return patched
 
 
+_FORMAT_CODE = re.compile(rb'formatCode="([^"]*)"')
+
+
+def _pads_zeros(path: Path) -> bool:
+    """Whether the workbook defines a number format that pads numbers with zeros (read from its styles part)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            styles = archive.read("xl/styles.xml")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return True  # cannot tell: look at the numbers' formats
+    return any(_zero_padding(code.decode("utf-8", "replace")) for code in _FORMAT_CODE.findall(styles))
+
+
+def _zero_padding(number_format: str) -> int:
+    """How many digits a format pads whole numbers to (``00000``, ``00000;@``, ``00000_)``), else 0."""
+    positive = re.sub(r"_.", "", number_format.split(";", 1)[0])
+    return len(positive) if len(positive) > 1 and _ZERO_PADDING.fullmatch(positive) else 0
+
+
 def _padded(value: object, number_format: str | None) -> object:
     """*value*, or the ``PaddedNumber`` Excel shows where the format puts zeros before a whole number."""
     if (
         isinstance(value, int | float)
         and not isinstance(value, bool)
         and number_format
-        and _ZERO_PADDING.fullmatch(number_format)
+        and (width := _zero_padding(number_format))
         and math.isfinite(value)
         and float(value).is_integer()
         and 0 <= value < _EXACT_DIGITS
     ):
         digits = str(int(value))
-        if len(number_format) > len(digits):
-            return PaddedNumber(int(value), digits.zfill(len(number_format)))
+        if width > len(digits):
+            return PaddedNumber(int(value), digits.zfill(width))
     return value
 
 

@@ -201,7 +201,7 @@ def test_a_number_padded_by_its_format_reads_as_excel_shows_it(tmp_path: Path) -
     wb = openpyxl.load_workbook(path)
     ws = wb["master"]
     ws["B2"].number_format = "00000"
-    ws["C3"].number_format = "0000000000000"  # a JAN code kept as a number
+    ws["C3"].number_format = "0000000000000;@"  # a JAN code kept as a number, text shown as typed
     ws["C2"].number_format = ws["D2"].number_format = "0"  # zeros that add nothing; is_active 1 stays a flag
     ws["D2"] = 1
     wb.save(path)
