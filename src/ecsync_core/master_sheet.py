@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 import attrs
 
+from ecsync_core.domain.text import INVISIBLE
 from ecsync_core.errors import EcsyncError, InputError, InputProblem
 
 
@@ -36,12 +37,6 @@ EXCEL_ERRORS = frozenset(
 )
 # Excel keeps 15 significant digits: a longer number typed into a cell has already lost its tail.
 _EXACT_DIGITS = 10**15
-# Unicode's format characters (Cf) and variation selectors: not whitespace to str.strip(), yet pasted from web
-# pages and chat and invisible in Excel. Around a code they are trimmed; inside one, it looks right and matches nothing.
-_INVISIBLE = (
-    "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-    + "\u2060\u2061\u2062\u2063\u2064\ufe0e\ufe0f\ufeff"
-)
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
@@ -143,8 +138,8 @@ class PaddedNumber:
 def trim(text: str) -> str:
     """Strip surrounding whitespace, full-width (U+3000) and invisible characters included."""
     text = text.strip()
-    while text and (text[0] in _INVISIBLE or text[-1] in _INVISIBLE):
-        text = text.strip(_INVISIBLE).strip()
+    while text and (text[0] in INVISIBLE or text[-1] in INVISIBLE):
+        text = text.strip(INVISIBLE).strip()
     return text
 
 
@@ -192,7 +187,7 @@ def _text_problem(text: str) -> str | None:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_INVISIBLE_INSIDE = re.compile(f"[{_INVISIBLE}]")
+_INVISIBLE_INSIDE = re.compile(f"[{re.escape(INVISIBLE)}]")
 
 _LEADING_ZEROS = "a numeric cell: Excel may have dropped leading zeros; format the column as text"
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import attrs
 
 from ecsync_core.domain import Mapping, PlannedUpdate, RuleSet, counted
+from ecsync_core.domain.text import INVISIBLE
 from ecsync_core.ports import StockReading
 
 
@@ -136,7 +137,7 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
     }
 
 
-_UNSEEN = re.compile(r"[\s\u00ad\u200b-\u200f\u2060\ufeff]")
+_UNSEEN = re.compile(rf"[\s{re.escape(INVISIBLE)}]")
 # What NFKC leaves apart but a sheet typed with a Japanese input method, or exported by a back office, mixes up:
 # dashes, and quotes around a code kept as text.
 _LOOK_ALIKES = str.maketrans(

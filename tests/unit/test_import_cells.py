@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sys
+import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -52,6 +54,13 @@ def test_a_control_character_inside_a_code_is_a_problem(head: str, mark: str, ta
 def test_an_invisible_character_inside_a_code_is_a_problem(head: str, mark: str, tail: str) -> None:
     """Pasted from a web page or a chat, the code looks right and matches nothing."""
     assert "invisible character" in str(code_cell(head + mark + tail).problem)
+
+
+def test_every_format_character_unicode_knows_is_refused_inside_a_code() -> None:
+    """Bidi isolates (U+2066..2069) and tags came in with pasted text and passed, unseen."""
+    formats = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    assert [] == [f"U+{ord(ch):04X}" for ch in formats if "invisible" not in str(code_cell(f"FBA{ch}001").problem)]
+    assert [] == [f"U+{ord(ch):04X}" for ch in formats if code_cell(f"{ch}FBA-001{ch}").text != "FBA-001"]
 
 
 def test_excel_errors_and_uncached_formulas_are_problems() -> None:

@@ -129,6 +129,7 @@ def test_a_mapped_sku_fba_knows_only_spelled_otherwise_is_not_zeroed() -> None:
         "FBA\u30fc00020",  # katakana prolonged sound mark: "-" typed with the IME in kana mode
         "'FBA-00020",  # the apostrophe a back-office export puts before a code to keep its zeros
         '"FBA-00020"',
+        "FBA-00020\u2066",  # a bidi isolate, pasted in with the text around it
     ],
 )
 def test_a_sku_typed_with_a_look_alike_is_taken_for_the_real_one(typed: str) -> None:
