@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 import attrs
 
-from ecsync_core.domain.text import INVISIBLE
+from ecsync_core.domain.text import INVISIBLE, INVISIBLE_CLASS
 from ecsync_core.errors import EcsyncError, InputError, InputProblem
 
 
@@ -187,7 +187,7 @@ def _text_problem(text: str) -> str | None:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_INVISIBLE_INSIDE = re.compile(f"[{re.escape(INVISIBLE)}]")
+_INVISIBLE_INSIDE = re.compile(f"[{INVISIBLE_CLASS}]")
 
 _LEADING_ZEROS = "a numeric cell: Excel may have dropped leading zeros; format the column as text"
 

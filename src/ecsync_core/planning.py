@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import attrs
 
 from ecsync_core.domain import Mapping, PlannedUpdate, RuleSet, counted
-from ecsync_core.domain.text import INVISIBLE
+from ecsync_core.domain.text import INVISIBLE_CLASS
 from ecsync_core.ports import StockReading
 
 
@@ -137,7 +137,7 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
     }
 
 
-_UNSEEN = re.compile(rf"[\s{re.escape(INVISIBLE)}]")
+_UNSEEN = re.compile(rf"[\s{INVISIBLE_CLASS}]")
 # What NFKC leaves apart but a sheet typed with a Japanese input method, or exported by a back office, mixes up:
 # dashes, and quotes around a code kept as text.
 _LOOK_ALIKES = str.maketrans(
@@ -160,7 +160,7 @@ def look_alike(sku: str) -> str | None:
     Why a master sheet's SKU may not be the one FBA lists (full-width characters, a look-alike dash or quotes),
     naming its plain spelling, or ``None``. Said at import, before the sync finds the SKU missing from FBA.
     """
-    plain = _plain(sku)
+    plain = sku.translate(_LOOK_ALIKES) if sku.isascii() else _plain(sku)  # NFKC keeps ASCII: 0.7 s a 100k sheet
     if plain == sku:
         return None
     return (

@@ -18,4 +18,7 @@ _RANGES = (
 )  # fmt: skip
 
 INVISIBLE = "".join(chr(c) for first, last in _RANGES for c in range(first, last + 1))
-"""Every such character, for ``str.strip`` and regex classes (``re.escape`` it)."""
+"""Every such character, for ``str.strip``."""
+
+INVISIBLE_CLASS = "".join(f"{chr(first)}-{chr(last)}" for first, last in _RANGES)
+"""The same as a regex character class's body, by ranges: 370 single characters made every search 30x slower."""
