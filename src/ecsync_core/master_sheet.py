@@ -572,6 +572,13 @@ def _worksheet(wb: Any, file: str, sheet: str | None) -> tuple[Any, list[InputPr
         why = f"sheets {names} each have an {SKU_COLUMN} column: name the one to import with --sheet"
         raise InputError([InputProblem(file, why)])
     chosen = (holding or visible)[0]
+    if not holding and (
+        hidden := [ws.title for ws in wb.worksheets if ws not in visible and _has_sku_column(ws, file)]
+    ):
+        names = ", ".join(map(repr, hidden))
+        return chosen, [
+            InputProblem(file, f"only hidden sheets have an {SKU_COLUMN} column ({names}): name one with --sheet")
+        ]
     passed = [
         f"{ws.title!r} ({'hidden' if ws.sheet_state != 'visible' else f'no {SKU_COLUMN} column'})"
         for ws in wb.worksheets[: wb.worksheets.index(chosen)]

@@ -164,8 +164,8 @@ def look_alike(sku: str) -> str | None:
     if plain == sku:
         return None
     return (
-        f"holds full-width characters, a look-alike dash or quotes, as FBA SKUs seldom do: plainly typed it is "
-        f"{plain!r}; check it in Seller Central"
+        f"holds characters FBA SKUs seldom do (full-width or half-width forms, a look-alike dash, quotes): plainly "
+        f"typed it is {plain!r}; check it in Seller Central"
     )
 
 

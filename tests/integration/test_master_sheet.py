@@ -111,6 +111,20 @@ def test_sheet_by_name_or_the_one_with_an_amazon_sku_column(tmp_path: Path) -> N
     assert [f"{path}: no sheet named 'skus' (sheets: 'readme', 'SKU')"] == problems(path, sheet="skus")
 
 
+def test_a_hidden_master_behind_a_notes_sheet_is_named(tmp_path: Path) -> None:
+    """Four "missing column" lines named no sheet: the hidden one holding the column is named, with --sheet."""
+    path = write_workbook(tmp_path / "s.xlsx", [("SKU-1", "ec-1", "", True)], other_sheets=["notes"])
+    wb = openpyxl.load_workbook(path)
+    wb["master"].sheet_state = "hidden"
+    wb.save(path)
+    with pytest.raises(InputError) as refused:
+        read(path)
+    assert f"{path}: only hidden sheets have an amazon_sku column ('master'): name one with --sheet" in [
+        str(w)
+        for w in refused.value.warnings  # type: ignore[attr-defined]
+    ]
+
+
 def test_two_sheets_with_an_amazon_sku_column_are_refused_without_sheet(tmp_path: Path) -> None:
     """A backup copy before the edited sheet: reading it silently would undo the edits (an is_active set to 0)."""
     path = write_workbook(tmp_path / "s.xlsx", [("SKU-1", "ec-1", "", False)], sheet="master")

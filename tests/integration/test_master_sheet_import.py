@@ -195,8 +195,8 @@ def test_a_sku_typed_with_look_alikes_imports_with_a_warning(tmp_path: Path, con
     code, _out, err = run_cli(capsys, "-c", config, "import-sku", "-f", sheet)
     assert 0 == code
     assert (
-        f"{sheet}, row 2, column amazon_sku (A): holds full-width characters, a look-alike dash or quotes, as FBA "
-        "SKUs seldom do: plainly typed it is 'FBA-00023'; check it in Seller Central"
+        f"{sheet}, row 2, column amazon_sku (A): holds characters FBA SKUs seldom do (full-width or half-width "
+        "forms, a look-alike dash, quotes): plainly typed it is 'FBA-00023'; check it in Seller Central"
     ) in err
     assert "row 3" not in err
 
