@@ -236,6 +236,13 @@ def test_export_leaves_a_sheet_with_more_in_it_alone(tmp_path: Path, config: Pat
     export = tmp_path / "export.xlsx"
     assert 0 == run_cli(capsys, "-c", config, "export-sku", "-f", export)[0]
     assert 0 == run_cli(capsys, "-c", config, "export-sku", "-f", export)[0], "its own export it writes over"
+    # A memo column with no header, and a sheet whose table starts lower down, are lost all the same.
+    wb = openpyxl.load_workbook(export)
+    wb["master"]["F2"] = "仕入先A メモ"
+    wb.create_sheet("価格表")["B3"] = "price"
+    wb.save(export)
+    code, _, err = run_cli(capsys, "-c", config, "export-sku", "-f", export)
+    assert (1, True) == (code, "(cells in columns without a header, sheet '価格表')" in err)
 
 
 def test_export_needs_a_writable_place(tmp_path: Path, config: Path, capsys: Capsys) -> None:
