@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ecsync_core import planning
 from ecsync_core.domain import MANUAL_RULE, Mapping, RuleSet
 from ecsync_core.planning import look_alike, make_plan, mistyped
 from ecsync_core.ports import StockReading
@@ -137,6 +138,12 @@ def test_a_sku_typed_with_a_look_alike_is_taken_for_the_real_one(typed: str) -> 
     suspects = mistyped({"FBA-00020": 20}, [Mapping(typed, "yahoo", "y1")])
     assert [typed] == list(suspects)
     assert "but 'FBA-00020' is" in suspects[typed]
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=12))
+def test_an_ascii_sku_folds_as_any_other(sku: str) -> None:
+    """The fast path for ASCII SKUs (a sync folds 100,000) agrees with the general fold."""
+    assert planning._UNSEEN.sub("", planning._plain(sku)).casefold().lstrip("0") == planning._fold(sku)
 
 
 def test_a_japanese_sku_keeps_its_long_vowel_mark() -> None:
