@@ -243,6 +243,11 @@ def test_export_leaves_a_sheet_with_more_in_it_alone(tmp_path: Path, config: Pat
     wb.save(export)
     code, _, err = run_cli(capsys, "-c", config, "export-sku", "-f", export)
     assert (1, True) == (code, "(cells in columns without a header, sheet '価格表')" in err)
+    export.write_text("sku,code\n")  # a CSV saved under the name
+    code, _, err = run_cli(capsys, "-c", config, "export-sku", "-f", export)
+    assert (1, True) == (code, f"error: {export}: exists and cannot be read as a workbook (" in err)
+    assert "it is left as it is; export to another file" in err
+    assert "sku,code\n" == export.read_text()
 
 
 def test_export_needs_a_writable_place(tmp_path: Path, config: Path, capsys: Capsys) -> None:

@@ -298,9 +298,14 @@ def export_sku(app: App, file: Path) -> ExportResult:
         raise InputError(
             [InputProblem(str(file), f"{database} holds no mappings: the sheet is left as it is, not emptied")]
         )
-    if file.exists() and (lost := lost_by_writing_over(file, list(columns.values()))):
-        why = f"holds what export-sku does not write ({', '.join(lost)}): it is left as it is; export to another file"
-        raise InputError([InputProblem(str(file), why)])
+    if file.exists():
+        try:
+            lost = lost_by_writing_over(file, list(columns.values()))
+            said = f"holds what export-sku does not write ({', '.join(lost)})" if lost else ""
+        except InputError as exc:  # the import's words ("save it as .xlsx") would not say that the file stays
+            said = f"exists and cannot be read as a workbook ({exc.problems[0].problem})"
+        if said:
+            raise InputError([InputProblem(str(file), f"{said}: it is left as it is; export to another file")])
     rows, left_out = sheet_rows(mappings, columns)
     write_sheet(file, rows, list(columns.values()))
     result = ExportResult(
