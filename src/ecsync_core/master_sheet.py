@@ -590,14 +590,10 @@ def _worksheet(wb: Any, file: str, sheet: str | None) -> tuple[Any, list[InputPr
 
 
 def _has_sku_column(ws: Any, file: str) -> bool:
-    return SKU_COLUMN in map(header_key, _first_row(ws, file))
-
-
-def _first_row(ws: Any, file: str) -> list[Any]:
-    """The cells of row 1 that hold something."""
+    """Whether the sheet's row 1 names an ``amazon_sku`` column."""
     ws.reset_dimensions()
     with _guard(file), contextlib.closing(ws.iter_rows(max_row=1, values_only=True)) as it:
-        return [v for v in next(it, ()) if header_key(v)]
+        return SKU_COLUMN in map(header_key, next(it, ()))
 
 
 def lost_by_writing_over(path: Path, mall_columns: Sequence[str]) -> list[str]:
