@@ -308,6 +308,12 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _u
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
 
 
+def _yaml_line(exc: yaml.YAMLError) -> int | None:
+    """The line (from 1) a YAML error points at, if it points at one."""
+    mark = getattr(exc, "problem_mark", None)
+    return None if mark is None else int(mark.line) + 1
+
+
 def _yaml(path: Path) -> Any:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # a SafeLoader: plain data only
 
@@ -321,8 +327,8 @@ def load_settings(cli_path: str | os.PathLike[str] | None = None) -> Settings:
     try:
         raw = _yaml(path)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(parse)"
+        line = _yaml_line(exc)
+        where = "(parse)" if line is None else f"line {line}"
         raise ConfigError(where, f"not valid YAML: {getattr(exc, 'problem', exc)}", source) from None
     except OSError as exc:
         raise ConfigError("-c/--config", f"cannot read: {exc.strerror}", source) from None
@@ -439,8 +445,8 @@ def load_rules_file(path: Path) -> RuleSet:
     except UnicodeDecodeError as exc:
         raise ConfigError("--rules", f"{path}: {_not_utf8(exc)}") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
+        line = _yaml_line(exc)
+        where = "" if line is None else f" (line {line})"
         raise ConfigError("--rules", f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     if isinstance(raw, dict) and "rules" in raw:
         raw = raw["rules"]
