@@ -1,6 +1,6 @@
 """
 What the per-mall benchmarks share: one emulator served in a child process as ``ecsync sandbox`` serves it,
-readiness, the harness's request log, CPU clocks of both processes, and the event loop to run a round on.
+readiness, the harness's request log, CPU clocks of both processes, and our pacer's gap on this machine's loop.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import resource
 import statistics
 import time
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -115,11 +115,6 @@ def server_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def run_round(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    """One round on a fresh event loop (asyncio's default, as the CLI runs)."""
-    return asyncio.run(make())
-
-
 def paced_gap(rate: float, calls: int = 100) -> float:
     """
     The median seconds between calls that our pacer (a depth-1 ``TokenBucket`` at *rate*) lets through on this
@@ -135,4 +130,4 @@ def paced_gap(rate: float, calls: int = 100) -> float:
             times.append(time.perf_counter())
         return statistics.median(b - a for a, b in itertools.pairwise(times))
 
-    return float(run_round(gaps))
+    return float(asyncio.run(gaps()))

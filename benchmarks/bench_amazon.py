@@ -147,10 +147,10 @@ def main() -> None:
 
     with _emulated.served(serve, args.skus, args.speed) as server:
         before = _emulated.requests_log(server.base)
-        rounds = [_emulated.run_round(lambda: one_listing(server.base, args.speed)) for _ in range(args.repeats)]
+        rounds = [asyncio.run(one_listing(server.base, args.speed)) for _ in range(args.repeats)]
         after = _emulated.requests_log(server.base)
         tracemalloc.start()
-        _emulated.run_round(lambda: one_listing(server.base, args.speed))
+        asyncio.run(one_listing(server.base, args.speed))
         heap_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     client_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -23,6 +23,7 @@ a hundredfold but not a timer's lateness; the pacer wakes early to make up for i
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import resource
 import statistics
@@ -86,7 +87,7 @@ def main() -> None:
         throttled_before = server.throttled()
         for n in range(args.repeats):
             (t, c, m), server_cpu = server.during(
-                lambda n=n: _emulated.run_round(lambda: one_round(server.base, args.items, args.speed, 2 + n))
+                lambda n=n: asyncio.run(one_round(server.base, args.items, args.speed, 2 + n))
             )
             served.extend([] if server_cpu is None else [server_cpu])
             rounds.append(t)

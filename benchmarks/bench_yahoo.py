@@ -94,9 +94,7 @@ def measure(args: argparse.Namespace) -> tuple[Rounds, str]:
         before = server.throttled()
         for n in range(args.repeats):
             (w, r, m, c, cpu), server_cpu = server.during(
-                lambda n=n: _emulated.run_round(
-                    lambda: one_round(server.base, server.secrets, args.items, args.speed, 2 + n % 2)
-                )
+                lambda n=n: asyncio.run(one_round(server.base, server.secrets, args.items, args.speed, 2 + n % 2))
             )
             rounds.served.extend([] if server_cpu is None else [server_cpu])
             rounds.writes.append(w)
