@@ -5,6 +5,7 @@ Pacing and retries shared by every mall adapter, so none of them is throttled in
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from collections.abc import AsyncIterator, Callable
@@ -36,8 +37,9 @@ class TokenBucket:
     """
 
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if rate <= 0 or burst < 1:
-            msg = f"a token bucket needs rate > 0 and burst >= 1, got {rate}, {burst}"
+        # Written so NaN fails too (every comparison with it is false): a NaN rate would pace nothing.
+        if not (0 < rate < math.inf and 1 <= burst < math.inf):
+            msg = f"a token bucket needs a finite rate > 0 and burst >= 1, got {rate}, {burst}"
             raise ValueError(msg)
         self.rate = rate
         self.burst = burst

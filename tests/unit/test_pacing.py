@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import types
 
 import httpx
@@ -99,3 +100,12 @@ def test_a_virtual_clock_that_only_sleeping_moves_does_not_hang(monkeypatch: pyt
     timer = LateTimer(0.0, still=True)
     gaps = [b - a for a, b in itertools.pairwise(taken(monkeypatch, timer, 1 / 0.0101, 1))]
     assert min(gaps) > 0.0101 - 1e-9
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst"), [(0.0, 1.0), (-1.0, 1.0), (math.nan, 1.0), (math.inf, 1.0), (1.0, 0.5), (1.0, math.nan)]
+)
+def test_a_bucket_that_would_not_pace_is_refused(rate: float, burst: float) -> None:
+    """A plugin passing NaN (a bad setting read as float) would otherwise send every call at once."""
+    with pytest.raises(ValueError, match="finite rate > 0"):
+        TokenBucket(rate, burst)
