@@ -157,5 +157,5 @@ def test_a_plan_prints_its_sizes_not_every_item() -> None:
     """A notebook (and asyncio, at the end of every run) reprs the plan: 100,000 items must not be spelled out."""
     mappings = [Mapping(f"S{n}", "yahoo", f"y{n}") for n in range(1000)]
     plan = make_plan({f"S{n}": 5 for n in range(1000)}, mappings, {"yahoo": StockReading({})}, RuleSet())
-    assert "items=<1000>" in repr(plan)
+    assert "rows=<1000>" in repr(plan)
     assert len(repr(plan)) < 200
