@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -412,3 +414,32 @@ def test_a_rollback_during_a_live_run_is_refused_and_a_live_one_alerted(world: W
     finally:
         other.release()
     assert ["REFUSED"] == [s for s, _ in world.notifier.sent]
+
+
+@attrs.define
+class CrashOnSecondPutBack(FakeMall):
+    """A plugin whose second write call (shop writes one item a call) hits a bug, once the first was read back."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        if self.writes:
+            await asyncio.sleep(0.05)
+            raise RuntimeError("boom in write")
+        return await super().write(writes)
+
+
+def test_a_rollback_stopped_part_way_keeps_what_it_put_back(world: World) -> None:
+    """
+    Its outcomes are recorded slice by slice: run again, it knows b was put back (confirmed before the crash)
+    and leaves it, where it said "set it by hand" (b was lowered, and a lowered item at its lower number proves
+    nothing: orders lower stock too).
+    """
+    world.sync()
+    world.malls["shop"] = CrashOnSecondPutBack(dict(world.malls["shop"].stock))
+    with pytest.raises(ExceptionGroup):
+        rollback(world)
+    [stopped] = [r for r in world.app.ledger.recent() if r.kind is RunKind.ROLLBACK]
+    assert (Outcome.FAILED, 2) == (stopped.status, stopped.counts.succeeded), "mart a, and shop b before the crash"
+    world.malls["shop"] = FakeMall(dict(world.malls["shop"].stock))
+    again = rollback(world, dry_run=True)
+    assert f"already put back by rollback {stopped.id}" == again.skipped[("shop", "b")]
+    assert ("shop", "b") not in again.unsure

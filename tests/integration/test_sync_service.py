@@ -588,6 +588,54 @@ def test_ctrl_c_is_interrupted_and_keeps_what_the_run_did(world: World) -> None:
     assert ("INTERRUPTED", "stopped by the operator (Ctrl-C) before it finished") == world.notifier.sent[-1]
 
 
+@attrs.define
+class CtrlCOnSecondSlice(FakeMall):
+    """A mall during whose second write call the operator presses Ctrl-C."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        if self.writes:
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(5)
+        return await super().write(writes)
+
+
+def test_ctrl_c_keeps_the_slices_a_mall_confirmed_before_it(world: World) -> None:
+    """
+    Outcomes are recorded slice by slice: the mall's first slice (shop writes one item a call) was confirmed
+    before Ctrl-C, so `status` counts it and a rollback trusts it. Recorded per mall at its end, it stayed
+    "planned", and a rollback of an item it lowered said to set it by hand.
+    """
+    world.malls["shop"] = CtrlCOnSecondSlice(dict(world.malls["shop"].stock))
+    with pytest.raises(KeyboardInterrupt):
+        world.sync()
+    run = world.app.ledger.recent(1)[0]
+    outcomes = {(i.mall, i.item): i.outcome for i in world.app.ledger.items(run.id)}
+    assert {("shop", "b"): "ok", ("shop", "d"): "planned", ("mart", "a"): "ok"} == outcomes
+    assert (Outcome.INTERRUPTED, 2, 0) == (run.status, run.counts.succeeded, run.counts.failed)
+
+
+@attrs.define
+class CrashOnSecondSlice(FakeMall):
+    """A plugin whose second write call hits a bug, once the first slice was read back."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        if self.writes:
+            await asyncio.sleep(0.05)
+            raise KeyError("boom")
+        return await super().write(writes)
+
+
+def test_a_plugin_crash_mid_push_keeps_the_slices_confirmed_before_it(world: World) -> None:
+    """The item written and read back before the crash is ok, not "may or may not have been written"."""
+    world.malls["shop"] = CrashOnSecondSlice(dict(world.malls["shop"].stock))
+    report = world.sync()
+    assert (Outcome.PARTIAL, 2, 1) == (report.status, report.counts.succeeded, report.counts.failed)
+    recorded = {(i.mall, i.item): (i.outcome, i.error or "") for i in world.app.ledger.items(report.run_id)}
+    assert ("ok", "") == recorded[("shop", "b")]
+    assert "failed" == recorded[("shop", "d")][0]
+    assert "may or may not have been written" in recorded[("shop", "d")][1]
+
+
 def test_mapped_skus_a_stock_file_leaves_out_are_asked_of_fba_by_name(world: World, tmp_path: Path) -> None:
     """
     SPEC: a mapped SKU missing from the listing is asked for by name before it is taken as 0. A file cut short

@@ -8,15 +8,24 @@ from collections.abc import Sequence
 
 import attrs
 
-from ecsync_core.domain import ItemResult, PlannedUpdate, StockWrite
+from ecsync_core.domain import ItemResult, PlannedUpdate, RunItem, StockWrite
 from ecsync_core.errors import CredentialError, MallError
-from ecsync_core.ports import StockReading
-from ecsync_core.services.push import push
+from ecsync_core.ports import MallInventory, StockReading
+from ecsync_core.services.push import Pushed, push
 from ecsync_core.testing import FakeMall
 
 
 def updates(*items: str, target: int = 3) -> list[PlannedUpdate]:
     return [PlannedUpdate(f"SKU-{i}", "fake", i, 10, 0, target) for i in items]
+
+
+def pushed_to(
+    mall: MallInventory, todo: list[PlannedUpdate], slice_size: int, recorded: list[list[RunItem]] | None = None
+) -> Pushed:
+    """``push`` as a run calls it; *recorded* gets each slice's items as push hands them to the ledger."""
+
+    slices = [] if recorded is None else recorded
+    return asyncio.run(push("r1", mall, todo, "Fake", slice_size=slice_size, record=lambda i: slices.append(list(i))))
 
 
 @attrs.define
@@ -42,8 +51,10 @@ class Scripted(FakeMall):
 
 def test_every_item_is_judged_by_its_read_back_across_slices() -> None:
     mall = FakeMall({"a": 0, "b": 0, "c": 0, "e": 0}, failing={"c": "quantity out of range"})
-    pushed = asyncio.run(push("r1", mall, updates("a", "b", "c", "d", "e"), "Fake", slice_size=2))
+    recorded: list[list[RunItem]] = []
+    pushed = pushed_to(mall, updates("a", "b", "c", "d", "e"), 2, recorded)
     assert [["a", "b"], ["c", "d"], ["e"]] == [[w.item for w in call] for call in mall.writes]
+    assert [pushed.items[:2], pushed.items[2:4], pushed.items[4:]] == recorded, "each slice recorded as judged"
     assert [
         ("a", "ok", 3, None),
         ("b", "ok", 3, None),
@@ -72,14 +83,16 @@ class Overlapping(FakeMall):
 
 def test_a_slice_is_read_back_while_the_next_one_is_written() -> None:
     mall = Overlapping({"a": 0, "b": 0, "c": 0})
-    pushed = asyncio.run(push("r1", mall, updates("a", "b", "c"), "Fake", slice_size=1))
+    pushed = pushed_to(mall, updates("a", "b", "c"), 1)
     assert ["ok", "ok", "ok"] == [i.outcome for i in pushed.items]
 
 
 def test_a_refused_credential_stops_the_slices_after_it() -> None:
     mall = Scripted({"a": 0, "b": 0, "c": 0}, write_errors={"a": CredentialError("fake", "key revoked: renew it")})
-    pushed = asyncio.run(push("r1", mall, updates("a", "b", "c"), "Fake", slice_size=1))
+    recorded: list[list[RunItem]] = []
+    pushed = pushed_to(mall, updates("a", "b", "c"), 1, recorded)
     assert 1 == len(mall.writes), "nothing is sent after the key was refused"
+    assert [[i] for i in pushed.items] == recorded, "the slices not sent are recorded failed too"
     assert [] == mall.reads
     assert {"Fake: key revoked: renew it"} == {i.error for i in pushed.items}
     assert "write failed: key revoked: renew it" == pushed.mall_error
@@ -87,7 +100,7 @@ def test_a_refused_credential_stops_the_slices_after_it() -> None:
 
 def test_a_slice_refused_as_a_whole_does_not_stop_the_next() -> None:
     mall = Scripted({"a": 0, "b": 0}, write_errors={"a": MallError("fake", "HTTP 503", retryable=True)})
-    pushed = asyncio.run(push("r1", mall, updates("a", "b"), "Fake", slice_size=1))
+    pushed = pushed_to(mall, updates("a", "b"), 1)
     assert [("a", "failed", "Fake: HTTP 503"), ("b", "ok", None)] == [
         (i.item, i.outcome, i.error) for i in pushed.items
     ]
@@ -102,7 +115,7 @@ def test_a_mall_failing_slice_after_slice_is_given_up_on() -> None:
     """
     down = MallError("fake", "timed out", retryable=True)
     mall = Scripted(dict.fromkeys("abcdefg", 0), write_errors=dict.fromkeys("abdef", down))
-    pushed = asyncio.run(push("r1", mall, updates(*"abcdefg"), "Fake", slice_size=1))
+    pushed = pushed_to(mall, updates(*"abcdefg"), 1)
     assert ["a", "b", "c", "d", "e", "f"] == [call[0].item for call in mall.writes]
     assert "Fake: not sent: 3 slices in a row failed as a whole (last: timed out)" == pushed.items[-1].error
     assert ["failed", "failed", "ok", "failed", "failed", "failed", "failed"] == [i.outcome for i in pushed.items]
@@ -111,6 +124,6 @@ def test_a_mall_failing_slice_after_slice_is_given_up_on() -> None:
 
 def test_a_failed_read_back_fails_only_its_slice() -> None:
     mall = Scripted({"a": 0, "b": 0}, read_errors={"b": MallError("fake", "timed out", retryable=True)})
-    pushed = asyncio.run(push("r1", mall, updates("a", "b"), "Fake", slice_size=1))
+    pushed = pushed_to(mall, updates("a", "b"), 1)
     assert [("a", "ok", 3), ("b", "failed", None)] == [(i.item, i.outcome, i.after) for i in pushed.items]
     assert "read-back failed: timed out" == pushed.items[1].error == pushed.mall_error

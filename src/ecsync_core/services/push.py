@@ -5,14 +5,20 @@ Writing to a mall and believing only what reads back: shared by the sync and the
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
 from ecsync_core.domain import Counts, ItemResult, Outcome, PlannedUpdate, RunItem, StockWrite
 from ecsync_core.errors import CredentialError, EcsyncError, MallError
 from ecsync_core.ports import MallInventory
+
+
+if TYPE_CHECKING:
+    from ecsync_core.store.ledger import DuckDBLedger
 
 
 GIVE_UP_AFTER = 3
@@ -33,6 +39,43 @@ class Pushed:
     mall_error: str | None = None
 
 
+Record = Callable[[Sequence[RunItem]], None]
+"""Where ``push`` hands each slice's items as soon as they are judged."""
+
+
+class Recorder:
+    """
+    A run's outcomes into the ledger one slice at a time, as ``push`` judges them: a run stopped later (Ctrl-C,
+    kill -9, a plugin's crash) keeps what its malls confirmed. ``status`` shows it, and a rollback trusts it
+    instead of leaving the item to be set by hand.
+
+    The slices queue for one writer thread, so the writes go on meanwhile and the table is updated one slice at a
+    time. Queueing takes no await: a slice judged is a slice recorded, whatever cancels the run next. ``close``
+    waits for the queue, before the run is closed however it ends.
+
+    Attributes:
+        done: (mall, item) -> the item as recorded.
+    """
+
+    def __init__(self, ledger: DuckDBLedger, run_id: str) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+        self.done: dict[tuple[str, str], RunItem] = {}
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ecsync-ledger")
+        self._writes: list[concurrent.futures.Future[None]] = []
+
+    def __call__(self, items: Sequence[RunItem]) -> None:
+        if items:
+            self._writes.append(self._writer.submit(self.ledger.record_outcomes, self.run_id, list(items)))
+            self.done.update(((i.mall, i.item), i) for i in items)
+
+    def close(self) -> None:
+        """Wait until every slice is in the ledger; raise the first write that failed."""
+        self._writer.shutdown(wait=True)
+        for write in self._writes:
+            write.result()
+
+
 def item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) -> RunItem:
     """The ledger's record of one update: "ok" exactly when there is no error."""
     outcome = "failed" if error else "ok"
@@ -40,7 +83,13 @@ def item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) ->
 
 
 async def push(
-    run_id: str, adapter: MallInventory, updates: Sequence[PlannedUpdate], name: str, *, slice_size: int
+    run_id: str,
+    adapter: MallInventory,
+    updates: Sequence[PlannedUpdate],
+    name: str,
+    *,
+    slice_size: int,
+    record: Record,
 ) -> Pushed:
     """
     Write *updates* to one mall, read them back, and judge each item by what the mall holds after.
@@ -56,6 +105,7 @@ async def push(
     Args:
         name: the mall's name for people, in the errors ("item code not found on 楽天市場").
         slice_size: updates a ``write`` call, the plugin's ``write_slice``.
+        record: given each slice's items once they are judged (a ``Recorder``), before ``push`` returns them.
     """
     parts: list[Pushed | asyncio.Task[Pushed]] = []
     stopped: MallError | None = None
@@ -64,13 +114,13 @@ async def push(
         for start in range(0, len(updates), slice_size):
             part = updates[start : start + slice_size]
             if stopped is not None:
-                parts.append(_unwritten(run_id, part, name, stopped))
+                parts.append(_recorded(record, _unwritten(run_id, part, name, stopped)))
                 continue
             try:
                 results = await adapter.write([StockWrite(u.item, u.target) for u in part])
             except MallError as exc:
                 in_a_row += 1
-                parts.append(_unwritten(run_id, part, name, exc))
+                parts.append(_recorded(record, _unwritten(run_id, part, name, exc)))
                 if isinstance(exc, CredentialError):
                     stopped = exc
                 elif in_a_row >= GIVE_UP_AFTER:
@@ -78,7 +128,7 @@ async def push(
                     stopped = MallError(exc.mall, said)
                 continue
             in_a_row = 0
-            parts.append(reading.create_task(_read_back(run_id, adapter, part, results, name)))
+            parts.append(reading.create_task(_read_back(run_id, adapter, part, results, name, record)))
     done = [p if isinstance(p, Pushed) else p.result() for p in parts]
     first_error = next((p.mall_error for p in done if p.mall_error), None)
     if stopped is not None and not isinstance(stopped, CredentialError):
@@ -86,19 +136,29 @@ async def push(
     return Pushed([i for p in done for i in p.items], first_error)
 
 
+def _recorded(record: Record, pushed: Pushed) -> Pushed:
+    record(pushed.items)
+    return pushed
+
+
 def _unwritten(run_id: str, part: Sequence[PlannedUpdate], name: str, exc: MallError) -> Pushed:
     return Pushed([item(run_id, u, None, f"{name}: {exc.message}") for u in part], f"write failed: {exc.message}")
 
 
 async def _read_back(
-    run_id: str, adapter: MallInventory, part: Sequence[PlannedUpdate], results: Sequence[ItemResult], name: str
+    run_id: str,
+    adapter: MallInventory,
+    part: Sequence[PlannedUpdate],
+    results: Sequence[ItemResult],
+    name: str,
+    record: Record,
 ) -> Pushed:
     refused = {r.item: r.error or "refused by the mall" for r in results if not r.ok}
     try:
         after = (await adapter.read([u.item for u in part])).quantities
     except MallError as exc:
         reason = f"read-back failed: {exc.message}"
-        return Pushed([item(run_id, u, None, refused.get(u.item, reason)) for u in part], reason)
+        return _recorded(record, Pushed([item(run_id, u, None, refused.get(u.item, reason)) for u in part], reason))
     out = []
     for u in part:
         got = after.get(u.item)
@@ -111,7 +171,7 @@ async def _read_back(
         else:
             error = None
         out.append(item(run_id, u, got, error))
-    return Pushed(out)
+    return _recorded(record, Pushed(out))
 
 
 def outcome_of(counts: Counts, mall_errors: Mapping[str, str]) -> Outcome:

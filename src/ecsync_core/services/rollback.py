@@ -18,7 +18,7 @@ from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, Run
 from ecsync_core.errors import EcsyncError, MallError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
-from ecsync_core.services.push import ended_early, outcome_of, push, summary
+from ecsync_core.services.push import Recorder, ended_early, outcome_of, push, summary
 from ecsync_core.services.runs import exclusive, mark_dead, not_during_a_run, reap_interrupted
 from ecsync_core.store.db import utcnow
 
@@ -354,7 +354,7 @@ async def _apply(
             return await _put_back(app, plan, malls, notifier, run)
         except BaseException as exc:  # Ctrl-C, a crash: recorded and alerted now, not found dead by a later command
             status, message = ended_early(exc)
-            ledger.finish(run.id, status, Counts(0, 0, len(plan.items)), message)
+            ledger.finish_early(run.id, status, message)
             notifier.notify(status.value, f"rollback {run.id} of sync {plan.sync.id}: {message}", run_id=run.id)
             raise
 
@@ -373,23 +373,27 @@ async def _put_back(
     plugins = {p.code: p for p in app.host.targets()}
     codes = sorted({u.mall for u in updates})
     mall_errors = dict(plan.mall_errors)  # a mall it could not read: its items wait for the next rollback
-    pushed = await asyncio.gather(
-        *(
-            push(
-                run.id,
-                malls[c],
-                [u for u in updates if u.mall == c],
-                plugins[c].name,
-                slice_size=plugins[c].write_slice,
+    recorder = Recorder(ledger, run.id)
+    try:
+        pushed = await asyncio.gather(
+            *(
+                push(
+                    run.id,
+                    malls[c],
+                    [u for u in updates if u.mall == c],
+                    plugins[c].name,
+                    slice_size=plugins[c].write_slice,
+                    record=recorder,
+                )
+                for c in codes
             )
-            for c in codes
         )
-    )
+    finally:
+        recorder.close()  # what it put back is in the ledger before the run is closed, however it ends
     results = [attrs.evolve(r, amazon_qty=None) for p in pushed for r in p.items]
     for code, p in zip(codes, pushed, strict=True):
         if p.mall_error is not None:
             mall_errors[code] = p.mall_error
-    ledger.record_outcomes(run.id, results)
     ok = sum(1 for r in results if r.outcome == "ok")
     counts = Counts(0, 0, len(updates), ok, len(results) - ok)
     status = outcome_of(counts, mall_errors)

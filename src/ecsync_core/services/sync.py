@@ -34,7 +34,7 @@ from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan, mistyped, unlisted
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
-from ecsync_core.services.push import Pushed, ended_early, item, outcome_of, push, summary
+from ecsync_core.services.push import Pushed, Recorder, ended_early, item, outcome_of, push, summary
 from ecsync_core.services.runs import exclusive, not_during_a_run, reap_interrupted
 from ecsync_core.store.db import DatabaseError
 
@@ -129,7 +129,7 @@ class _Sync:
     notifier: Notifier
     progress: Callable[[str], None] = _quiet
     run_id: str | None = None
-    counts: Counts = Counts()  # so far: what the ledger keeps if the run ends early
+    counts: Counts = Counts()  # each mall adds its outcomes as it ends (the ledger counts a run ended early)
     file_doubt: str | None = None  # why a stock file cannot be taken as it is (refused without --force)
     notes: list[str] = attrs.field(factory=list)  # what the report says beside its verdict ([WARN] lines)
     mall_errors: dict[str, str] = attrs.field(factory=dict)
@@ -156,7 +156,7 @@ class _Sync:
                 if self.run_id is None:
                     raise
                 status, message = ended_early(exc)
-                app.ledger.finish(self.run_id, status, self.counts, message)
+                app.ledger.finish_early(self.run_id, status, message)
                 self.notifier.notify(status.value, message, run_id=self.run_id)
                 if isinstance(exc, EcsyncError) and not isinstance(exc, SyncFailedError):
                     # Recorded FAILED under its id: the error carries the id (`sync --json` gives it).
@@ -400,7 +400,13 @@ class _Sync:
             by_mall.setdefault(u.mall, []).append(u)
         plugins = {p.code: p for p in self.app.host.targets()}
         self.progress(", ".join(f"writing {c}: {len(ups)} items" for c, ups in by_mall.items()) or "nothing to write")
-        batches = await asyncio.gather(*(self._push_mall(plugins[c], malls[c], ups) for c, ups in by_mall.items()))
+        recorder = Recorder(ledger, run_id)
+        try:
+            batches = await asyncio.gather(
+                *(self._push_mall(plugins[c], malls[c], ups, recorder) for c, ups in by_mall.items())
+            )
+        finally:
+            recorder.close()  # every judged slice in the ledger before the run is closed, however it ends
         items = [i for batch in batches for i in batch]
         counts = self.counts  # each mall added its outcomes as it finished
         status = outcome_of(counts, self.mall_errors)
@@ -418,11 +424,11 @@ class _Sync:
         )
 
     async def _push_mall(
-        self, plugin: MallPlugin, adapter: MallInventory, updates: list[PlannedUpdate]
+        self, plugin: MallPlugin, adapter: MallInventory, updates: list[PlannedUpdate], recorder: Recorder
     ) -> list[RunItem]:
         """
-        Write one mall's updates, read them back, judge each item by what the mall holds after, and record
-        the outcomes at once (a run stopped later keeps them).
+        Write one mall's updates, read them back, judge each item by what the mall holds after, and record the
+        outcomes slice by slice (a run stopped later keeps them).
         """
         assert self.run_id is not None
         run_id, code, name = self.run_id, plugin.code, plugin.name
@@ -433,18 +439,24 @@ class _Sync:
             for u in updates
             if (code, u.item) in unreadable
         ]
+        recorder(items)
         updates = [u for u in updates if (code, u.item) not in unreadable]
         if updates:
             try:
-                pushed = await push(run_id, adapter, updates, name, slice_size=plugin.write_slice)
+                pushed = await push(run_id, adapter, updates, name, slice_size=plugin.write_slice, record=recorder)
             except Exception as exc:  # a plugin's own bug: this mall fails, the others go on
                 error = _crashed("push", code, exc) + "; items may or may not have been written"
-                pushed = Pushed([item(run_id, u, None, f"{name}: {error}") for u in updates], error)
+                # The slices judged before it keep their outcomes.
+                judged = [j for u in updates if (j := recorder.done.get((code, u.item))) is not None]
+                rest = [
+                    item(run_id, u, None, f"{name}: {error}") for u in updates if (code, u.item) not in recorder.done
+                ]
+                recorder(rest)
+                pushed = Pushed(judged + rest, error)
             if pushed.mall_error is not None:
                 self.mall_errors[code] = pushed.mall_error
                 log.warning("mall_push_failed", mall=code, error=pushed.mall_error, run_id=run_id)
             items += pushed.items
-        self.app.ledger.record_outcomes(run_id, items)
         ok = sum(1 for i in items if i.outcome == "ok")
         self.counts = attrs.evolve(
             self.counts, succeeded=self.counts.succeeded + ok, failed=self.counts.failed + len(items) - ok

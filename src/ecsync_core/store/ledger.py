@@ -75,6 +75,12 @@ def _run(row: Sequence[object]) -> Run:
     )
 
 
+_RECORDED_COUNTS = (
+    "succeeded = (SELECT count(*) FROM run_items WHERE run_id = ? AND outcome = 'ok'), "
+    "failed = (SELECT count(*) FROM run_items WHERE run_id = ? AND outcome = 'failed')"
+)
+
+
 class DuckDBLedger:
     """Runs and run items. Each method is one short transaction."""
 
@@ -252,18 +258,27 @@ class DuckDBLedger:
 
     def mark_interrupted(self, run_ids: Sequence[str]) -> None:
         """
-        Close runs whose process died. Their succeeded and failed are counted from the outcomes recorded: a run
-        counts them at its end, so a killed one said 0 succeeded over items whose writes were confirmed.
+        Close runs whose process died. Their succeeded and failed are counted from the outcomes recorded (slice by
+        slice as the run went): a run counts them at its end.
         """
         with self.db.connect() as con:
             for rid in run_ids:
                 con.execute(
                     "UPDATE runs SET status = ?, finished_at = ?, message = 'the process died before it finished', "
-                    "succeeded = (SELECT count(*) FROM run_items WHERE run_id = ? AND outcome = 'ok'), "
-                    "failed = (SELECT count(*) FROM run_items WHERE run_id = ? AND outcome = 'failed') "
-                    "WHERE id = ? AND status = ?",
+                    f"{_RECORDED_COUNTS} WHERE id = ? AND status = ?",
                     [Outcome.INTERRUPTED.value, utcnow(), rid, rid, rid, Outcome.RUNNING.value],
                 )
+
+    def finish_early(self, run_id: str, status: Outcome, message: str) -> None:
+        """
+        Close a run an exception ended (Ctrl-C, a crash): its counts so far, with succeeded and failed counted from
+        the outcomes recorded, as for a run found dead. The run itself counts them only at its end.
+        """
+        with self.db.connect() as con:
+            con.execute(
+                f"UPDATE runs SET status = ?, finished_at = ?, message = ?, {_RECORDED_COUNTS} WHERE id = ?",
+                [status.value, utcnow(), message, run_id, run_id, run_id],
+            )
 
     def last_good(self) -> Run | None:
         """
