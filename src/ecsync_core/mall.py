@@ -4,6 +4,9 @@ The descriptor a mall plugin hands the core, and what the core hands back to bui
 
 from __future__ import annotations
 
+import functools
+import ssl
+
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,6 +30,18 @@ back while the next is written, so a mall with its own read limit (Rakuten: 5 re
 on the read-back only the last slice's read, not a second pass over every item. 2,000 is a whole number of
 Yahoo's batches (1,000 codes a call).
 """
+
+
+@functools.cache
+def shared_tls() -> ssl.SSLContext:
+    """
+    One TLS context for every adapter's httpx client in this process: pass it as ``verify=``. It is httpx's
+    default (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), which httpx otherwise makes for each client,
+    loading the CA bundle each time: 30 to 50 ms a client, three of them before a sync's first page.
+    """
+    import httpx  # here: `import ecsync_core` (status, import-sku) does without it
+
+    return httpx.create_ssl_context()
 
 
 def _no_check(_key: str) -> str | None:

@@ -18,7 +18,7 @@ from ecsync_amazon.reports_api import FbaReportSource
 from ecsync_core.domain import CredentialStatus
 from ecsync_core.errors import MallError
 from ecsync_core.logging import get_logger
-from ecsync_core.mall import MallContext
+from ecsync_core.mall import MallContext, shared_tls
 from ecsync_core.pacing import TokenBucket
 
 
@@ -31,7 +31,7 @@ OP = "getInventorySummaries"
 def build_client(context: MallContext) -> FbaInventoryClient:
     """The adapter for *context* (the descriptor's ``make_adapter``)."""
     settings: AmazonSettings = context.settings
-    http = httpx.AsyncClient(transport=context.transport, timeout=settings.timeout_s)
+    http = httpx.AsyncClient(transport=context.transport, verify=shared_tls(), timeout=settings.timeout_s)
     auth = LwaAuth(http, settings.token_url, context.secrets, margin_s=settings.token_margin_s)
     return FbaInventoryClient(http, auth, settings, context.secrets)
 

@@ -26,7 +26,7 @@ import httpx
 
 from ecsync_core.domain import CredentialStatus, ItemResult, StockWrite
 from ecsync_core.errors import CredentialError, MallError
-from ecsync_core.mall import MallContext
+from ecsync_core.mall import MallContext, shared_tls
 from ecsync_core.pacing import TokenBucket, retrying, transport_error
 from ecsync_core.ports import KeyValueStore, StockReading
 from ecsync_rakuten import _wire as wire
@@ -88,6 +88,7 @@ class RakutenRmsClient:
         self._http = httpx.AsyncClient(
             base_url=settings.endpoint,
             transport=transport,
+            verify=shared_tls(),
             timeout=settings.timeout_s,
             headers={"Authorization": f"ESA {token.decode()}", "Accept": "application/json"},
             event_hooks={"request": [pacer]},

@@ -25,6 +25,7 @@ import structlog
 
 from ecsync_core.domain import CredentialStatus, ItemResult, StockWrite
 from ecsync_core.errors import ConfigError, CredentialError, MallError, MallWarning
+from ecsync_core.mall import shared_tls
 from ecsync_core.pacing import TokenBucket, retrying, transport_error
 from ecsync_core.ports import StockReading
 from ecsync_yahoo import _wire
@@ -240,7 +241,7 @@ class YahooShoppingClient:
     ) -> None:
         self.settings = settings
         self.secrets = secrets
-        self.http = httpx.AsyncClient(transport=transport, timeout=settings.timeout_s)
+        self.http = httpx.AsyncClient(transport=transport, verify=shared_tls(), timeout=settings.timeout_s)
         self.bucket = TokenBucket(settings.requests_per_second, settings.burst)
         self.quota = DailyQuota(store, settings.daily_quota, clock, app=secrets.get("YAHOO_CLIENT_ID", ""))
         self.authorize_status: str | None = None
