@@ -99,6 +99,7 @@ class MasterSheet:
         lines: the sheet row number of each of *rows*.
         columns: the mall code columns read, in the order they were asked for.
         warnings: problems that do not refuse the import (a numeric code cell).
+        labels: column -> how a problem names it, with its letter (``yahoo_code (C)``).
     """
 
     file: str
@@ -106,6 +107,7 @@ class MasterSheet:
     lines: list[int]
     columns: tuple[str, ...]
     warnings: list[InputProblem] = attrs.field(factory=list)
+    labels: Mapping[str, str] = attrs.field(factory=dict)
 
 
 # -- cells -------------------------------------------------------------------------------------------------
@@ -298,7 +300,8 @@ def read_sheet(
     problems, warnings = raw.problems + problems, raw.warnings + warnings
     if problems:
         raise SheetError(problems, warnings)
-    return MasterSheet(name, sheet_rows, lines, tuple(c.name for c in columns), warnings)
+    labels = {c.name: c.label for c in raw.columns if c is not None}
+    return MasterSheet(name, sheet_rows, lines, tuple(c.name for c in columns), warnings, labels)
 
 
 def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _RawSheet:

@@ -147,8 +147,11 @@ def test_a_merge_refuses_a_code_a_kept_mapping_already_holds(tmp_path: Path, con
     code, _, err = run_cli(capsys, "-c", config, "import-sku", "-f", second)
     assert 1 == code
     assert "2 problems, nothing imported:" in err
-    assert "row 2, column yahoo_item_code: amazon_sku 'SKU-9': this code is already mapped to amazon_sku 'SKU-1'" in err
-    assert "row 3, column rakuten_item_number: amazon_sku 'SKU-2': this code is already mapped to amazon_sku" in err
+    assert (
+        "row 2, column yahoo_item_code (B): amazon_sku 'SKU-9': this code is already mapped to amazon_sku 'SKU-1'"
+        in err
+    )
+    assert "row 3, column rakuten_item_number (C): amazon_sku 'SKU-2': this code is already mapped to amazon_sku" in err
     assert before == mappings(tmp_path)
     assert 0 == run_cli(capsys, "-c", config, "import-sku", "--replace", "-f", second)[0], "the sheet alone is sound"
 

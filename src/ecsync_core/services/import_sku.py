@@ -115,7 +115,7 @@ def _claimed_by_kept(
     wanted: Sequence[Mapping],
     absent: Sequence[tuple[str, str]],
     path: Path,
-    malls: dict[str, str],
+    columns: dict[str, str],
     rows: dict[str, int],
 ) -> list[InputProblem]:
     """
@@ -123,19 +123,18 @@ def _claimed_by_kept(
     another: one mall item would then get the stock of two SKUs. Active or not, as within the sheet.
 
     Args:
-        malls: sheet column -> mall code.
-        rows: SKU -> its row in the sheet, to name where the clash is.
+        columns: mall code -> its column in the sheet (``yahoo_code (C)``), and *rows*: SKU -> its row, to name
+            where the clash is.
     """
     named = {(m.sku, m.mall) for m in wanted} | set(absent)
     kept = {(m.mall, m.item): m.sku for m in current if (m.sku, m.mall) not in named}
-    column = {mall: name for name, mall in malls.items()}
     return [
         InputProblem(
             str(path),
             f"amazon_sku {w.sku!r}: this code is already mapped to amazon_sku {kept[(w.mall, w.item)]!r}, which the "
             "sheet does not name, so a merge keeps it: give one of them another code, or import with --replace",
             row=rows.get(w.sku),
-            column=column[w.mall],
+            column=columns[w.mall],
             value=w.item,
         )
         for w in wanted
@@ -217,7 +216,8 @@ def import_sku(
         raise
     wanted, absent = sheet_mappings(read, malls)
     rows = {r.sku: line for r, line in zip(read.rows, read.lines, strict=True)}
-    if not replace and (clashes := _claimed_by_kept(current, wanted, absent, path, malls, rows)):
+    labels = {mall: read.labels.get(name, name) for name, mall in malls.items()}
+    if not replace and (clashes := _claimed_by_kept(current, wanted, absent, path, labels, rows)):
         log.info("import_sku_refused", file=str(path), problems=len(clashes), first=str(clashes[0]))
         raise InputError(clashes)
     if dry_run:
