@@ -41,7 +41,7 @@ class Plan:
 
     found: int
     mapped: int
-    rows: Sequence[Row] = attrs.field(repr=counted)
+    rows: tuple[Row, ...] = attrs.field(repr=counted)
     unmapped: tuple[str, ...] = attrs.field(default=(), repr=counted)
     unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict, repr=counted)
     full: bool = False
@@ -113,7 +113,7 @@ def make_plan(
     return Plan(
         found=len(stock),
         mapped=sum(1 for sku in active_skus if sku in stock),
-        rows=rows,
+        rows=tuple(rows),
         unmapped=tuple(sorted(set(stock) - active_skus)),
         unreadable=unreadable,
         full=full,
