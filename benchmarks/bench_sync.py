@@ -13,9 +13,10 @@ paces Yahoo under Yahoo's unconfirmed published limit:
 
 Floor = the listing or the slowest mall's read, whichever is longer (they run at once), + the slowest mall's
 write and read-back (writing waits for the plan), with burst ignored. The push reads each slice back while it
-writes the next, so a read-back under its own limit (Rakuten's, Yahoo's published per-API one) hides inside
-the writes; under one shared budget (Yahoo paced) it adds its calls. Calls are counted from the plan: pages
-of 50 SKUs, 1,000 codes per Yahoo call, 1,000 per Rakuten read, 400 per Rakuten write.
+writes the next, and reads it once before writing it (what a rollback puts back): reads under their own limit
+(Rakuten's, Yahoo's published per-API one) hide inside the writes; under one shared budget (Yahoo paced) they
+add their calls. Calls are counted from the plan: pages of 50 SKUs, 1,000 codes per Yahoo call, 1,000 per
+Rakuten read, 400 per Rakuten write.
 
 Local overhead is given two ways: wall minus the floor (the time the run spent not waiting on the APIs, at
 most; the async run overlaps its own work with the waits, so this is what the operator waits for) and the
@@ -75,7 +76,7 @@ def floor(
     listing = math.ceil(found / AMAZON_PAGE) / (AMAZON_RATE * speed)
     yahoo_read = math.ceil(items["yahoo"] / YAHOO_BATCH) / (yahoo_rate * speed)
     rakuten_read = math.ceil(items["rakuten"] / RAKUTEN_READ) / (RAKUTEN_READ_RATE * speed)
-    yahoo_write = (1 + yahoo_shared) * math.ceil(updates["yahoo"] / YAHOO_BATCH) / (yahoo_rate * speed)
+    yahoo_write = (1 + 2 * yahoo_shared) * math.ceil(updates["yahoo"] / YAHOO_BATCH) / (yahoo_rate * speed)
     rakuten_write = math.ceil(updates["rakuten"] / RAKUTEN_WRITE) / (RAKUTEN_WRITE_RATE * speed)
     return max(listing, yahoo_read, rakuten_read) + max(yahoo_write, rakuten_write)
 

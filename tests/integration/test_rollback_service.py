@@ -21,7 +21,7 @@ from ecsync_core.render import render_rollback
 from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, restore_value, run_rollback
 from ecsync_core.store import RunLock
 from ecsync_core.store.db import utcnow
-from ecsync_core.testing import FakeMall
+from ecsync_core.testing import FakeMall, FakeStockSource
 from tests.fakeworld import DownMall, World, make_world
 
 
@@ -443,3 +443,24 @@ def test_a_rollback_stopped_part_way_keeps_what_it_put_back(world: World) -> Non
     again = rollback(world, dry_run=True)
     assert f"already put back by rollback {stopped.id}" == again.skipped[("shop", "b")]
     assert ("shop", "b") not in again.unsure
+
+
+def test_an_order_taken_while_fba_was_listed_is_not_brought_back(world: World) -> None:
+    """
+    The malls are read during the FBA listing, minutes before the writes at real limits. mart's a sold its one
+    unit in between: the sync records what a held just before its write (0), so the rollback puts back 0, not the
+    1 it had read (which would sell a unit that is gone).
+    """
+    mart = world.malls["mart"]
+
+    class OrderWhileListing(FakeStockSource):
+        async def snapshot(self) -> dict[str, int]:
+            await asyncio.sleep(0.05)  # the malls are read meanwhile
+            mart.stock["a"] -= 1
+            return await super().snapshot()
+
+    world.holder["source"] = OrderWhileListing(dict(world.source.stock))
+    sync = world.sync()
+    assert 0 == next(i.before for i in world.app.ledger.items(sync.run_id) if i.item == "a")
+    plan = rollback(world, dry_run=True)
+    assert (0, 5, 5, 0) == next((i.before, i.after, i.now, i.restore) for i in plan.items if i.item == "a")

@@ -127,3 +127,24 @@ def test_a_failed_read_back_fails_only_its_slice() -> None:
     pushed = pushed_to(mall, updates("a", "b"), 1)
     assert [("a", "ok", 3), ("b", "failed", None)] == [(i.item, i.outcome, i.after) for i in pushed.items]
     assert "read-back failed: timed out" == pushed.items[1].error == pushed.mall_error
+
+
+def test_a_sync_keeps_what_each_item_held_just_before_its_write() -> None:
+    """
+    Planned from a read minutes old (during the FBA listing), b has sold one since: its ``before`` is what the
+    mall held at the write, so a rollback does not bring the sold unit back. Where that read fails, the planned
+    value stays and the write goes on.
+    """
+    mall = Scripted({"a": 0, "b": 4, "c": 2}, read_errors={"c": MallError("fake", "timed out", retryable=True)})
+    planned = [PlannedUpdate("SKU-a", "fake", "a", 10, 0, 3), PlannedUpdate("SKU-b", "fake", "b", 10, 5, 3)]
+    stale = [PlannedUpdate("SKU-c", "fake", "c", 10, 1, 3)]
+
+    async def run(fresh: bool) -> Pushed:
+        return await push("r1", mall, planned + stale, "Fake", slice_size=2, record=lambda _: None, fresh_before=fresh)
+
+    pushed = asyncio.run(run(True))
+    assert [("a", 0, 3), ("b", 4, 3), ("c", 1, None)] == [(i.item, i.before, i.after) for i in pushed.items]
+    assert [["a", "b"], ["a", "b"], ["c"], ["c"]] == sorted(mall.reads), "each slice read before its write and after"
+    assert [["a", "b"], ["c"]] == [[w.item for w in call] for call in mall.writes], "c written all the same"
+    mall.stock["b"] = 2
+    assert 5 == asyncio.run(run(False)).items[1].before, "a rollback keeps what it planned from"

@@ -90,6 +90,7 @@ async def push(
     *,
     slice_size: int,
     record: Record,
+    fresh_before: bool = False,
 ) -> Pushed:
     """
     Write *updates* to one mall, read them back, and judge each item by what the mall holds after.
@@ -106,6 +107,10 @@ async def push(
         name: the mall's name for people, in the errors ("item code not found on 楽天市場").
         slice_size: updates a ``write`` call, the plugin's ``write_slice``.
         record: given each slice's items once they are judged (a ``Recorder``), before ``push`` returns them.
+        fresh_before: read each slice just before writing it, and keep that as each item's ``before`` (what a
+            rollback puts back). A sync read the malls during the listing, at real limits minutes earlier: an
+            order taken since would be brought back. Where the mall cannot say, the planned ``before`` stays,
+            and the write goes on (it sets the rule's number whatever the mall held).
     """
     parts: list[Pushed | asyncio.Task[Pushed]] = []
     stopped: MallError | None = None
@@ -116,6 +121,8 @@ async def push(
             if stopped is not None:
                 parts.append(_recorded(record, _unwritten(run_id, part, name, stopped)))
                 continue
+            if fresh_before:
+                part = await _as_held_now(adapter, part)
             try:
                 results = await adapter.write([StockWrite(u.item, u.target) for u in part])
             except MallError as exc:
@@ -134,6 +141,15 @@ async def push(
     if stopped is not None and not isinstance(stopped, CredentialError):
         first_error = f"write failed: {stopped.message}"  # the run's message says the rest was not sent
     return Pushed([i for p in done for i in p.items], first_error)
+
+
+async def _as_held_now(adapter: MallInventory, part: Sequence[PlannedUpdate]) -> Sequence[PlannedUpdate]:
+    """*part* with each ``before`` as the mall holds it now, where the mall says."""
+    try:
+        now = (await adapter.read([u.item for u in part])).quantities
+    except MallError:  # the write goes on (and says whether the mall is down)
+        return part
+    return [u if (q := now.get(u.item, u.before)) == u.before else attrs.evolve(u, before=q) for u in part]
 
 
 def _recorded(record: Record, pushed: Pushed) -> Pushed:

@@ -443,7 +443,9 @@ class _Sync:
         updates = [u for u in updates if (code, u.item) not in unreadable]
         if updates:
             try:
-                pushed = await push(run_id, adapter, updates, name, slice_size=plugin.write_slice, record=recorder)
+                pushed = await push(
+                    run_id, adapter, updates, name, slice_size=plugin.write_slice, record=recorder, fresh_before=True
+                )
             except Exception as exc:  # a plugin's own bug: this mall fails, the others go on
                 error = _crashed("push", code, exc) + "; items may or may not have been written"
                 # The slices judged before it keep their outcomes.

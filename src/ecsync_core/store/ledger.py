@@ -158,10 +158,14 @@ class DuckDBLedger:
             )
 
     def record_outcomes(self, run_id: str, items: Iterable[RunItem]) -> None:
-        """Set after / outcome / error of items already recorded, matched by (mall, item)."""
+        """
+        Set before / after / outcome / error of items already recorded, matched by (mall, item). ``before`` too:
+        a sync reads each slice again just before writing it.
+        """
         with self.db.transaction() as con:
             con.execute(
-                "CREATE TEMP TABLE outcomes (mall VARCHAR, item VARCHAR, after INTEGER, outcome VARCHAR, error VARCHAR)"
+                "CREATE TEMP TABLE outcomes (mall VARCHAR, item VARCHAR, before INTEGER, after INTEGER, "
+                "outcome VARCHAR, error VARCHAR)"
             )
             bulk_insert(
                 con,
@@ -169,15 +173,16 @@ class DuckDBLedger:
                 {
                     "mall": "VARCHAR",
                     "item": "VARCHAR",
+                    "before": "INTEGER",
                     "after": "INTEGER",
                     "outcome": "VARCHAR",
                     "error": "VARCHAR",
                 },
-                ((i.mall, i.item, i.after, i.outcome, i.error) for i in items),
+                ((i.mall, i.item, i.before, i.after, i.outcome, i.error) for i in items),
             )
             con.execute(
-                "UPDATE run_items SET after = o.after, outcome = o.outcome, error = o.error FROM outcomes o "
-                "WHERE run_items.run_id = ? AND run_items.mall = o.mall AND run_items.item = o.item",
+                "UPDATE run_items SET before = o.before, after = o.after, outcome = o.outcome, error = o.error "
+                "FROM outcomes o WHERE run_items.run_id = ? AND run_items.mall = o.mall AND run_items.item = o.item",
                 [run_id],
             )
             con.execute("DROP TABLE outcomes")
