@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from collections.abc import Sequence
 
 import attrs
+import pytest
 
 from ecsync_core.domain import ItemResult, PlannedUpdate, RunItem, StockWrite
 from ecsync_core.errors import CredentialError, MallError
 from ecsync_core.ports import MallInventory, StockReading
-from ecsync_core.services.push import Pushed, push
+from ecsync_core.services.push import Pushed, Recorder, push
+from ecsync_core.store.db import DatabaseError
 from ecsync_core.testing import FakeMall
 
 
@@ -148,3 +151,61 @@ def test_a_sync_keeps_what_each_item_held_just_before_its_write() -> None:
     assert [["a", "b"], ["c"]] == [[w.item for w in call] for call in mall.writes], "c written all the same"
     mall.stock["b"] = 2
     assert 5 == asyncio.run(run(False)).items[1].before, "a rollback keeps what it planned from"
+
+
+@attrs.define
+class SlowLedger:
+    """A ledger whose every transaction takes 20 ms (DuckDB's takes ~40 ms, whatever its size), or fails."""
+
+    batches: list[list[str]] = attrs.field(factory=list)
+    error: Exception | None = None
+
+    def record_outcomes(self, _run_id: str, items: Sequence[RunItem]) -> None:
+        self.batches.append([i.item for i in items])
+        time.sleep(0.02)
+        if self.error is not None:
+            raise self.error
+
+
+def judged(*items: str) -> list[RunItem]:
+    return [RunItem("r1", f"SKU-{i}", "fake", i, 10, 0, 3, 3, "ok") for i in items]
+
+
+def test_slices_judged_faster_than_a_transaction_are_recorded_together() -> None:
+    """40 slices, each queued while the last transaction runs, take a few transactions, every item in order."""
+    ledger = SlowLedger()
+    with Recorder(ledger, "r1") as record:  # type: ignore[arg-type]
+        for n in range(40):
+            record(judged(str(n)))
+    assert [str(n) for n in range(40)] == [i for batch in ledger.batches for i in batch]
+    assert len(ledger.batches) <= 3
+
+
+def test_a_ledger_that_fails_stops_recording_and_says_so() -> None:
+    """A locked or full database: tried once, not once a slice (each would wait out its busy timeout)."""
+    ledger = SlowLedger(error=DatabaseError("database e.duckdb: cannot open: Could not set lock on file"))
+
+    def a_run() -> None:
+        with Recorder(ledger, "r1") as record:  # type: ignore[arg-type]
+            record(judged("a"))
+            time.sleep(0.05)
+            for n in range(10):
+                record(judged(str(n)))
+
+    with pytest.raises(DatabaseError, match="lock"):
+        a_run()
+    assert [["a"]] == ledger.batches
+
+
+def test_what_ended_the_run_is_what_it_raises_when_the_ledger_failed_too() -> None:
+    """Ctrl-C with the database locked: the run is recorded INTERRUPTED, not taken for a database failure."""
+    ledger = SlowLedger(error=DatabaseError("database e.duckdb: cannot open: Could not set lock on file"))
+
+    def a_run() -> None:
+        with Recorder(ledger, "r1") as record:  # type: ignore[arg-type]
+            record(judged("a"))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        a_run()
+    assert [["a"]] == ledger.batches

@@ -373,8 +373,7 @@ async def _put_back(
     plugins = {p.code: p for p in app.host.targets()}
     codes = sorted({u.mall for u in updates})
     mall_errors = dict(plan.mall_errors)  # a mall it could not read: its items wait for the next rollback
-    recorder = Recorder(ledger, run.id)
-    try:
+    with Recorder(ledger, run.id) as recorder:  # what it put back in the ledger before the run is closed
         pushed = await asyncio.gather(
             *(
                 push(
@@ -388,8 +387,6 @@ async def _put_back(
                 for c in codes
             )
         )
-    finally:
-        recorder.close()  # what it put back is in the ledger before the run is closed, however it ends
     results = [attrs.evolve(r, amazon_qty=None) for p in pushed for r in p.items]
     for code, p in zip(codes, pushed, strict=True):
         if p.mall_error is not None:

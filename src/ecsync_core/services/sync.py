@@ -400,13 +400,10 @@ class _Sync:
             by_mall.setdefault(u.mall, []).append(u)
         plugins = {p.code: p for p in self.app.host.targets()}
         self.progress(", ".join(f"writing {c}: {len(ups)} items" for c, ups in by_mall.items()) or "nothing to write")
-        recorder = Recorder(ledger, run_id)
-        try:
+        with Recorder(ledger, run_id) as recorder:  # every judged slice in the ledger before the run is closed
             batches = await asyncio.gather(
                 *(self._push_mall(plugins[c], malls[c], ups, recorder) for c, ups in by_mall.items())
             )
-        finally:
-            recorder.close()  # every judged slice in the ledger before the run is closed, however it ends
         items = [i for batch in batches for i in batch]
         counts = self.counts  # each mall added its outcomes as it finished
         status = outcome_of(counts, self.mall_errors)
@@ -449,12 +446,9 @@ class _Sync:
             except Exception as exc:  # a plugin's own bug: this mall fails, the others go on
                 error = _crashed("push", code, exc) + "; items may or may not have been written"
                 # The slices judged before it keep their outcomes.
-                judged = [j for u in updates if (j := recorder.done.get((code, u.item))) is not None]
-                rest = [
-                    item(run_id, u, None, f"{name}: {error}") for u in updates if (code, u.item) not in recorder.done
-                ]
-                recorder(rest)
-                pushed = Pushed(judged + rest, error)
+                rest = [u for u in updates if (code, u.item) not in recorder.done]
+                recorder([item(run_id, u, None, f"{name}: {error}") for u in rest])
+                pushed = Pushed([recorder.done[(code, u.item)] for u in updates], error)
             if pushed.mall_error is not None:
                 self.mall_errors[code] = pushed.mall_error
                 log.warning("mall_push_failed", mall=code, error=pushed.mall_error, run_id=run_id)
