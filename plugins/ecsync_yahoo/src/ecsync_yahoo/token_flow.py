@@ -35,6 +35,7 @@ import attrs
 import httpx
 
 from ecsync_core.errors import CredentialError, MallError
+from ecsync_core.mall import shared_tls
 from ecsync_core.pacing import retrying, transport_error
 from ecsync_yahoo.auth import consent_expiry, token_answer
 from ecsync_yahoo.plugin import CODE, YahooSettings
@@ -319,7 +320,7 @@ async def run_flow(
             say(f"{intro}\n\n  {url}\n")
             say(f"Waiting up to {timeout_s:g} s for the redirect to {settings.redirect_uri} ...")
             code = code_from_redirect(await server.wait(timeout_s), state)
-    async with httpx.AsyncClient(transport=transport, timeout=settings.timeout_s) as http:
+    async with httpx.AsyncClient(transport=transport, verify=shared_tls(), timeout=settings.timeout_s) as http:
         refresh_token = await exchange_code(http, settings, client_id, client_secret, code, verifier)
     rewrite_env(
         env_file,
