@@ -90,19 +90,13 @@ class Recorder:
             log.warning("outcomes_not_recorded", error=f"{type(self._failed).__name__}: {self._failed}")
 
     def _write(self) -> None:
-        closing = False
-        while not closing:
-            batch: list[RunItem] = []
-            queued = self._queue.get()
-            while True:
-                if queued is None:
-                    closing = True
-                else:
-                    batch += queued
-                try:
-                    queued = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+        ended = False
+        while not ended:
+            taken = [self._queue.get()]
+            while not self._queue.empty():  # the one reader: what it sees queued stays there
+                taken.append(self._queue.get())
+            ended = None in taken  # the end mark, queued on leaving, after the last slice
+            batch = [i for part in taken if part is not None for i in part]
             if batch and self._failed is None:  # after a failure, only drained: leaving waits for no retries
                 try:
                     self.ledger.record_outcomes(self.run_id, batch)
