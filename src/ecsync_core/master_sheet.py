@@ -316,10 +316,12 @@ def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _Ra
         # The <dimension> a program wrote may be wrong (some write "A1"); trusting it would drop rows silently.
         ws.reset_dimensions()
         index = wb.worksheets.index(ws)
+        with _guard(file), contextlib.closing(ws._get_source()) as fh:
+            xml = fh.read()  # for what read-only mode does not parse: merges, hidden rows
         with _guard(file), contextlib.closing(ws.iter_rows(values_only=True)) as it:
             header = next(it, None) or ()
             columns, problems = _match_header(file, header, names)
-            problems += _merged(ws, file, columns)
+            problems += _merged(xml, file, columns)
             pick = _picker(columns)
             rows: list[tuple[int, tuple[Any, ...]]] = []
             # Row number -> positions in the row tuple of the cells to look at again: formulas, for the value Excel
@@ -339,13 +341,14 @@ def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _Ra
                 rows.append((line, picked))
     if again:
         rows = _as_shown(path, file, index, columns, rows, again)
+    warnings += _hidden(xml, file, {line for line, _ in rows})
     return _RawSheet(columns, rows, problems, warnings)
 
 
 _MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+:[A-Z]+[0-9]+)\"")
 
 
-def _merged(ws: Any, file: str, columns: list[_Column | None]) -> list[InputProblem]:
+def _merged(xml: bytes, file: str, columns: list[_Column | None]) -> list[InputProblem]:
     """
     A problem for each merged range over a column the import reads.
 
@@ -355,8 +358,6 @@ def _merged(ws: Any, file: str, columns: list[_Column | None]) -> list[InputProb
     """
     from openpyxl.utils import range_boundaries
 
-    with _guard(file), contextlib.closing(ws._get_source()) as fh:
-        xml = fh.read()
     start = xml.find(b"mergeCell")
     found = []
     for ref in [] if start < 0 else _MERGE_REF.findall(xml, start):
@@ -368,6 +369,34 @@ def _merged(ws: Any, file: str, columns: list[_Column | None]) -> list[InputProb
             )
             found.append(InputProblem(file, why, row=first_row, column=touched[0].label))
     return sorted(found, key=lambda p: (p.row or 0, p.column or ""))
+
+
+_HIDDEN = re.compile(rb"\shidden=\"(?:1|true)\"")
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row\s[^>]*?\br=\"([0-9]+)\"")
+
+
+def _hidden(xml: bytes, file: str, read: set[int]) -> list[InputProblem]:
+    """
+    A warning naming the rows hidden in Excel (a filter, or Hide) that hold SKUs: they are imported like any
+    other, where an operator may take hiding a row for taking the product out. Read-only mode does not parse
+    rows' attributes, so the XML is scanned for the (few) hidden marks, each back to the tag it is in.
+    """
+    rows = []
+    for mark in _HIDDEN.finditer(xml):
+        tag = _ROW_TAG.match(xml, xml.rfind(b"<", 0, mark.start()))  # a hidden column's <col> is not a row
+        if tag is not None and int(tag[1]) in read:
+            rows.append(int(tag[1]))
+    if not rows:
+        return []
+    shown = "row " + ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    return [
+        InputProblem(
+            file,
+            f"{len(rows)} {'rows are' if len(rows) > 1 else 'row is'} hidden in Excel (a filter, or Hide): "
+            f"{shown}; imported like any other row: to stop syncing an item, set its {ACTIVE_COLUMN} to 0",
+            row=rows[0],
+        )
+    ]
 
 
 _PLAIN = frozenset({type(None), int, float, bool, datetime, date, time, timedelta})

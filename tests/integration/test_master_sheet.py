@@ -446,3 +446,25 @@ def test_what_the_writer_writes_the_reader_reads(tmp_path: Path, rows: list[tupl
         return
     write_sheet(tmp_path / "w.xlsx", written, ["yahoo_item_code", "rakuten_item_number"])
     assert written == read(tmp_path / "w.xlsx").rows
+
+
+def test_rows_hidden_in_excel_are_imported_and_named(tmp_path: Path) -> None:
+    """
+    Rows hidden by a filter or by Hide are imported like any other (the sheet is the truth), but a shop that hid
+    its discontinued products took them out: said, with the rows. A hidden column, or a hidden blank row, is not.
+    """
+    path = write_workbook(tmp_path / "m.xlsx", [*MANUAL_ROWS, ("", "", "", "")])
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    assert ws is not None
+    ws.auto_filter.ref = "A1:D7"
+    for row in (3, 5, 7):
+        ws.row_dimensions[row].hidden = True
+    ws.column_dimensions["C"].hidden = True
+    wb.save(path)
+    sheet = read(path)
+    assert [r[0] for r in MANUAL_ROWS] == [r.sku for r in sheet.rows], "imported all the same"
+    assert [
+        f"{path}, row 3: 2 rows are hidden in Excel (a filter, or Hide): row 3, 5; imported like any other row: "
+        "to stop syncing an item, set its is_active to 0"
+    ] == [str(w) for w in sheet.warnings]
