@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -47,6 +48,16 @@ class DownMall(FakeMall):
 
     async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
         raise self.error
+
+
+class CrashOnSecondWrite(FakeMall):
+    """A plugin whose second write call (shop writes one item a call) hits a bug, once the first was read back."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        if self.writes:
+            await asyncio.sleep(0.05)
+            raise RuntimeError("boom in write")
+        return await super().write(writes)
 
 
 class BrokenSource(FakeStockSource):

@@ -22,7 +22,7 @@ from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, 
 from ecsync_core.store import RunLock
 from ecsync_core.store.db import utcnow
 from ecsync_core.testing import FakeMall, FakeStockSource
-from tests.fakeworld import DownMall, World, make_world
+from tests.fakeworld import CrashOnSecondWrite, DownMall, World, make_world
 
 
 @pytest.fixture
@@ -416,17 +416,6 @@ def test_a_rollback_during_a_live_run_is_refused_and_a_live_one_alerted(world: W
     assert ["REFUSED"] == [s for s, _ in world.notifier.sent]
 
 
-@attrs.define
-class CrashOnSecondPutBack(FakeMall):
-    """A plugin whose second write call (shop writes one item a call) hits a bug, once the first was read back."""
-
-    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
-        if self.writes:
-            await asyncio.sleep(0.05)
-            raise RuntimeError("boom in write")
-        return await super().write(writes)
-
-
 def test_a_rollback_stopped_part_way_keeps_what_it_put_back(world: World) -> None:
     """
     Its outcomes are recorded slice by slice: run again, it knows b was put back (confirmed before the crash)
@@ -434,7 +423,7 @@ def test_a_rollback_stopped_part_way_keeps_what_it_put_back(world: World) -> Non
     nothing: orders lower stock too).
     """
     world.sync()
-    world.malls["shop"] = CrashOnSecondPutBack(dict(world.malls["shop"].stock))
+    world.malls["shop"] = CrashOnSecondWrite(dict(world.malls["shop"].stock))
     with pytest.raises(ExceptionGroup):
         rollback(world)
     [stopped] = [r for r in world.app.ledger.recent() if r.kind is RunKind.ROLLBACK]

@@ -27,7 +27,7 @@ from ecsync_core.services.sync import SyncFailedError, SyncOptions, run_sync
 from ecsync_core.store import RunLock
 from ecsync_core.store.db import DatabaseError
 from ecsync_core.testing import FakeMall, FakeStockSource
-from tests.fakeworld import BrokenSource, DownMall, RecordingNotifier, World, make_world, unwritable
+from tests.fakeworld import BrokenSource, CrashOnSecondWrite, DownMall, RecordingNotifier, World, make_world, unwritable
 
 
 @pytest.fixture
@@ -614,20 +614,9 @@ def test_ctrl_c_keeps_the_slices_a_mall_confirmed_before_it(world: World) -> Non
     assert (Outcome.INTERRUPTED, 2, 0) == (run.status, run.counts.succeeded, run.counts.failed)
 
 
-@attrs.define
-class CrashOnSecondSlice(FakeMall):
-    """A plugin whose second write call hits a bug, once the first slice was read back."""
-
-    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
-        if self.writes:
-            await asyncio.sleep(0.05)
-            raise KeyError("boom")
-        return await super().write(writes)
-
-
 def test_a_plugin_crash_mid_push_keeps_the_slices_confirmed_before_it(world: World) -> None:
     """The item written and read back before the crash is ok, not "may or may not have been written"."""
-    world.malls["shop"] = CrashOnSecondSlice(dict(world.malls["shop"].stock))
+    world.malls["shop"] = CrashOnSecondWrite(dict(world.malls["shop"].stock))
     report = world.sync()
     assert (Outcome.PARTIAL, 2, 1) == (report.status, report.counts.succeeded, report.counts.failed)
     recorded = {(i.mall, i.item): (i.outcome, i.error or "") for i in world.app.ledger.items(report.run_id)}
