@@ -121,7 +121,7 @@ class FakeMallSettings:
 
 def fake_mall_module(code: str = "fakemall", column: str = "fake_code") -> types.ModuleType:
     """
-    A mall plugin module of its own: codes are ``FM-`` and digits, folded to upper case.
+    A mall plugin module of its own: codes are ``FM-`` and digits, one item in either case.
     """
 
     def check(key: str) -> str | None:

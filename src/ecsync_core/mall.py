@@ -88,7 +88,8 @@ class MallPlugin:
         make_adapter: builds a ``StockSource`` (source) or ``MallInventory`` (target) from a context.
         make_emulator: builds the sandbox emulator from seed stock (item key -> quantity).
         check_item_key: returns what is wrong with an item code from the sheet, or ``None``.
-        normalize_item_key: the canonical spelling of a valid code (Rakuten folds case).
+        normalize_item_key: the key two spellings of one item share (Rakuten folds case): the import refuses
+            one item on two SKUs by it. The sheet's own spelling is stored, shown and given to the adapter.
         sample_item_key: the *n*-th item code the sandbox's demo catalogue uses.
         secret_names: the ``.env`` names the adapter needs, for health's "credentials present".
         read_stock_file: (sources) reads a stock report file as downloaded (``sync --file``) into

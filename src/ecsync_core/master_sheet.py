@@ -79,7 +79,9 @@ class CodeColumn:
     Attributes:
         name: the header, as the plugin names it (``yahoo_item_code``).
         check: what is wrong with a code, or ``None``.
-        normalize: the canonical spelling of a valid code (two spellings of one item are one item).
+        normalize: the key that tells two spellings of one item apart from two items (Rakuten folds the case of
+            a manageNumber): two codes keyed alike on two SKUs are one item claimed twice. The sheet's own
+            spelling is what is read and stored.
         doubt: what looks wrong with a valid code (a warning), or ``None``.
     """
 
@@ -95,7 +97,7 @@ class MasterSheet:
     A sheet that passed every check.
 
     Attributes:
-        rows: the SKU rows, in sheet order, blank rows left out; codes trimmed and normalized.
+        rows: the SKU rows, in sheet order, blank rows left out; codes trimmed, spelled as in the sheet.
         lines: the sheet row number of each of *rows*.
         columns: the mall code columns read, in the order they were asked for.
         warnings: problems that do not refuse the import (a numeric code cell).
@@ -717,7 +719,7 @@ class _Checker:
     rows: list[SheetRow] = attrs.Factory(list)
     lines: list[int] = attrs.Factory(list)
     first_sku: dict[str, int] = attrs.Factory(dict)
-    claimed: dict[str, dict[str, tuple[int, str]]] = attrs.Factory(dict)  # column -> code -> (row, SKU)
+    claimed: dict[str, dict[str, tuple[int, str]]] = attrs.Factory(dict)  # column -> code's key -> (row, SKU)
 
     def bad(self, line: int, column: _Column, problem: str, value: object) -> None:
         self.found.append(
@@ -735,16 +737,16 @@ class _Checker:
             if code and column is not None:
                 codes[rule.name] = code
                 if sku:
-                    self.unique_code(line, rule.name, column, code, sku)
+                    self.unique_code(line, rule, column, code, sku)
         if sku and sku_col is not None:
-            self.unique_sku(line, sku_col, sku)
+            self.unique_sku(line, sku_col, self.wanted[0].normalize(sku), sku)
         active = self.active(line, active_col, values[-1])
         if len(self.found) == before and sku is not None:
             self.rows.append(SheetRow(sku, codes, active))
             self.lines.append(line)
 
     def code(self, line: int, rule: CodeColumn, column: _Column | None, value: object) -> str | None:
-        """The cell's normalized code ("" when blank), or ``None`` when it is wrong."""
+        """The cell's code ("" when blank), or ``None`` when it is wrong."""
         if column is None:
             return ""
         text, problem, warning = _read_code(value)
@@ -760,7 +762,7 @@ class _Checker:
             return None
         if text and (doubt := rule.doubt(text)):
             self.warnings.append(InputProblem(self.file, doubt, row=line, column=column.label, value=text))
-        return rule.normalize(text) if text else ""
+        return text
 
     def active(self, line: int, column: _Column | None, value: object) -> bool:
         if column is None:
@@ -771,13 +773,13 @@ class _Checker:
             return True
         return flag
 
-    def unique_sku(self, line: int, column: _Column, sku: str) -> None:
-        first = self.first_sku.setdefault(sku, line)
+    def unique_sku(self, line: int, column: _Column, key: str, sku: str) -> None:
+        first = self.first_sku.setdefault(key, line)
         if first != line:
             self.bad(line, column, f"duplicate amazon_sku: already on row {first}", sku)
 
-    def unique_code(self, line: int, name: str, column: _Column, code: str, sku: str) -> None:
-        other = self.claimed.setdefault(name, {}).setdefault(code, (line, sku))
+    def unique_code(self, line: int, rule: CodeColumn, column: _Column, code: str, sku: str) -> None:
+        other = self.claimed.setdefault(rule.name, {}).setdefault(rule.normalize(code), (line, sku))
         if other[1] != sku:
             self.bad(line, column, f"also claimed by amazon_sku {other[1]!r} on row {other[0]}", code)
 

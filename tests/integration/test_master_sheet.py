@@ -327,19 +327,19 @@ def test_duplicate_sku_and_code_claimed_by_two_skus(tmp_path: Path) -> None:
     assert [
         "row 3, column amazon_sku (A): duplicate amazon_sku: already on row 2 (value 'SKU-1')",
         "row 4, column yahoo_item_code (B): also claimed by amazon_sku 'SKU-1' on row 2 (value 'ec-1')",
-        "row 5, column rakuten_item_number (C): also claimed by amazon_sku 'SKU-1' on row 2 (value 'tee-1')",
+        "row 5, column rakuten_item_number (C): also claimed by amazon_sku 'SKU-1' on row 2 (value 'TEE-1')",
     ] == [f.split(", ", 1)[1] for f in found]
 
 
 def test_plugin_check_and_normalize(tmp_path: Path) -> None:
-    """Each column's owner checks its codes' syntax and gives the canonical spelling of a valid one."""
+    """Each column's owner checks its codes' syntax; a valid code is read as the sheet spells it."""
     column = CodeColumn("yahoo_item_code", lambda c: None if c.isalnum() else f"{c!r} is not alphanumeric", str.upper)
     path = write_workbook(tmp_path / "s.xlsx", [("SKU-1", "ab1", "", True), ("SKU-2", "a b", "", True)])
     assert [f"{path}, row 3, column yahoo_item_code (B): 'a b' is not alphanumeric (value 'a b')"] == problems(
         path, [column, COLUMNS[1]]
     )
     path = write_workbook(tmp_path / "ok.xlsx", [("SKU-1", "ab1", "", True)])
-    assert {"yahoo_item_code": "AB1"} == dict(read_sheet(path, [column, COLUMNS[1]]).rows[0].codes)
+    assert {"yahoo_item_code": "ab1"} == dict(read_sheet(path, [column, COLUMNS[1]]).rows[0].codes)
 
 
 def test_every_problem_at_once_in_sheet_order(tmp_path: Path) -> None:

@@ -80,7 +80,10 @@ def test_refused_import_changes_nothing_and_names_every_problem(tmp_path: Path, 
 
 
 def test_installed_plugins_check_their_codes(tmp_path: Path, config: Path, capsys: Capsys) -> None:
-    """Yahoo and Rakuten check their own code syntax; Rakuten's manageNumber is folded to lower case."""
+    """
+    Yahoo and Rakuten check their own code syntax. Rakuten's codes are stored as the sheet spells them (what
+    `status` and `rollback --json` show), while one manageNumber in two cases on two SKUs is one item claimed twice.
+    """
     rows = [
         ("SKU-1", "ec:too:many", "Tee-1:Red", True),
         ("SKU-2", "x" * 100, "tee 2", True),
@@ -95,11 +98,18 @@ def test_installed_plugins_check_their_codes(tmp_path: Path, config: Path, capsy
     ] == [line.split(", ", 1)[1].split(": ", 1)[0] for line in err.strip().splitlines()[1:]]
     ok = write_workbook(tmp_path / "ok.xlsx", [("SKU-1", "ec-1", "Tee-1:Red", True), rows[2]])
     assert 0 == run_cli(capsys, "-c", config, "import-sku", "-f", ok)[0]
-    assert ["tee-1:Red", "tee-3:Blue"] == [m.item for m in mappings(tmp_path) if m.mall == "rakuten"]
+    assert ["Tee-1:Red", "TEE-3:Blue"] == [m.item for m in mappings(tmp_path) if m.mall == "rakuten"]
+    twice = write_workbook(tmp_path / "t.xlsx", [("SKU-4", "", "tee-3:Blue", True)])
+    code, _out, err = run_cli(capsys, "-c", config, "import-sku", "-f", twice)
+    assert 1 == code
+    assert "this code is already mapped to amazon_sku 'SKU-3'" in err
 
 
 def test_fake_mall_plugin_checks_and_normalizes_its_column(tmp_path: Path) -> None:
-    """A third-party mall's column is required, its check refuses bad codes and its normalizer spells the rest."""
+    """
+    A third-party mall's column is required, its check refuses bad codes, and its normalizer tells one item in
+    two spellings on two SKUs; the codes are stored as the sheet spells them.
+    """
     app = make_app(tmp_path, extra=[fake_mall_module()])
     header = (*HEADER, "fake_code")
     missing = write_workbook(tmp_path / "m.xlsx", [("SKU-1", "ec-1", "", True)])
@@ -114,8 +124,16 @@ def test_fake_mall_plugin_checks_and_normalizes_its_column(tmp_path: Path) -> No
     assert [f"{bad}, row 3, column fake_code (E): fakemall code 'FX-1' must be FM- and 1-6 digits (value 'FX-1')"] == [
         str(p) for p in refused.value.problems
     ]
+    twice = write_workbook(
+        tmp_path / "t.xlsx", [("SKU-1", "", "", True, "fm-12"), ("SKU-2", "", "", True, "FM-12")], header
+    )
+    with pytest.raises(InputError) as refused:
+        import_sku(app, twice)
+    assert ["row 3, column fake_code (E): also claimed by amazon_sku 'SKU-1' on row 2 (value 'FM-12')"] == [
+        str(p).split(", ", 1)[1] for p in refused.value.problems
+    ]
     import_sku(app, write_workbook(tmp_path / "g.xlsx", [("SKU-1", "", "", True, "fm-12")], header))
-    assert [Mapping("SKU-1", "fakemall", "FM-12", True)] == app.mappings.all()
+    assert [Mapping("SKU-1", "fakemall", "fm-12", True)] == app.mappings.all()
 
 
 def test_merge_replace_and_the_counts(tmp_path: Path, config: Path, capsys: Capsys) -> None:

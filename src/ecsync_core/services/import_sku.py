@@ -8,7 +8,7 @@ a sheet without problems is written, in one transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +117,7 @@ def _claimed_by_kept(
     path: Path,
     columns: dict[str, str],
     rows: dict[str, int],
+    keys: dict[str, Callable[[str], str]],
 ) -> list[InputProblem]:
     """
     Codes the sheet gives one SKU while a mapping the merge keeps (its SKU not in the sheet) gives them to
@@ -125,20 +126,25 @@ def _claimed_by_kept(
     Args:
         columns: mall code -> its column in the sheet (``yahoo_code (C)``), and *rows*: SKU -> its row, to name
             where the clash is.
+        keys: mall code -> its plugin's ``normalize_item_key`` (two spellings of one item are one item).
     """
+
+    def key(m: Mapping) -> tuple[str, str]:
+        return m.mall, keys[m.mall](m.item) if m.mall in keys else m.item  # a mall not loaded: as stored
+
     named = {(m.sku, m.mall) for m in wanted} | set(absent)
-    kept = {(m.mall, m.item): m.sku for m in current if (m.sku, m.mall) not in named}
+    kept = {key(m): m.sku for m in current if (m.sku, m.mall) not in named}
     return [
         InputProblem(
             str(path),
-            f"amazon_sku {w.sku!r}: this code is already mapped to amazon_sku {kept[(w.mall, w.item)]!r}, which the "
+            f"amazon_sku {w.sku!r}: this code is already mapped to amazon_sku {kept[key(w)]!r}, which the "
             "sheet does not name, so a merge keeps it: give one of them another code, or import with --replace",
             row=rows.get(w.sku),
             column=columns[w.mall],
             value=w.item,
         )
         for w in wanted
-        if kept.get((w.mall, w.item), w.sku) != w.sku
+        if kept.get(key(w), w.sku) != w.sku
     ]
 
 
@@ -217,7 +223,8 @@ def import_sku(
     wanted, absent = sheet_mappings(read, malls)
     rows = {r.sku: line for r, line in zip(read.rows, read.lines, strict=True)}
     labels = {mall: read.labels.get(name, name) for name, mall in malls.items()}
-    if not replace and (clashes := _claimed_by_kept(current, wanted, absent, path, labels, rows)):
+    keys = {p.code: p.normalize_item_key for p in targets}
+    if not replace and (clashes := _claimed_by_kept(current, wanted, absent, path, labels, rows, keys)):
         log.info("import_sku_refused", file=str(path), problems=len(clashes), first=str(clashes[0]))
         raise InputError(clashes)
     if dry_run:

@@ -85,7 +85,10 @@ def parse_item_key(code: str) -> ItemKey:
 
 
 def normalize_item_key(code: str) -> str:
-    """The canonical spelling: manageNumber folded to lower case (Rakuten folds it too), variantId kept."""
+    """
+    The key two spellings of one item share: manageNumber folded to lower case (Rakuten folds it too), variantId
+    kept. The import tells one item claimed twice by it; the sheet's own spelling is what is stored and shown.
+    """
     manage_number, sep, variant_id = code.partition(SEPARATOR)
     return f"{manage_number.lower()}{sep}{variant_id}"
 
@@ -150,7 +153,7 @@ class Resolution:
                 "mapped from another FBA SKU: one item cannot follow two; keep one row in the master sheet"
             )
             for (m, v), keys in by_pair.items()
-            # One key in two spellings of the manageNumber's case is one sheet key (the import stores it folded).
+            # One key in two spellings of the manageNumber's case is one sheet key (the import refuses it on two SKUs).
             if len(keys) > 1 and len({normalize_item_key(k) for k in keys}) > 1
             for key in keys
         }
