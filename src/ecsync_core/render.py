@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from ecsync_core.domain import Outcome, Run, RunItem
+from ecsync_core.domain import Outcome, Run, RunItem, RunKind
 
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def render_runs(runs: Sequence[Run], zone: ZoneInfo) -> None:
                 r.id,
                 local_time(r.started_at, zone),
                 r.kind.value,
-                r.status.value + (" (forced)" if r.forced else ""),
+                r.status.value + (" (forced)" if r.forced else "") + (f" ({_left_alone(r)})" if n.left_alone else ""),
                 n.found,
                 n.mapped,
                 n.updates,
@@ -193,11 +193,19 @@ def render_runs(runs: Sequence[Run], zone: ZoneInfo) -> None:
     )
 
 
+def _left_alone(run: Run) -> str:
+    """``69 not synced``: the mall items a run left as they are (``Counts.left_alone``)."""
+    return f"{run.counts.left_alone} not " + ("put back" if run.kind is RunKind.ROLLBACK else "synced")
+
+
 def render_run(run: Run, items: Sequence[RunItem], zone: ZoneInfo) -> None:
     n = run.counts
     click.echo(f"run {run.id}: {run.kind.value} {run.status.value}{' (forced)' if run.forced else ''}")
     click.echo(f"started {local_time(run.started_at, zone)}, finished {local_time(run.finished_at, zone)} ({zone.key})")
-    click.echo(f"found {n.found}, mapped {n.mapped}, updates {n.updates}, succeeded {n.succeeded}, failed {n.failed}")
+    left = f", {_left_alone(run)}" if n.left_alone else ""
+    click.echo(
+        f"found {n.found}, mapped {n.mapped}, updates {n.updates}, succeeded {n.succeeded}, failed {n.failed}{left}"
+    )
     if run.message:
         click.echo(f"note: {run.message}")
     if run.target_run:
@@ -242,6 +250,8 @@ def render_sync(report: SyncReport, verbose: int) -> None:
         click.echo("[DRY-RUN] No changes made to API.")
         return
     click.echo(f"Succeeded: {c.succeeded} items, Failed: {c.failed} items")
+    if c.left_alone:
+        click.echo(f"Not synced: {c.left_alone} items (their mall was left out: [WARN] above); the next run catches up")
     failed = report.failed_items
     for failure in failed[:20]:
         click.echo(f"  failed: {failure.mall} {failure.item} (sku {failure.sku}, sent {failure.sent}): {failure.error}")

@@ -210,6 +210,7 @@ def test_a_failed_write_is_not_put_back_where_orders_brought_the_mall_to_the_sen
     assert plan.unsure[("shop", "d")].startswith("the sync's write never answered or was not confirmed")
     live = rollback(world)
     assert (Outcome.PARTIAL, 0) == (live.status, world.malls["shop"].stock["d"])
+    assert 2 == world.app.ledger.get(live.run_id or "").counts.left_alone, "shop b and d, to set by hand"
 
 
 def test_a_rollback_whose_write_never_landed_is_redone_when_run_again(world: World) -> None:
@@ -327,6 +328,9 @@ def test_a_mall_down_leaves_its_items_for_a_rollback_run_again(
     ) == capsys.readouterr().out.splitlines()[-1]
     assert first.mall_errors["mart"].startswith("could not read current stock: HTTP 503")
     assert (2, 0) == (world.malls["shop"].stock["d"], world.malls["shop"].stock["b"])
+    counts = world.app.ledger.get(first.run_id or "").counts
+    assert (0, 1) == (counts.failed, counts.left_alone), "mart a waits: not put back, and not a failure"
+    assert "0 of 2 items failed, 1 items not put back" in world.notifier.sent[-1][1]
     world.malls["mart"] = FakeMall(dict(world.malls["mart"].stock))  # it answers again
     second = rollback(world)
     assert (Outcome.SUCCESS, [("mart", "a")]) == (second.status, [(i.mall, i.item) for i in second.items])

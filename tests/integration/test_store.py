@@ -31,7 +31,7 @@ def test_first_migration_file_is_upgraded_in_place(tmp_path: Path) -> None:
     assert db.version() == CURRENT_VERSION
     assert [Mapping("SKU-1", "yahoo", "item-1", True)] == DuckDBMappings(db).all()
     run = DuckDBLedger(db).get("abcd")
-    assert (run.id, run.status, run.rule_fingerprint) == ("abcd1234", Outcome.SUCCESS, "")
+    assert (run.id, run.status, run.rule_fingerprint, run.counts) == ("abcd1234", Outcome.SUCCESS, "", Counts())
     DuckDBKeyValue(db, "rakuten").put("k", "v")
     assert DuckDBKeyValue(db, "rakuten").get("k") == "v"
 

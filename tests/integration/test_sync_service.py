@@ -468,8 +468,12 @@ def test_a_mall_that_cannot_be_read_is_not_written_blind(world: World) -> None:
     assert (4, ("E",)) == (report.counts.mapped, report.plan.unmapped), "its SKUs are still mapped"
     assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
     said = "could not read current stock: HTTP 500 after 5 attempts (3 mapped items left as they are)"
-    assert said == report.mall_errors["mart"], "the counts hold only what was planned: the left-out items are named"
+    assert said == report.mall_errors["mart"]
     assert said in world.notifier.sent[-1][1]
+    # Not "0 failed" and nothing else: the counts say how many items the run left as they are.
+    assert (0, 3) == (report.counts.failed, report.counts.left_alone)
+    assert 3 == world.app.ledger.get(report.run_id or "").counts.left_alone
+    assert world.notifier.sent[-1][1].startswith(f"sync {report.run_id}: 0 of 2 items failed, 3 items not synced.")
     world.source.stock.update(dict.fromkeys(world.source.stock, 0))
     refused = world.sync(dry_run=True)
     assert (Outcome.REFUSED, "mart") == (refused.status, next(iter(refused.mall_errors)))

@@ -29,11 +29,21 @@ class RunKind(enum.StrEnum):
 
 @attrs.frozen
 class Counts:
+    """
+    A run's numbers.
+
+    Attributes:
+        left_alone: mall items the run had to leave as they are, apart from *updates*: a sync's mapped items on
+            a mall it could not start or read; a rollback's items on a mall it could not reach, or whose sync
+            write's landing is unknown (to be set by hand).
+    """
+
     found: int = 0
     mapped: int = 0
     updates: int = 0
     succeeded: int = 0
     failed: int = 0
+    left_alone: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return attrs.asdict(self)

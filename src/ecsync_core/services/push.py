@@ -258,6 +258,12 @@ def ended_early(exc: BaseException) -> tuple[Outcome, str]:
     return Outcome.FAILED, exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
 
 
+def failures(counts: Counts, left_alone: str) -> str:
+    """What went wrong in counts, for an alert: ``2 of 15 items failed, 69 items not synced``."""
+    failed = f"{counts.failed} of {counts.updates} items failed"
+    return f"{failed}, {counts.left_alone} items {left_alone}" if counts.left_alone else failed
+
+
 def summary(mall_errors: Mapping[str, str]) -> str:
     """The malls that failed as a whole, in one line for the ledger and the alert."""
     return "; ".join(f"{m}: {e}" for m, e in sorted(mall_errors.items()))

@@ -18,7 +18,7 @@ from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, Run
 from ecsync_core.errors import EcsyncError, MallError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
-from ecsync_core.services.push import Recorder, ended_early, outcome_of, push, summary
+from ecsync_core.services.push import Recorder, ended_early, failures, outcome_of, push, summary
 from ecsync_core.services.runs import exclusive, mark_dead, not_during_a_run, reap_interrupted
 from ecsync_core.store.db import utcnow
 
@@ -78,6 +78,7 @@ class RollbackReport:
             to put back): only a rollback that writes is recorded.
         skipped: (mall, item) -> why it is left alone (gone from the mall, never read, already back).
         unsure: (mall, item) -> why it is left alone although it may need putting back (set it by hand).
+        unreached: items to put back on the malls in *mall_errors*, left alone until it runs again.
     """
 
     sync: Run
@@ -89,6 +90,12 @@ class RollbackReport:
     skipped: Mapping[tuple[str, str], str] = attrs.field(factory=dict, repr=counted)
     unsure: Mapping[tuple[str, str], str] = attrs.field(factory=dict, repr=counted)
     mall_errors: Mapping[str, str] = attrs.field(factory=dict)
+    unreached: int = 0
+
+    @property
+    def left_alone(self) -> int:
+        """The items it may need to put back but leaves as they are (``Counts.left_alone``)."""
+        return len(self.unsure) + self.unreached
 
     @property
     def incomplete(self) -> bool:
@@ -273,7 +280,10 @@ async def _plan(
             items.append(RollbackItem(i.sku, i.mall, i.item, i.before, after, current, restore))
         else:
             (unsure if verdict[0] else skipped)[key] = verdict[1]
-    return RollbackReport(sync, tuple(items), dry_run=True, skipped=skipped, unsure=unsure, mall_errors=mall_errors)
+    unreached = sum(1 for i in written if i.mall in mall_errors and i.before is not None and i.before != _set_by(i))
+    return RollbackReport(
+        sync, tuple(items), True, skipped=skipped, unsure=unsure, mall_errors=mall_errors, unreached=unreached
+    )
 
 
 def _known(i: RunItem, current: int) -> bool:
@@ -366,7 +376,8 @@ async def _put_back(
     app.lock.describe(run.id, run.started_at.isoformat(timespec="seconds") + "Z")
     updates = [PlannedUpdate(i.sku, i.mall, i.item, 0, i.now, i.restore) for i in plan.items]
     ledger.record_items(RunItem(run.id, u.sku, u.mall, u.item, None, u.before, u.target) for u in updates)
-    ledger.set_counts(run.id, Counts(0, 0, len(updates), 0, 0))  # what `status` shows while it runs, or if it dies
+    # What `status` shows while it runs, or if it dies.
+    ledger.set_counts(run.id, Counts(0, 0, len(updates), left_alone=plan.left_alone))
     # Linked from the first write on: a rollback run again skips what this one put back, confirmed or shown by
     # the mall, so it never reverses the sync's change twice; once this one succeeds, the sync is done with.
     ledger.link_rollback(plan.sync.id, run.id)
@@ -392,7 +403,7 @@ async def _put_back(
         if p.mall_error is not None:
             mall_errors[code] = p.mall_error
     ok = sum(1 for r in results if r.outcome == "ok")
-    counts = Counts(0, 0, len(updates), ok, len(results) - ok)
+    counts = Counts(0, 0, len(updates), ok, len(results) - ok, plan.left_alone)
     status = outcome_of(counts, mall_errors)
     if status is Outcome.SUCCESS and plan.unsure:
         status = Outcome.PARTIAL  # not done with: run again, or set those items by hand
@@ -400,7 +411,7 @@ async def _put_back(
     ledger.finish(run.id, status, counts, message)
     log.info("rollback_finished", run_id=run.id, sync=plan.sync.id, status=status.value, **counts.as_dict())
     if status is not Outcome.SUCCESS:
-        said = f"rollback {run.id} of sync {plan.sync.id}: {counts.failed} items failed. {message}".strip()
+        said = f"rollback {run.id} of sync {plan.sync.id}: {failures(counts, 'not put back')}. {message}".strip()
         notifier.notify(status.value, said, run_id=run.id)
     return attrs.evolve(
         plan, dry_run=False, run_id=run.id, status=status, results=tuple(results), mall_errors=mall_errors

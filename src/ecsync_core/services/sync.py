@@ -34,7 +34,7 @@ from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan, mistyped, unlisted
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
-from ecsync_core.services.push import Pushed, Recorder, ended_early, item, outcome_of, push, summary
+from ecsync_core.services.push import Pushed, Recorder, ended_early, failures, item, outcome_of, push, summary
 from ecsync_core.services.runs import exclusive, not_during_a_run, reap_interrupted
 from ecsync_core.store.db import DatabaseError
 
@@ -134,6 +134,7 @@ class _Sync:
     notes: list[str] = attrs.field(factory=list)  # what the report says beside its verdict ([WARN] lines)
     mall_errors: dict[str, str] = attrs.field(factory=dict)
     plan_unreadable: MappingOf[tuple[str, str], str] = attrs.field(factory=dict)
+    left_alone: int = 0  # mapped items of the malls left out of the run
     dry_id: str = attrs.field(factory=new_run_id)  # a dry run's id: on its log lines now, recorded at its end
 
     async def run(self) -> SyncReport:
@@ -311,14 +312,16 @@ class _Sync:
 
     def _count_left_out(self, mappings: Sequence[Mapping], readings: MappingOf[str, StockReading]) -> None:
         """
-        Beside each mall left out, how many of its items it leaves as they are: the run's counts hold only what
-        was planned, so a PARTIAL run said "0 failed" while a whole mall went unsynced.
+        Beside each mall left out, how many of its items it leaves as they are, and their sum in the counts
+        (``left_alone``): the plan holds only the malls read, so a PARTIAL run said "0 failed" while a whole mall
+        went unsynced.
         """
         out = self.mall_errors.keys() - readings.keys()
         if out:
             mapped = Counter(m.mall for m in mappings if m.active and m.mall in out)
             for code in out:
                 self.mall_errors[code] += f" ({mapped[code]} mapped items left as they are)"
+            self.left_alone = sum(mapped.values())
 
     def _refusal(self, plan: Plan, found: int) -> str | None:
         """Why the source or the plan looks broken (SPEC's safety checks), or None."""
@@ -344,7 +347,7 @@ class _Sync:
         return None
 
     def _counts(self, plan: Plan) -> Counts:
-        return Counts(plan.found, plan.mapped, len(plan.updates))
+        return Counts(plan.found, plan.mapped, len(plan.updates), left_alone=self.left_alone)
 
     def _refuse(self, plan: Plan, reason: str) -> SyncReport:
         counts = self._counts(plan)
@@ -413,7 +416,7 @@ class _Sync:
         ledger.finish(run_id, status, counts, message)
         log.info("sync_finished", run_id=run_id, status=status.value, **counts.as_dict())
         if status is not Outcome.SUCCESS:
-            alert = f"sync {run_id}: {counts.failed} of {counts.updates} items failed. {message}".strip()
+            alert = f"sync {run_id}: {failures(counts, 'not synced')}. {message}".strip()
             self.notifier.notify(status.value, alert, run_id=run_id)
         errors = dict(self.mall_errors)
         return SyncReport(

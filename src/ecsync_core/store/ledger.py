@@ -18,7 +18,7 @@ from ecsync_core.store.db import Database, bulk_insert, utcnow
 
 _RUN_COLUMNS = (
     "id, kind, status, started_at, finished_at, pid, host, forced, found, mapped, updates, succeeded, failed, "
-    "message, rule_fingerprint, target_run, rolled_back_by"
+    "left_alone, message, rule_fingerprint, target_run, rolled_back_by"
 )
 _ITEM_COLUMNS = {
     "run_id": "VARCHAR",
@@ -53,6 +53,7 @@ def _run(row: Sequence[object]) -> Run:
         updates,
         ok,
         failed,
+        left_alone,
         message,
         fingerprint,
         target_run,
@@ -64,7 +65,7 @@ def _run(row: Sequence[object]) -> Run:
         status=Outcome(str(status)),
         started_at=started,  # type: ignore[arg-type]
         finished_at=finished,  # type: ignore[arg-type]
-        counts=Counts(int(found), int(mapped), int(updates), int(ok), int(failed)),  # type: ignore[call-overload]
+        counts=Counts(found, mapped, updates, ok, failed, left_alone),  # type: ignore[arg-type]
         pid=pid,  # type: ignore[arg-type]
         host=str(host or ""),
         forced=bool(forced),
@@ -118,7 +119,8 @@ class DuckDBLedger:
         )
         with self.db.connect() as con:
             con.execute(
-                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 0, 0, 0, 0, 0, '', ?, ?, NULL)",
+                f"INSERT INTO runs ({_RUN_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 0, 0, 0, 0, 0, 0, '', ?, ?, NULL)",
                 [
                     run.id,
                     kind.value,
@@ -191,7 +193,7 @@ class DuckDBLedger:
         with self.db.connect() as con:
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, found = ?, mapped = ?, updates = ?, succeeded = ?, "
-                "failed = ?, message = ? WHERE id = ?",
+                "failed = ?, left_alone = ?, message = ? WHERE id = ?",
                 [
                     status.value,
                     utcnow(),
@@ -200,6 +202,7 @@ class DuckDBLedger:
                     counts.updates,
                     counts.succeeded,
                     counts.failed,
+                    counts.left_alone,
                     message,
                     run_id,
                 ],
@@ -208,8 +211,8 @@ class DuckDBLedger:
     def set_counts(self, run_id: str, counts: Counts) -> None:
         with self.db.connect() as con:
             con.execute(
-                "UPDATE runs SET found = ?, mapped = ?, updates = ? WHERE id = ?",
-                [counts.found, counts.mapped, counts.updates, run_id],
+                "UPDATE runs SET found = ?, mapped = ?, updates = ?, left_alone = ? WHERE id = ?",
+                [counts.found, counts.mapped, counts.updates, counts.left_alone, run_id],
             )
 
     def link_rollback(self, sync_id: str, rollback_id: str) -> None:

@@ -72,4 +72,9 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        3,
+        "runs count the items they left alone",
+        "ALTER TABLE runs ADD COLUMN left_alone INTEGER NOT NULL DEFAULT 0;",
+    ),
 )
