@@ -216,7 +216,20 @@ def render_run(run: Run, items: Sequence[RunItem], zone: ZoneInfo) -> None:
         click.echo("")
         table(
             ["outcome", "mall", "item", "sku", "q", "before", "sent", "after", "error"],
-            [[i.outcome, i.mall, i.item, i.sku, i.amazon_qty, i.before, i.sent, i.after, i.error or ""] for i in items],
+            [
+                [
+                    i.outcome,
+                    i.mall,
+                    i.item,
+                    i.sku,
+                    i.amazon_qty,
+                    i.before,
+                    "" if i.never_sent else i.sent,
+                    i.after,
+                    i.error or "",
+                ]
+                for i in items
+            ],
         )
 
 
@@ -254,7 +267,8 @@ def render_sync(report: SyncReport, verbose: int) -> None:
         click.echo(f"Not synced: {c.left_alone} items (their mall was left out: [WARN] above); the next run catches up")
     failed = report.failed_items
     for failure in failed[:20]:
-        click.echo(f"  failed: {failure.mall} {failure.item} (sku {failure.sku}, sent {failure.sent}): {failure.error}")
+        sent = "" if failure.never_sent else f", sent {failure.sent}"
+        click.echo(f"  failed: {failure.mall} {failure.item} (sku {failure.sku}{sent}): {failure.error}")
     if len(failed) > 20:
         click.echo(f"  ... and {len(failed) - 20} more: `ecsync status {report.run_id}` lists them all")
     forced = " (forced)" if report.forced else ""

@@ -20,6 +20,7 @@ from ecsync_core.domain import ItemResult, Mapping, Outcome, RunItem, RunKind, S
 from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
 from ecsync_core.logging import configure
 from ecsync_core.ports import StockReading
+from ecsync_core.render import render_sync
 from ecsync_core.services.rollback import run_rollback
 from ecsync_core.services.runs import IMPORT_HOLDER
 from ecsync_core.services.simulate import current_stock
@@ -378,10 +379,11 @@ def test_every_log_line_of_a_run_carries_its_id_dry_runs_and_rollbacks_too(world
     assert [RunKind.DRY_RUN, RunKind.SYNC, RunKind.ROLLBACK] == [r.kind for r in reversed(world.app.ledger.recent())]
 
 
-def test_a_mistyped_sku_fails_its_item_unless_forced(world: World) -> None:
+def test_a_mistyped_sku_fails_its_item_unless_forced(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     """
-    ``0E`` is not at FBA but ``E`` is: its item fails unsent, naming ``E``, and the run is PARTIAL. ``--force``
-    takes the sheet at its word (as for a file's lost zeros): the item then follows ``0E``, which FBA lacks: 0.
+    ``0E`` is not at FBA but ``E`` is: its item fails unsent, naming ``E``, and the run is PARTIAL (its output
+    does not say "sent 0": nothing was). ``--force`` takes the sheet at its word (as for a file's lost zeros):
+    the item then follows ``0E``, which FBA lacks: 0.
     """
     world.malls["shop"].stock["e0"] = 7
     world.app.mappings.apply([Mapping("0E", "shop", "e0")], replace=False)
@@ -389,6 +391,8 @@ def test_a_mistyped_sku_fails_its_item_unless_forced(world: World) -> None:
     assert Outcome.PARTIAL == report.status
     [failed] = report.failed_items
     assert ("e0", True) == (failed.item, "SKU '0E' is not at FBA, but 'E' is" in (failed.error or ""))
+    render_sync(report, 0)
+    assert "  failed: shop e0 (sku 0E): not sent: SKU '0E' is not at FBA" in capsys.readouterr().out
     assert 7 == world.malls["shop"].stock["e0"]
     assert Outcome.SUCCESS == world.sync(force=True).status
     assert 0 == world.malls["shop"].stock["e0"]

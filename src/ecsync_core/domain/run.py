@@ -71,7 +71,8 @@ class RunItem:
     """
     One mall item of a run: before, sent, after, outcome.
 
-    ``outcome`` is "planned" until the write is answered, then "ok" or "failed".
+    ``outcome`` is "planned" until the write is answered, then "ok" or "failed". ``sent`` is the number meant
+    for the mall, also of an item never sent.
     """
 
     run_id: str
@@ -84,6 +85,11 @@ class RunItem:
     after: int | None = None
     outcome: str = "planned"
     error: str | None = None
+
+    @property
+    def never_sent(self) -> bool:
+        """Failed before any write of it: its error holds the run's mark ``not sent:`` (after the mall's name)."""
+        return "not sent: " in (self.error or "")
 
 
 def new_run_id() -> str:
