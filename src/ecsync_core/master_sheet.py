@@ -46,11 +46,18 @@ class SheetError(InputError):
     Raised when a master sheet has problems: all of them, and the warnings beside them.
 
     The warnings often explain a problem: two codes that collide after Excel dropped their leading zeros.
+
+    Attributes:
+        passed: the rows that broke no rule, when the sheet itself could be read (its header found): what an
+            import checks against the database too, so that every problem comes at once.
     """
 
-    def __init__(self, problems: list[InputProblem], warnings: list[InputProblem]) -> None:
+    def __init__(
+        self, problems: list[InputProblem], warnings: list[InputProblem], passed: MasterSheet | None = None
+    ) -> None:
         super().__init__(problems)
         self.warnings = warnings
+        self.passed = passed
 
     def one_line(self) -> str:
         return "\n".join([super().one_line(), *(f"warning: {w}" for w in self.warnings)])
@@ -299,11 +306,11 @@ def read_sheet(
     wanted = [sku, *columns, CodeColumn(ACTIVE_COLUMN)]
     raw = _read_raw(path, name, [c.name for c in wanted], sheet)
     sheet_rows, lines, problems, warnings = _check_rows(name, wanted, raw)
-    problems, warnings = raw.problems + problems, raw.warnings + warnings
-    if problems:
-        raise SheetError(problems, warnings)
     labels = {c.name: c.label for c in raw.columns if c is not None}
-    return MasterSheet(name, sheet_rows, lines, tuple(c.name for c in columns), warnings, labels)
+    read = MasterSheet(name, sheet_rows, lines, tuple(c.name for c in columns), raw.warnings + warnings, labels)
+    if raw.problems or problems:
+        raise SheetError(raw.problems + problems, read.warnings, None if raw.problems else read)
+    return read
 
 
 def _read_raw(path: Path, file: str, names: list[str], sheet: str | None) -> _RawSheet:

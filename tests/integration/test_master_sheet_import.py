@@ -174,6 +174,20 @@ def test_a_merge_refuses_a_code_a_kept_mapping_already_holds(tmp_path: Path, con
     assert 0 == run_cli(capsys, "-c", config, "import-sku", "--replace", "-f", second)[0], "the sheet alone is sound"
 
 
+def test_a_merge_clash_comes_with_the_sheets_own_problems(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """Every problem at once: a row's own mistake does not hide another row's clash with the database."""
+    run_cli(
+        capsys, "-c", config, "import-sku", "-f", write_workbook(tmp_path / "a.xlsx", [("SKU-1", "ec-1", "", True)])
+    )
+    second = write_workbook(tmp_path / "b.xlsx", [("SKU-8", "ec-8", "", "yes"), ("SKU-9", "ec-1", "", True)])
+    code, _, err = run_cli(capsys, "-c", config, "import-sku", "-f", second)
+    assert 1 == code
+    assert [
+        "row 2, column is_active (D): is_active must be TRUE, FALSE, 1 or 0",
+        "row 3, column yahoo_item_code (B): amazon_sku 'SKU-9': this code is already mapped to amazon_sku 'SKU-1'",
+    ] == [line.split(", ", 1)[1].split(" (value", 1)[0].split(", which", 1)[0] for line in err.strip().splitlines()[1:]]
+
+
 def test_dry_run_prints_the_changes_and_changes_nothing(tmp_path: Path, config: Path, capsys: Capsys) -> None:
     """--dry-run validates and prints what would change; the database is untouched."""
     manual_sheet(tmp_path / "master.xlsx")

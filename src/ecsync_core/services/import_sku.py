@@ -21,6 +21,7 @@ from ecsync_core.master_sheet import (
     SKU_COLUMN,
     CodeColumn,
     MasterSheet,
+    SheetError,
     SheetRow,
     lost_by_writing_over,
     read_sheet,
@@ -112,11 +113,9 @@ def _mapping_dict(m: Mapping) -> dict[str, Any]:
 
 def _claimed_by_kept(
     current: Sequence[Mapping],
-    wanted: Sequence[Mapping],
-    absent: Sequence[tuple[str, str]],
+    read: MasterSheet,
+    malls: dict[str, str],
     path: Path,
-    columns: dict[str, str],
-    rows: dict[str, int],
     keys: dict[str, Callable[[str], str]],
 ) -> list[InputProblem]:
     """
@@ -124,10 +123,12 @@ def _claimed_by_kept(
     another: one mall item would then get the stock of two SKUs. Active or not, as within the sheet.
 
     Args:
-        columns: mall code -> its column in the sheet (``yahoo_code (C)``), and *rows*: SKU -> its row, to name
-            where the clash is.
+        malls: sheet column -> mall code.
         keys: mall code -> its plugin's ``normalize_item_key`` (two spellings of one item are one item).
     """
+    wanted, absent = sheet_mappings(read, malls)
+    rows = {r.sku: line for r, line in zip(read.rows, read.lines, strict=True)}
+    columns = {mall: read.labels.get(name, name) for name, mall in malls.items()}
 
     def key(m: Mapping) -> tuple[str, str]:
         return m.mall, keys[m.mall](m.item) if m.mall in keys else m.item  # a mall not loaded: as stored
@@ -146,6 +147,26 @@ def _claimed_by_kept(
         for w in wanted
         if kept.get(key(w), w.sku) != w.sku
     ]
+
+
+def _read_checked(
+    path: Path,
+    columns: list[CodeColumn],
+    sheet: str | None,
+    sku: CodeColumn,
+    clashes: Callable[[MasterSheet], list[InputProblem]],
+) -> MasterSheet:
+    """The sheet, its rows also checked against the database (*clashes*): every problem at once, or none."""
+    try:
+        read = read_sheet(path, columns, sheet=sheet, sku=sku)
+    except SheetError as exc:
+        more = [] if exc.passed is None else clashes(exc.passed)
+        if not more:
+            raise
+        raise SheetError(sorted(exc.problems + more, key=lambda p: p.row or 0), exc.warnings) from None
+    if found := clashes(read):
+        raise InputError(found)
+    return read
 
 
 def _targets(app: App) -> list[MallPlugin]:
@@ -215,18 +236,17 @@ def import_sku(
     path = file if file is not None else app.settings.master_file
     malls = {str(p.sheet_column): p.code for p in targets}
     columns = [CodeColumn(str(p.sheet_column), p.check_item_key, p.normalize_item_key) for p in targets]
+    keys = {p.code: p.normalize_item_key for p in targets}
+
+    def clashes(read: MasterSheet) -> list[InputProblem]:
+        return [] if replace else _claimed_by_kept(current, read, malls, path, keys)
+
     try:
-        read = read_sheet(path, columns, sheet=sheet, sku=_sku_rules(app))
+        read = _read_checked(path, columns, sheet, _sku_rules(app), clashes)
     except InputError as exc:
         log.info("import_sku_refused", file=str(path), problems=len(exc.problems), first=str(exc.problems[0]))
         raise
     wanted, absent = sheet_mappings(read, malls)
-    rows = {r.sku: line for r, line in zip(read.rows, read.lines, strict=True)}
-    labels = {mall: read.labels.get(name, name) for name, mall in malls.items()}
-    keys = {p.code: p.normalize_item_key for p in targets}
-    if not replace and (clashes := _claimed_by_kept(current, wanted, absent, path, labels, rows, keys)):
-        log.info("import_sku_refused", file=str(path), problems=len(clashes), first=str(clashes[0]))
-        raise InputError(clashes)
     if dry_run:
         changes = diff(current, wanted, replace=replace, absent=absent)
     else:
