@@ -645,6 +645,7 @@ def test_mapped_skus_a_stock_file_leaves_out_are_asked_of_fba_by_name(world: Wor
     dry = world.sync(file=report, dry_run=True)
     assert Outcome.SUCCESS == dry.status
     assert 16 == next(u.amazon_qty for u in dry.plan.items if u.sku == "B"), "asked by name, not taken as 0"
+    assert "2 mapped SKUs are not in the file ('B', 'X'): asked FBA for them by name" in dry.warnings[0], "said"
 
     class NoApi(FakeStockSource):
         async def lookup(self, skus: Sequence[str]) -> dict[str, int]:

@@ -231,24 +231,29 @@ class _Sync:
     async def _ask_for_missing(self, stock: dict[str, int], mappings: Sequence[Mapping], path: Path) -> None:
         """
         Mapped SKUs a stock file leaves out, asked of FBA by name as a listing's are (SPEC: a short listing must
-        never read as sold out). Where FBA cannot be asked (no credentials, an outage), they count as 0, named
-        in a warning.
+        never read as sold out), and named in a warning either way: a report cut short, or not the one meant.
+        Where FBA cannot be asked (no credentials, an outage), they count as 0.
         """
         missing = unlisted(stock, mappings)
         if not missing:
             return
         self.progress(f"asking FBA for {len(missing)} mapped SKUs not in {path.name}")
+        shown = ", ".join(map(repr, missing[:3])) + (", ..." if len(missing) > 3 else "")
         try:
             stock.update(await lookup_once(self.app.source(), missing))
         except EcsyncError as exc:
             # Not refused: an operator syncing from files without API access would need --force every night,
             # which turns every safety check off. The source-size and zeroing checks still guard a short file.
-            shown = ", ".join(map(repr, missing[:3])) + (", ..." if len(missing) > 3 else "")
             self.notes.append(
                 f"{path}: {len(missing)} mapped SKUs are not in the file ({shown}), and FBA could not be asked for "
                 f"them by name ({exc.one_line()}): they are taken as 0"
             )
             log.warning("file_missing_skus_unasked", file=str(path), skus=len(missing), error=exc.one_line())
+            return
+        self.notes.append(
+            f"{path}: {len(missing)} mapped SKUs are not in the file ({shown}): asked FBA for them by name, and "
+            "their numbers are FBA's now; a report cut short, or an older one?"
+        )
 
     async def _snapshot(
         self, source: StockSource, opening: asyncio.Task[tuple[list[Mapping], Any, Any]]
