@@ -538,6 +538,10 @@ def sandbox(state: State, directory: Path, skus: int | None, speed: float, seed:
     from ecsync_core.sandbox.demo import MANUAL_SKUS
     from ecsync_core.sandbox.launch import prepare, serve
 
+    if state.config is not None:  # said, not silently ignored: the operator may think the sandbox follows it
+        click.echo(
+            f"note: the sandbox does not read {state.config}; it writes its own {directory}/config.yaml", err=True
+        )
     host = get_plugin_host()
     for name, why in host.broken.items():
         click.echo(f"note: plugin {name} could not be loaded ({why}); its mall is not served", err=True)

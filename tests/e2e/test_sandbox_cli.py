@@ -195,6 +195,22 @@ def test_a_directory_with_files_no_sandbox_wrote_is_refused_and_left_alone(tmp_p
     assert (1, real) == (sandbox_once(tmp_path).returncode, (tmp_path / ".env").read_text())
 
 
+def test_a_config_given_to_the_sandbox_is_said_to_be_unused(tmp_path: Path) -> None:
+    """`ecsync -c prod.yaml sandbox` serves from its own config: said in a note, not silently ignored."""
+    (tmp_path / "config.yaml").write_text("malls: {}\n")  # not the sandbox's: refused at once, after the note
+    command = sandbox_command(tmp_path)
+    done = subprocess.run(
+        [*command[:3], "-c", str(tmp_path / "prod.yaml"), *command[3:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **FAKES},
+        check=False,
+    )
+    assert 1 == done.returncode
+    assert f"note: the sandbox does not read {tmp_path / 'prod.yaml'}" in done.stderr.splitlines()[0]
+
+
 def test_a_start_stopped_half_way_leaves_a_directory_the_next_start_takes(tmp_path: Path) -> None:
     """Stopped after config.yaml and .env but before sandbox.json: its own files, not refused as someone else's."""
     with start_sandbox(tmp_path / "sb", "--speed", "100", env=FAKES) as sb:
