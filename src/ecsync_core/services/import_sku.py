@@ -126,15 +126,17 @@ def _claimed_by_kept(
         malls: sheet column -> mall code.
         keys: mall code -> its plugin's ``normalize_item_key`` (two spellings of one item are one item).
     """
-    wanted, absent = sheet_mappings(read, malls)
-    rows = {r.sku: line for r, line in zip(read.rows, read.lines, strict=True)}
-    columns = {mall: read.labels.get(name, name) for name, mall in malls.items()}
 
     def key(m: Mapping) -> tuple[str, str]:
         return m.mall, keys[m.mall](m.item) if m.mall in keys else m.item  # a mall not loaded: as stored
 
+    wanted, absent = sheet_mappings(read, malls)
     named = {(m.sku, m.mall) for m in wanted} | set(absent)
     kept = {key(m): m.sku for m in current if (m.sku, m.mall) not in named}
+    if not kept:  # the sheet names every SKU the database maps: nothing kept to clash with
+        return []
+    rows = {r.sku: line for r, line in zip(read.rows, read.lines, strict=True)}
+    columns = {mall: read.labels.get(name, name) for name, mall in malls.items()}
     return [
         InputProblem(
             str(path),
