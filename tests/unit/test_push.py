@@ -111,18 +111,6 @@ def test_a_slice_refused_as_a_whole_does_not_stop_the_next() -> None:
     assert {"a": 0, "b": 3} == mall.stock
 
 
-def test_a_slice_refused_as_a_whole_is_read_back_to_tell_whether_it_landed() -> None:
-    """
-    A write that failed after its retries may have landed (a timeout): each item keeps what the mall holds after
-    it, still failed. Where that read fails too, what it holds stays unknown.
-    """
-    timeout = MallError("fake", "timed out", retryable=True)
-    mall = Scripted({"a": 0, "b": 1}, write_errors={"a": timeout, "b": timeout}, read_errors={"b": timeout})
-    pushed = pushed_to(mall, updates("a", "b"), 1)
-    assert [("a", "failed", 0), ("b", "failed", None)] == [(i.item, i.outcome, i.after) for i in pushed.items]
-    assert [["a"], ["b"]] == mall.reads
-
-
 def test_a_mall_failing_slice_after_slice_is_given_up_on() -> None:
     """
     Three slices in a row refused as a whole (each already retried: minutes when calls time out) and the rest

@@ -125,10 +125,9 @@ async def push(
 
     Both malls accept unknown item codes without an error, so a write is believed only when the read-back
     shows the value sent. The updates go in slices of *slice_size*, in order, each read back while the next
-    is written. A slice the mall refuses as a whole is read back too (a call that timed out may have landed),
-    and does not stop the next (an outage may pass), except a refused credential, or ``GIVE_UP_AFTER`` such
-    slices in a row (each already retried: a mall that is down, whose every call would take minutes of
-    retries): the slices after it are not sent, and fail saying why.
+    is written. A slice the mall refuses as a whole does not stop the next (an outage may pass), except a
+    refused credential, or ``GIVE_UP_AFTER`` such slices in a row (each already retried: a mall that is down,
+    whose every call would take minutes of retries): the slices after it are not sent, and fail saying why.
     A rollback gives up too: the values it restores were read before it began, and writing them hours later,
     after the outage, would bring back stock sold meanwhile; the items it leaves stay at the sync's numbers.
 
@@ -156,12 +155,10 @@ async def push(
                 results = await adapter.write([StockWrite(u.item, u.target) for u in part])
             except MallError as exc:
                 in_a_row += 1
-                if isinstance(exc, CredentialError):  # a read would be refused too
-                    parts.append(_recorded(record, _unwritten(run_id, part, name, exc)))
+                parts.append(_recorded(record, _unwritten(run_id, part, name, exc)))
+                if isinstance(exc, CredentialError):
                     stopped = exc
-                    continue
-                parts.append(reading.create_task(_read_refused(run_id, adapter, part, name, exc, record)))
-                if in_a_row >= GIVE_UP_AFTER:
+                elif in_a_row >= GIVE_UP_AFTER:
                     said = f"not sent: {in_a_row} slices in a row failed as a whole (last: {exc.message})"
                     stopped = MallError(exc.mall, said)
                 continue
@@ -190,24 +187,6 @@ def _recorded(record: Record, pushed: Pushed) -> Pushed:
 
 def _unwritten(run_id: str, part: Sequence[PlannedUpdate], name: str, exc: MallError) -> Pushed:
     return Pushed([item(run_id, u, None, f"{name}: {exc.message}") for u in part], f"write failed: {exc.message}")
-
-
-async def _read_refused(
-    run_id: str, adapter: MallInventory, part: Sequence[PlannedUpdate], name: str, exc: MallError, record: Record
-) -> Pushed:
-    """
-    A slice whose write failed after its retries, with what each item holds now as ``after``: a call that timed
-    out may have landed. Still failed (the mall never said it took the write), but the rollback and the next
-    sync's "may it have written" then go by the mall: read back unchanged, it wrote nothing, as for a write the
-    mall took and did not apply. Where the read fails too, ``after`` stays unknown.
-    """
-    unwritten = _unwritten(run_id, part, name, exc)
-    try:
-        now = (await adapter.read([u.item for u in part])).quantities
-    except MallError:
-        return _recorded(record, unwritten)
-    held = [attrs.evolve(i, after=now.get(i.item)) for i in unwritten.items]
-    return _recorded(record, Pushed(held, unwritten.mall_error))
 
 
 async def _read_back(
