@@ -50,14 +50,20 @@ class SheetError(InputError):
     Attributes:
         passed: the rows that broke no rule, when the sheet itself could be read (its header found): what an
             import checks against the database too, so that every problem comes at once.
+        named: every SKU the sheet names, on rows with problems too (a merge would not keep their mappings).
     """
 
     def __init__(
-        self, problems: list[InputProblem], warnings: list[InputProblem], passed: MasterSheet | None = None
+        self,
+        problems: list[InputProblem],
+        warnings: list[InputProblem],
+        passed: MasterSheet | None = None,
+        named: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(problems)
         self.warnings = warnings
         self.passed = passed
+        self.named = named
 
     def one_line(self) -> str:
         return "\n".join([super().one_line(), *(f"warning: {w}" for w in self.warnings)])
@@ -305,11 +311,11 @@ def read_sheet(
     sku = attrs.evolve(sku, name=SKU_COLUMN) if sku else CodeColumn(SKU_COLUMN)
     wanted = [sku, *columns, CodeColumn(ACTIVE_COLUMN)]
     raw = _read_raw(path, name, [c.name for c in wanted], sheet)
-    sheet_rows, lines, problems, warnings = _check_rows(name, wanted, raw)
+    sheet_rows, lines, problems, warnings, named = _check_rows(name, wanted, raw)
     labels = {c.name: c.label for c in raw.columns if c is not None}
     read = MasterSheet(name, sheet_rows, lines, tuple(c.name for c in columns), raw.warnings + warnings, labels)
     if raw.problems or problems:
-        raise SheetError(raw.problems + problems, read.warnings, None if raw.problems else read)
+        raise SheetError(raw.problems + problems, read.warnings, None if raw.problems else read, frozenset(named))
     return read
 
 
@@ -703,15 +709,18 @@ def _match_header(
 
 def _check_rows(
     file: str, wanted: list[CodeColumn], raw: _RawSheet
-) -> tuple[list[SheetRow], list[int], list[InputProblem], list[InputProblem]]:
-    """Every rule on every row, then the rules on the whole sheet (duplicates); problems in sheet order."""
+) -> tuple[list[SheetRow], list[int], list[InputProblem], list[InputProblem], set[str]]:
+    """
+    Every rule on every row, then the rules on the whole sheet (duplicates); problems in sheet order. Last, every
+    valid SKU the rows name, theirs with problems too.
+    """
     checker = _Checker(file, wanted, raw.columns)
     for line, values in raw.rows:
         # Blank also when the cells hold only spaces, or formulas whose saved value is empty text.
         if not all(v is None or (isinstance(v, str) and not trim(v)) for v in values):
             checker.row(line, values)
     checker.found.sort(key=lambda f: (f[0], f[1]))
-    return checker.rows, checker.lines, [p for _, _, p in checker.found], checker.warnings
+    return checker.rows, checker.lines, [p for _, _, p in checker.found], checker.warnings, checker.named
 
 
 @attrs.define
@@ -726,6 +735,7 @@ class _Checker:
     rows: list[SheetRow] = attrs.Factory(list)
     lines: list[int] = attrs.Factory(list)
     first_sku: dict[str, int] = attrs.Factory(dict)
+    named: set[str] = attrs.Factory(set)  # every valid SKU, its row's other cells right or not
     claimed: dict[str, dict[str, tuple[int, str]]] = attrs.Factory(dict)  # column -> code's key -> (row, SKU)
 
     def bad(self, line: int, column: _Column, problem: str, value: object) -> None:
@@ -781,6 +791,7 @@ class _Checker:
         return flag
 
     def unique_sku(self, line: int, column: _Column, key: str, sku: str) -> None:
+        self.named.add(sku)
         first = self.first_sku.setdefault(key, line)
         if first != line:
             self.bad(line, column, f"duplicate amazon_sku: already on row {first}", sku)

@@ -186,6 +186,13 @@ def test_a_merge_clash_comes_with_the_sheets_own_problems(tmp_path: Path, config
         "row 2, column is_active (D): is_active must be TRUE, FALSE, 1 or 0",
         "row 3, column yahoo_item_code (B): amazon_sku 'SKU-9': this code is already mapped to amazon_sku 'SKU-1'",
     ] == [line.split(", ", 1)[1].split(" (value", 1)[0].split(", which", 1)[0] for line in err.strip().splitlines()[1:]]
+    # SKU-1 named on a row with a mistake is not kept by the merge: its code is free for SKU-9, no clash said.
+    third = write_workbook(tmp_path / "c.xlsx", [("SKU-1", "ec-2", "bad code", True), ("SKU-9", "ec-1", "", True)])
+    code, _, err = run_cli(capsys, "-c", config, "import-sku", "-f", third)
+    assert (1, ["row 2, column rakuten_item_number (C)"]) == (
+        code,
+        [line.split(", ", 1)[1].split(": ", 1)[0] for line in err.strip().splitlines()],
+    )
 
 
 def test_dry_run_prints_the_changes_and_changes_nothing(tmp_path: Path, config: Path, capsys: Capsys) -> None:

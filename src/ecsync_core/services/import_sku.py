@@ -8,7 +8,7 @@ a sheet without problems is written, in one transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +114,7 @@ def _mapping_dict(m: Mapping) -> dict[str, Any]:
 def _claimed_by_kept(
     current: Sequence[Mapping],
     read: MasterSheet,
+    named: Collection[str],
     malls: dict[str, str],
     path: Path,
     keys: dict[str, Callable[[str], str]],
@@ -123,6 +124,8 @@ def _claimed_by_kept(
     another: one mall item would then get the stock of two SKUs. Active or not, as within the sheet.
 
     Args:
+        read: the rows to check; *named*: every SKU the sheet names (rows with problems too: a merge takes
+            their mappings from the sheet, once fixed, so it does not keep them).
         malls: sheet column -> mall code.
         keys: mall code -> its plugin's ``normalize_item_key`` (two spellings of one item are one item).
     """
@@ -130,11 +133,11 @@ def _claimed_by_kept(
     def key(m: Mapping) -> tuple[str, str]:
         return m.mall, keys[m.mall](m.item) if m.mall in keys else m.item  # a mall not loaded: as stored
 
-    wanted, absent = sheet_mappings(read, malls)
-    named = {(m.sku, m.mall) for m in wanted} | set(absent)
-    kept = {key(m): m.sku for m in current if (m.sku, m.mall) not in named}
+    columns_of = set(malls.values())  # a mall whose column the sheet lacks keeps its mappings
+    kept = {key(m): m.sku for m in current if m.sku not in named or m.mall not in columns_of}
     if not kept:  # the sheet names every SKU the database maps: nothing kept to clash with
         return []
+    wanted, _ = sheet_mappings(read, malls)
     rows = {r.sku: line for r, line in zip(read.rows, read.lines, strict=True)}
     columns = {mall: read.labels.get(name, name) for name, mall in malls.items()}
     return [
@@ -156,17 +159,20 @@ def _read_checked(
     columns: list[CodeColumn],
     sheet: str | None,
     sku: CodeColumn,
-    clashes: Callable[[MasterSheet], list[InputProblem]],
+    clashes: Callable[[MasterSheet, Collection[str]], list[InputProblem]],
 ) -> MasterSheet:
-    """The sheet, its rows also checked against the database (*clashes*): every problem at once, or none."""
+    """
+    The sheet, its rows also checked against the database (*clashes*, given the rows that passed and every SKU
+    the sheet names): every problem at once, or none.
+    """
     try:
         read = read_sheet(path, columns, sheet=sheet, sku=sku)
     except SheetError as exc:
-        more = [] if exc.passed is None else clashes(exc.passed)
+        more = [] if exc.passed is None else clashes(exc.passed, exc.named)
         if not more:
             raise
         raise SheetError(sorted(exc.problems + more, key=lambda p: p.row or 0), exc.warnings) from None
-    if found := clashes(read):
+    if found := clashes(read, {r.sku for r in read.rows}):
         raise InputError(found)
     return read
 
@@ -240,8 +246,8 @@ def import_sku(
     columns = [CodeColumn(str(p.sheet_column), p.check_item_key, p.normalize_item_key) for p in targets]
     keys = {p.code: p.normalize_item_key for p in targets}
 
-    def clashes(read: MasterSheet) -> list[InputProblem]:
-        return [] if replace else _claimed_by_kept(current, read, malls, path, keys)
+    def clashes(read: MasterSheet, named: Collection[str]) -> list[InputProblem]:
+        return [] if replace else _claimed_by_kept(current, read, named, malls, path, keys)
 
     try:
         read = _read_checked(path, columns, sheet, _sku_rules(app), clashes)
