@@ -97,7 +97,10 @@ def test_a_refused_credential_stops_the_slices_after_it() -> None:
     assert 1 == len(mall.writes), "nothing is sent after the key was refused"
     assert [[i] for i in pushed.items] == recorded, "the slices not sent are recorded failed too"
     assert [] == mall.reads
-    assert {"Fake: key revoked: renew it"} == {i.error for i in pushed.items}
+    assert ["Fake: key revoked: renew it", *["Fake: not sent: key revoked: renew it"] * 2] == [
+        i.error for i in pushed.items
+    ]
+    assert [False, True, True] == [i.never_sent for i in pushed.items], "what a rollback need not look at"
     assert "write failed: key revoked: renew it" == pushed.mall_error
 
 

@@ -156,8 +156,8 @@ async def push(
             except MallError as exc:
                 in_a_row += 1
                 parts.append(_recorded(record, _unwritten(run_id, part, name, exc)))
-                if isinstance(exc, CredentialError):
-                    stopped = exc
+                if isinstance(exc, CredentialError):  # the slices after it are marked never sent, as below
+                    stopped = CredentialError(exc.mall, f"not sent: {exc.message}")
                 elif in_a_row >= GIVE_UP_AFTER:
                     said = f"not sent: {in_a_row} slices in a row failed as a whole (last: {exc.message})"
                     stopped = MallError(exc.mall, said)
