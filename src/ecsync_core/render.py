@@ -264,7 +264,8 @@ def render_sync(report: SyncReport, verbose: int) -> None:
         return
     click.echo(f"Succeeded: {c.succeeded} items, Failed: {c.failed} items")
     if c.left_alone:
-        click.echo(f"Not synced: {c.left_alone} items (their mall was left out: see its [WARN] line); the next run catches up")
+        left = f"Not synced: {c.left_alone} items (their mall was left out: see its [WARN] line)"
+        click.echo(f"{left}; the next run catches up")
     failed = report.failed_items
     for failure in failed[:20]:
         sent = "" if failure.never_sent else f", sent {failure.sent}"
