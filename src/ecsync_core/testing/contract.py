@@ -35,7 +35,9 @@ class MallInventoryContract:
     A target mall adapter: read and write absolute stock by the sheet's item keys.
 
     Attributes:
-        sample_items: at least three valid item keys of this mall, as the master sheet writes them.
+        sample_items: at least three valid item keys of this mall, as the master sheet writes them: in a spelling
+            your ``normalize_item_key`` changes too (Rakuten's ``Ec00001``), since the core gives the adapter the
+            sheet's own spelling and reads the answer under it.
     """
 
     sample_items: ClassVar[tuple[str, ...]] = ()
