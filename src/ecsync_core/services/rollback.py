@@ -245,14 +245,13 @@ async def _plan(
     skipped: dict[tuple[str, str], str] = {}
     unsure: dict[tuple[str, str], str] = {}
     mall_errors = {code: f"could not start: {exc.one_line()}" for code, exc in failed.items()}
-    changed = []
     for i in written:
         if i.before is None:
             skipped[(i.mall, i.item)] = "the mall did not report it before the sync: nothing to put back"
         elif i.mall not in malls and i.mall not in mall_errors:
             mall_errors[i.mall] = "no plugin for this mall is loaded"
-        if i.before is not None and i.mall not in mall_errors and i.before != _set_by(i):
-            changed.append(i)
+    sync_changed = [i for i in written if i.before is not None and i.before != _set_by(i)]
+    changed = [i for i in sync_changed if i.mall not in mall_errors]
     now = await _read_now(malls, changed, mall_errors)
     items = []
     for i in changed:
@@ -280,7 +279,7 @@ async def _plan(
             items.append(RollbackItem(i.sku, i.mall, i.item, i.before, after, current, restore))
         else:
             (unsure if verdict[0] else skipped)[key] = verdict[1]
-    unreached = sum(1 for i in written if i.mall in mall_errors and i.before is not None and i.before != _set_by(i))
+    unreached = sum(1 for i in sync_changed if i.mall in mall_errors)  # a mall that could not start, or be read
     return RollbackReport(
         sync, tuple(items), True, skipped=skipped, unsure=unsure, mall_errors=mall_errors, unreached=unreached
     )
