@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -151,24 +152,21 @@ def test_skus_and_seed_scale_the_catalogue(tmp_path: Path) -> None:
 
 def test_too_few_skus_is_a_usage_error_naming_the_option(tmp_path: Path) -> None:
     """--skus 2 cannot hold the demo's mix: exit 2 and one line naming --skus, no traceback."""
-    done = subprocess.run(
-        sandbox_command(tmp_path / "sb", "--skus", "2"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **FAKES},
-        check=False,
-    )
+    done = sandbox_once(tmp_path / "sb", "--skus", "2")
     assert 2 == done.returncode
     assert "--skus" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "sb" / "sandbox.json").exists()
 
 
-def sandbox_once(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`ecsync sandbox` expected to refuse at once (a test that hangs here found it serving instead)."""
+def sandbox_once(directory: Path, *args: str, options: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """
+    `ecsync sandbox` expected to refuse at once (a test that hangs here found it serving instead); *options* go
+    before the command (``-c PATH``).
+    """
+    python, module, package, *rest = sandbox_command(directory, *args)
     return subprocess.run(
-        sandbox_command(directory, *args),
+        [python, module, package, *options, *rest],
         capture_output=True,
         text=True,
         timeout=60,
@@ -198,15 +196,7 @@ def test_a_directory_with_files_no_sandbox_wrote_is_refused_and_left_alone(tmp_p
 def test_a_config_given_to_the_sandbox_is_said_to_be_unused(tmp_path: Path) -> None:
     """`ecsync -c prod.yaml sandbox` serves from its own config: said in a note, not silently ignored."""
     (tmp_path / "config.yaml").write_text("malls: {}\n")  # not the sandbox's: refused at once, after the note
-    command = sandbox_command(tmp_path)
-    done = subprocess.run(
-        [*command[:3], "-c", str(tmp_path / "prod.yaml"), *command[3:]],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **FAKES},
-        check=False,
-    )
+    done = sandbox_once(tmp_path, options=("-c", str(tmp_path / "prod.yaml")))
     assert 1 == done.returncode
     assert f"note: the sandbox does not read {tmp_path / 'prod.yaml'}" in done.stderr.splitlines()[0]
 
