@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import signal
+import threading
 
 from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
@@ -20,11 +22,18 @@ T = TypeVar("T")
 
 log = get_logger("ecsync")  # under the ecsync logger, where a library run keeps its trail
 
+TERMINATED = "SIGTERM"
+"""The cancellation message SIGTERM ends a run with (``ended_early`` tells it from Ctrl-C by it)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM ended the run as Ctrl-C would: a service stopped, the machine shutting down, cron's ``timeout``."""
+
 
 def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
     """
-    ``asyncio.run(coro)``; from inside a running event loop (Jupyter runs one) on a thread with its own loop,
-    where ``asyncio.run`` would refuse to start.
+    ``asyncio.run(coro)``, with SIGTERM ending it as Ctrl-C does (see ``_run_here``); from inside a running event
+    loop (Jupyter runs one) on a thread with its own loop, where ``asyncio.run`` would refuse to start.
 
     On the thread, an interrupt while waiting (Ctrl-C in a notebook) cancels the coroutine and waits for it
     to wind down before it is raised: a live run is then recorded as stopped, and whatever lock the caller
@@ -33,7 +42,7 @@ def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _run_here(coro)
     started: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]]
     started = concurrent.futures.Future()
 
@@ -54,6 +63,42 @@ def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
                     loop.call_soon_threadsafe(task.cancel)
                 _wait_out(done)
             raise
+
+
+def _run_here(coro: Coroutine[Any, Any, T]) -> T:
+    """
+    ``asyncio.run(coro)``, where a SIGTERM cancels *coro* as asyncio's own handling of Ctrl-C does, and is raised as
+    ``Terminated`` once it has wound down. A live run then records itself INTERRUPTED and alerts at once: killed
+    by the default action, it stayed RUNNING (and silent) until the next command, often the next night.
+
+    Only on the main thread, and only where SIGTERM has no handler yet: a host program's own is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return asyncio.run(coro)
+    terminated = False
+
+    async def main() -> T:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+
+        def stop() -> None:
+            nonlocal terminated
+            if not terminated:  # one is enough; a second must not cut short the run recording how it ended
+                terminated = True
+                task.cancel(TERMINATED)
+
+        loop.add_signal_handler(signal.SIGTERM, stop)
+        try:
+            return await coro
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        if terminated:
+            raise Terminated(TERMINATED) from None
+        raise
 
 
 def _wait_out(done: concurrent.futures.Future[Any]) -> None:

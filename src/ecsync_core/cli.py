@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import signal
 import sys
 
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ import attrs
 import click
 
 from ecsync_core import __version__
+from ecsync_core.aio import Terminated
 from ecsync_core.bootstrap import App, build_app
 from ecsync_core.domain import Outcome
 from ecsync_core.errors import EcsyncError, NotYetAvailableError
@@ -598,7 +600,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
     try:
         code = cli.main(args=args, prog_name="ecsync", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns an interrupt inside a command into Abort, as it does a prompt's Ctrl-D
+        stopped = exc.__cause__ if isinstance(exc, click.exceptions.Abort) else exc
+        if isinstance(stopped, Terminated):
+            fail("terminated (SIGTERM)", 128 + signal.SIGTERM)
+        if isinstance(stopped, KeyboardInterrupt):
+            fail("interrupted", 130)
         fail("aborted", EXIT_FAILED)
     except click.ClickException as exc:
         exc.show()
@@ -612,8 +620,6 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
             traceback.print_exc()
         fail(exc.one_line(), exc.exit_code, kind="error: ")
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
     except Exception as exc:
         if verbose:
             raise

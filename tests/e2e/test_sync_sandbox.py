@@ -119,27 +119,32 @@ def test_dry_run_then_live_then_nothing_left(sandbox: RunningSandbox) -> None:
     assert 0 == json.loads(cli(sandbox, "sync", "--dry-run", "--json").stdout)["counts"]["updates"]
 
 
-def test_killed_sync_is_interrupted_and_the_next_completes(sandbox: RunningSandbox) -> None:
-    """kill -9 during a live sync: status then shows it INTERRUPTED, and the next sync completes."""
-    call(sandbox, "yahoo", "POST", "/_sandbox/faults", {"delay_s": 30, "count": 1})
+def running_sync(sb: RunningSandbox) -> subprocess.Popen[str]:
+    """A live sync held up by a 30 s delay on Yahoo, once status shows it running."""
+    call(sb, "yahoo", "POST", "/_sandbox/faults", {"delay_s": 30, "count": 1})
     proc = subprocess.Popen(
-        [ECSYNC, "-c", str(sandbox.files.config), "sync"],
+        [ECSYNC, "-c", str(sb.files.config), "sync"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
-            if any(r["kind"] == "sync" and r["finished_at"] is None for r in runs):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the live sync never showed as running in status")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = json.loads(cli(sb, "status", "--json").stdout)["runs"]
+        if any(r["kind"] == "sync" and r["finished_at"] is None for r in runs):
+            return proc
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    pytest.fail("the live sync never showed as running in status")
+
+
+def test_killed_sync_is_interrupted_and_the_next_completes(sandbox: RunningSandbox) -> None:
+    """kill -9 during a live sync: status then shows it INTERRUPTED, and the next sync completes."""
+    proc = running_sync(sandbox)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
     call(sandbox, "yahoo", "DELETE", "/_sandbox/faults")
     runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
     assert "INTERRUPTED" == runs[0]["status"]
@@ -147,6 +152,32 @@ def test_killed_sync_is_interrupted_and_the_next_completes(sandbox: RunningSandb
     # When it died is not known (only when it was found dead): no duration is made up for it.
     [row] = [line for line in cli(sandbox, "status").stdout.splitlines() if line.startswith(runs[0]["id"])]
     assert row.split()[-1] == "-"
+    again = cli(sandbox, "sync", "--json")
+    assert (0, "SUCCESS") == (again.returncode, json.loads(again.stdout)["status"])
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "said", "why"),
+    [
+        (signal.SIGTERM, 143, "terminated (SIGTERM)", "stopped by SIGTERM"),
+        (signal.SIGINT, 130, "interrupted", "stopped by the operator (Ctrl-C)"),
+    ],
+)
+def test_stopped_sync_records_itself_interrupted(
+    sandbox: RunningSandbox, sig: signal.Signals, code: int, said: str, why: str
+) -> None:
+    """
+    SIGTERM (systemctl stop, a shutdown, cron's `timeout`) or Ctrl-C: the sync records itself INTERRUPTED, says
+    why, alerts and exits 128 + the signal at once; nothing waits for the next command to find it dead.
+    """
+    proc = running_sync(sandbox)
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    call(sandbox, "yahoo", "DELETE", "/_sandbox/faults")
+    assert (code, said) == (proc.returncode, err.strip().splitlines()[-1])
+    assert "subject=INTERRUPTED" in err  # the alert, from the process that was stopped
+    [run] = json.loads(cli(sandbox, "status", "--limit", "1", "--json").stdout)["runs"]
+    assert ("INTERRUPTED", True) == (run["status"], why in run["message"])
     again = cli(sandbox, "sync", "--json")
     assert (0, "SUCCESS") == (again.returncode, json.loads(again.stdout)["status"])
 

@@ -15,6 +15,7 @@ import attrs
 import pytest
 import structlog
 
+from ecsync_core.aio import Terminated
 from ecsync_core.bootstrap import build_app
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunItem, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
@@ -594,6 +595,37 @@ def test_ctrl_c_is_interrupted_and_keeps_what_the_run_did(world: World) -> None:
     outcomes = {(i.mall, i.item): i.outcome for i in world.app.ledger.items(run.id)}
     assert {("shop", "b"): "ok", ("shop", "d"): "ok", ("mart", "a"): "planned"} == outcomes
     assert ("INTERRUPTED", "stopped by the operator (Ctrl-C) before it finished") == world.notifier.sent[-1]
+
+
+@attrs.define
+class StoppedMall(FakeMall):
+    """A slow mall during whose write the service manager stops the sync (systemctl stop, a shutdown, `timeout`)."""
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        await asyncio.sleep(0.2)  # the other mall finishes meanwhile
+        # Without a handler of the run's own, SIGTERM's default action would end the test session itself.
+        assert signal.getsignal(signal.SIGTERM) != signal.SIG_DFL, "the sync left SIGTERM to its default action"
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(5)
+        return await super().write(writes)
+
+
+def test_sigterm_is_recorded_and_alerted_at_once(world: World) -> None:
+    """
+    SIGTERM mid-push ends the run as Ctrl-C does, saying so: INTERRUPTED now, with what it confirmed, the alert
+    sent, the lock free. Killed by the default action, it stayed RUNNING until the next command, the next night.
+    """
+    world.malls["mart"] = StoppedMall(dict(world.malls["mart"].stock))
+    with pytest.raises(Terminated):
+        world.sync()
+    run = world.app.ledger.recent(1)[0]
+    assert (Outcome.INTERRUPTED, 2) == (run.status, run.counts.succeeded)
+    message = "stopped by SIGTERM (a service stop, a shutdown, a timeout) before it finished"
+    assert ("INTERRUPTED", message) == world.notifier.sent[-1]
+    assert message == run.message
+    assert [] == world.malls["mart"].writes
+    assert world.app.lock.holder() is None
+    assert signal.SIG_DFL == signal.getsignal(signal.SIGTERM)  # given back: a notebook's next cell is as it was
 
 
 @attrs.define

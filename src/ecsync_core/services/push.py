@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ecsync_core.aio import TERMINATED
 from ecsync_core.domain import Counts, ItemResult, Outcome, PlannedUpdate, RunItem, StockWrite
 from ecsync_core.errors import CredentialError, EcsyncError, MallError
 from ecsync_core.logging import get_logger
@@ -229,9 +230,11 @@ def outcome_of(counts: Counts, mall_errors: Mapping[str, str]) -> Outcome:
 
 def ended_early(exc: BaseException) -> tuple[Outcome, str]:
     """
-    The outcome and the ledger's message of a run that an exception ended: INTERRUPTED for Ctrl-C (which
-    reaches the coroutine as a cancellation: asyncio.run turns SIGINT into one), FAILED for anything else.
+    The outcome and the ledger's message of a run that an exception ended: INTERRUPTED for Ctrl-C and SIGTERM
+    (which reach the coroutine as a cancellation: see ``run_to_end``), FAILED for anything else.
     """
+    if isinstance(exc, asyncio.CancelledError) and TERMINATED in exc.args:
+        return Outcome.INTERRUPTED, "stopped by SIGTERM (a service stop, a shutdown, a timeout) before it finished"
     if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
         return Outcome.INTERRUPTED, "stopped by the operator (Ctrl-C) before it finished"
     return Outcome.FAILED, exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
