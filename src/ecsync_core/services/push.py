@@ -59,15 +59,11 @@ class Recorder:
     come faster than that (one each would be seconds of CPU, and a locked database would hold every slice for its
     busy timeout). Queueing takes no await: a slice judged is a slice queued, whatever cancels the run next. Use
     as a context manager: leaving it waits for the queue, before the run is closed however it ends.
-
-    Attributes:
-        done: (mall, item) -> the item as queued.
     """
 
     def __init__(self, ledger: DuckDBLedger, run_id: str) -> None:
         self.ledger = ledger
         self.run_id = run_id
-        self.done: dict[tuple[str, str], RunItem] = {}
         self._queue: queue.SimpleQueue[list[RunItem] | None] = queue.SimpleQueue()
         self._failed: Exception | None = None
         self._writer = threading.Thread(target=self._write, name="ecsync-ledger")
@@ -75,7 +71,6 @@ class Recorder:
     def __call__(self, items: Sequence[RunItem]) -> None:
         if items:
             self._queue.put(list(items))
-            self.done.update(((i.mall, i.item), i) for i in items)
 
     def __enter__(self) -> Recorder:
         self._writer.start()
@@ -103,6 +98,20 @@ class Recorder:
                     self.ledger.record_outcomes(self.run_id, batch)
                 except Exception as exc:  # raised on leaving (a DatabaseError: the file locked, the disk full)
                     self._failed = exc
+
+
+def crashed(stage: str, code: str, exc: BaseException) -> str:
+    """
+    An unexpected error from a mall's adapter as one line (a task group's wrapper taken off), logged: the
+    line as a warning, the traceback at INFO, so it reaches the log file but not the console. The run's id
+    comes from the run's bound context (a dry run has one too).
+    """
+    log.info(f"mall_{stage}_crashed_traceback", mall=code, exc_info=exc)
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    said = f"the mall plugin failed ({type(exc).__name__}: {exc})"
+    log.warning(f"mall_{stage}_crashed", mall=code, error=said)
+    return said
 
 
 def item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) -> RunItem:
@@ -140,7 +149,33 @@ async def push(
             rollback puts back). A sync read the malls during the listing, at real limits minutes earlier: an
             order taken since would be brought back. Where the mall cannot say, the planned ``before`` stays,
             and the write goes on (it sets the rule's number whatever the mall held).
+
+    A plugin's own bug (any other exception) fails this mall only, as a mall down would: the slices judged before
+    it keep their outcomes, the rest fail as "may or may not have been written", and the other malls go on.
     """
+    judged: dict[str, RunItem] = {}
+
+    def keep(items: Sequence[RunItem]) -> None:
+        judged.update((i.item, i) for i in items)
+        record(items)
+
+    try:
+        return await _slices(run_id, adapter, updates, name, slice_size, keep, fresh_before)
+    except Exception as exc:
+        error = crashed("push", updates[0].mall, exc) + "; items may or may not have been written"
+        keep([item(run_id, u, None, f"{name}: {error}") for u in updates if u.item not in judged])
+        return Pushed([judged[u.item] for u in updates], error)
+
+
+async def _slices(
+    run_id: str,
+    adapter: MallInventory,
+    updates: Sequence[PlannedUpdate],
+    name: str,
+    slice_size: int,
+    record: Record,
+    fresh_before: bool,
+) -> Pushed:
     parts: list[Pushed | asyncio.Task[Pushed]] = []
     stopped: MallError | None = None
     in_a_row = 0

@@ -34,7 +34,7 @@ from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan, mistyped, unlisted
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
-from ecsync_core.services.push import Pushed, Recorder, ended_early, failures, item, outcome_of, push, summary
+from ecsync_core.services.push import Recorder, crashed, ended_early, failures, item, outcome_of, push, summary
 from ecsync_core.services.runs import exclusive, not_during_a_run, reap_interrupted
 from ecsync_core.store.db import DatabaseError
 
@@ -311,7 +311,7 @@ class _Sync:
             self.mall_errors[code] = f"could not {doing}: {said}"
             log.warning(f"mall_{stage}_failed", mall=code, error=said)
         elif isinstance(why, Exception):  # a plugin's own bug
-            self.mall_errors[code] = _crashed(stage, code, why)
+            self.mall_errors[code] = crashed(stage, code, why)
         else:
             raise why
 
@@ -447,16 +447,9 @@ class _Sync:
         recorder(items)
         updates = [u for u in updates if (code, u.item) not in unreadable]
         if updates:
-            try:
-                pushed = await push(
-                    run_id, adapter, updates, name, slice_size=plugin.write_slice, record=recorder, fresh_before=True
-                )
-            except Exception as exc:  # a plugin's own bug: this mall fails, the others go on
-                error = _crashed("push", code, exc) + "; items may or may not have been written"
-                # The slices judged before it keep their outcomes.
-                rest = [u for u in updates if (code, u.item) not in recorder.done]
-                recorder([item(run_id, u, None, f"{name}: {error}") for u in rest])
-                pushed = Pushed([recorder.done[(code, u.item)] for u in updates], error)
+            pushed = await push(
+                run_id, adapter, updates, name, slice_size=plugin.write_slice, record=recorder, fresh_before=True
+            )
             if pushed.mall_error is not None:
                 self.mall_errors[code] = pushed.mall_error
                 log.warning("mall_push_failed", mall=code, error=pushed.mall_error, run_id=run_id)
@@ -498,20 +491,6 @@ def _impossible(stock: MappingOf[str, int]) -> str | None:
             "it looks broken; check the report or the listing"
         )
     return None
-
-
-def _crashed(stage: str, code: str, exc: BaseException) -> str:
-    """
-    An unexpected error from a mall's adapter as one line (a task group's wrapper taken off), logged: the
-    line as a warning, the traceback at INFO, so it reaches the log file but not the console. The run's id
-    comes from the run's bound context (a dry run has one too).
-    """
-    log.info(f"mall_{stage}_crashed_traceback", mall=code, exc_info=exc)
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    said = f"the mall plugin failed ({type(exc).__name__}: {exc})"
-    log.warning(f"mall_{stage}_crashed", mall=code, error=said)
-    return said
 
 
 def _intent(run_id: str, updates: Sequence[PlannedUpdate]) -> list[RunItem]:
