@@ -22,8 +22,11 @@ T = TypeVar("T")
 
 log = get_logger("ecsync")  # under the ecsync logger, where a library run keeps its trail
 
-TERMINATED = "SIGTERM"
-"""The cancellation message SIGTERM ends a run with (``ended_early`` tells it from Ctrl-C by it)."""
+TERMINATING = threading.Event()
+"""
+Set once SIGTERM has cancelled the run under way (``ended_early`` tells it from Ctrl-C by it): a cancellation's
+own message is lost where ``gather`` passes it on.
+"""
 
 
 class Terminated(KeyboardInterrupt):
@@ -75,17 +78,16 @@ def _run_here(coro: Coroutine[Any, Any, T]) -> T:
     """
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         return asyncio.run(coro)
-    terminated = False
+    TERMINATING.clear()
 
     async def main() -> T:
         loop, task = asyncio.get_running_loop(), asyncio.current_task()
         assert task is not None
 
         def stop() -> None:
-            nonlocal terminated
-            if not terminated:  # one is enough; a second must not cut short the run recording how it ended
-                terminated = True
-                task.cancel(TERMINATED)
+            if not TERMINATING.is_set():  # one is enough; a second must not cut short the run recording its end
+                TERMINATING.set()
+                task.cancel()
 
         loop.add_signal_handler(signal.SIGTERM, stop)
         try:
@@ -96,8 +98,8 @@ def _run_here(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(main())
     except asyncio.CancelledError:
-        if terminated:
-            raise Terminated(TERMINATED) from None
+        if TERMINATING.is_set():
+            raise Terminated("SIGTERM") from None
         raise
 
 

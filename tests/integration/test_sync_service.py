@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -603,9 +604,7 @@ class StoppedMall(FakeMall):
 
     async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
         await asyncio.sleep(0.2)  # the other mall finishes meanwhile
-        # Without a handler of the run's own, SIGTERM's default action would end the test session itself.
-        assert signal.getsignal(signal.SIGTERM) != signal.SIG_DFL, "the sync left SIGTERM to its default action"
-        os.kill(os.getpid(), signal.SIGTERM)
+        stop_the_run()
         await asyncio.sleep(5)
         return await super().write(writes)
 
@@ -626,6 +625,125 @@ def test_sigterm_is_recorded_and_alerted_at_once(world: World) -> None:
     assert [] == world.malls["mart"].writes
     assert world.app.lock.holder() is None
     assert signal.SIG_DFL == signal.getsignal(signal.SIGTERM)  # given back: a notebook's next cell is as it was
+
+
+def stop_the_run() -> None:
+    """SIGTERM to this process, as `systemctl stop` sends it, once the run has a handler of its own for it."""
+    # Left to its default action, SIGTERM would end the test session itself.
+    assert signal.getsignal(signal.SIGTERM) != signal.SIG_DFL, "the sync left SIGTERM to its default action"
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@attrs.define
+class StoppedWhileReading(FakeMall):
+    """A slow read during which the run is stopped, the other mall's read already answered."""
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        await asyncio.sleep(0.1)
+        stop_the_run()
+        await asyncio.sleep(5)
+        return await super().read(items)
+
+
+def test_sigterm_while_the_malls_are_read_is_still_said_to_be_sigterm(world: World) -> None:
+    """The stop passes through a gather of the reads, which drops a cancellation's message: said as Ctrl-C, before."""
+    world.malls["mart"] = StoppedWhileReading(dict(world.malls["mart"].stock))  # read first; shop, read last, answers
+    with pytest.raises(Terminated):
+        world.sync()
+    run = world.app.ledger.recent(1)[0]
+    assert (Outcome.INTERRUPTED, True) == (run.status, run.message.startswith("stopped by SIGTERM"))
+
+
+@attrs.define
+class StoppedWhileClosing(FakeMall):
+    """A mall whose adapter is being closed, the run's outcome recorded, when the run is stopped."""
+
+    async def aclose(self) -> None:
+        stop_the_run()
+        await asyncio.sleep(5)
+
+
+def test_a_stop_after_the_outcome_is_recorded_leaves_the_outcome(world: World) -> None:
+    """Every item read back ok: the run stays SUCCESS, no INTERRUPTED alert; only the exit says it was stopped."""
+    world.malls["mart"] = StoppedWhileClosing(dict(world.malls["mart"].stock))
+    with pytest.raises(Terminated):
+        world.sync()
+    run = world.app.ledger.recent(1)[0]
+    assert (Outcome.SUCCESS, 3) == (run.status, run.counts.succeeded)
+    assert [] == world.notifier.sent
+
+
+@attrs.define
+class SoldBeforeTheWrite(FakeMall):
+    """
+    An order takes 'a' from 1 to 0 between the plan's read and the one just before the write; the write lands,
+    then the plugin crashes, or the run is stopped, before it is read back.
+    """
+
+    stop: str = "crash"
+    reads: int = 0
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        self.reads += 1
+        if self.reads == 2:
+            self.stock["a"] = 0
+        return await super().read(items)
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[ItemResult]:
+        results = await super().write(writes)
+        if self.stop == "crash":
+            raise RuntimeError("boom after the write landed")
+        stop_the_run()
+        await asyncio.sleep(5)
+        return results
+
+
+@pytest.mark.parametrize("stop", ["crash", "sigterm"])
+def test_a_write_cut_short_keeps_the_before_read_just_ahead_of_it(world: World, stop: str) -> None:
+    """
+    What a rollback puts back is the number read just before the write. Cut short there, the run kept the one
+    read during the listing (1), and a rollback brought back the unit sold in between.
+    """
+    world.malls["mart"] = SoldBeforeTheWrite(dict(world.malls["mart"].stock), stop=stop)
+    with contextlib.nullcontext() if stop == "crash" else pytest.raises(Terminated):
+        world.sync()
+    run = world.app.ledger.recent(1)[0]
+    [a] = [i for i in world.app.ledger.items(run.id) if i.mall == "mart"]
+    assert (0, 5, 5) == (a.before, a.sent, world.malls["mart"].stock["a"])
+    world.malls["mart"] = FakeMall(dict(world.malls["mart"].stock))
+    preview = run_rollback(world.app, None, dry_run=True, notifier=world.notifier, confirm=lambda _plan: False)
+    assert [0] == [i.restore for i in preview.items if i.mall == "mart"]
+
+
+@attrs.define
+class CrashBeforeTheWrite(FakeMall):
+    """A plugin whose second read (the one just before the write) hits a bug: nothing is written."""
+
+    reads: int = 0
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        self.reads += 1
+        if self.reads == 2:
+            raise KeyError("boom in read")
+        return await super().read(items)
+
+
+def test_items_a_crash_kept_from_the_mall_are_not_sent_and_block_no_rollback(world: World) -> None:
+    """
+    Stopped by a plugin's bug before they reached the mall, items fail as not sent: that sync wrote nothing, so
+    the one before it can still be rolled back. As "may or may not have been written" they made it the target.
+    """
+    first = world.sync()
+    world.source.stock["A"] = 5
+    world.malls["shop"] = CrashBeforeTheWrite(dict(world.malls["shop"].stock))
+    world.malls["mart"] = CrashBeforeTheWrite(dict(world.malls["mart"].stock))
+    second = world.sync()
+    assert Outcome.FAILED == second.status
+    assert all(i.never_sent for i in world.app.ledger.items(second.run_id))
+    world.malls["shop"] = FakeMall(dict(world.malls["shop"].stock))
+    world.malls["mart"] = FakeMall(dict(world.malls["mart"].stock))
+    preview = run_rollback(world.app, None, dry_run=True, notifier=world.notifier, confirm=lambda _plan: False)
+    assert first.run_id == preview.sync.id
 
 
 @attrs.define

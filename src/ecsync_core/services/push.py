@@ -8,12 +8,12 @@ import asyncio
 import queue
 import threading
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
-from ecsync_core.aio import TERMINATED
+from ecsync_core.aio import TERMINATING
 from ecsync_core.domain import Counts, ItemResult, Outcome, PlannedUpdate, RunItem, StockWrite
 from ecsync_core.errors import CredentialError, EcsyncError, MallError
 from ecsync_core.logging import get_logger
@@ -92,7 +92,8 @@ class Recorder:
             while not self._queue.empty():  # the one reader: what it sees queued stays there
                 taken.append(self._queue.get())
             ended = None in taken  # the end mark, queued on leaving, after the last slice
-            batch = [i for part in taken if part is not None for i in part]
+            # An item queued twice (planned with its fresh before, then judged) is recorded as queued last.
+            batch = list({(i.mall, i.item): i for part in taken if part is not None for i in part}.values())
             if batch and self._failed is None:  # after a failure, only drained: leaving waits for no retries
                 try:
                     self.ledger.record_outcomes(self.run_id, batch)
@@ -151,20 +152,39 @@ async def push(
             and the write goes on (it sets the rule's number whatever the mall held).
 
     A plugin's own bug (any other exception) fails this mall only, as a mall down would: the slices judged before
-    it keep their outcomes, the rest fail as "may or may not have been written", and the other malls go on.
+    it keep their outcomes, those handed to the mall fail as "may or may not have been written", and the rest as
+    not sent; the other malls go on. Stopped (Ctrl-C, SIGTERM), the items not yet handed to the mall are marked
+    not sent before the stop goes on: a rollback then knows they never changed it.
     """
     judged: dict[str, RunItem] = {}
+    handed: dict[str, PlannedUpdate] = {}  # given to the mall's write, as sent (a fresh before): they may have landed
 
     def keep(items: Sequence[RunItem]) -> None:
         judged.update((i.item, i) for i in items)
         record(items)
 
+    def hand(part: Sequence[PlannedUpdate]) -> None:
+        handed.update((u.item, u) for u in part)
+        if fresh_before:
+            record(planned(run_id, part))  # the before a rollback puts back, kept should the run stop mid-write
+
     try:
-        return await _slices(run_id, adapter, updates, name, slice_size, keep, fresh_before)
-    except Exception as exc:
-        error = crashed("push", updates[0].mall, exc) + "; items may or may not have been written"
-        keep([item(run_id, u, None, f"{name}: {error}") for u in updates if u.item not in judged])
+        return await _slices(run_id, adapter, updates, name, slice_size, keep, fresh_before, hand)
+    except BaseException as exc:
+        unsent = [u for u in updates if u.item not in judged and u.item not in handed]
+        if not isinstance(exc, Exception):
+            keep([item(run_id, u, None, f"{name}: not sent: the run was stopped first") for u in unsent])
+            raise
+        error = crashed("push", updates[0].mall, exc)
+        unsure = [handed[u.item] for u in updates if u.item in handed and u.item not in judged]
+        keep([item(run_id, u, None, f"{name}: {error}; may or may not have been written") for u in unsure])
+        keep([item(run_id, u, None, f"{name}: not sent: {error}") for u in unsent])
         return Pushed([judged[u.item] for u in updates], error)
+
+
+def planned(run_id: str, updates: Iterable[PlannedUpdate]) -> list[RunItem]:
+    """The ledger's record of updates about to be sent (outcome "planned")."""
+    return [RunItem(run_id, u.sku, u.mall, u.item, u.amazon_qty, u.before, u.target) for u in updates]
 
 
 async def _slices(
@@ -175,6 +195,7 @@ async def _slices(
     slice_size: int,
     record: Record,
     fresh_before: bool,
+    hand: Callable[[Sequence[PlannedUpdate]], None],
 ) -> Pushed:
     parts: list[Pushed | asyncio.Task[Pushed]] = []
     stopped: MallError | None = None
@@ -187,6 +208,7 @@ async def _slices(
                 continue
             if fresh_before:
                 part = await _as_held_now(adapter, part)
+            hand(part)
             try:
                 results = await adapter.write([StockWrite(u.item, u.target) for u in part])
             except MallError as exc:
@@ -268,7 +290,7 @@ def ended_early(exc: BaseException) -> tuple[Outcome, str]:
     The outcome and the ledger's message of a run that an exception ended: INTERRUPTED for Ctrl-C and SIGTERM
     (which reach the coroutine as a cancellation: see ``run_to_end``), FAILED for anything else.
     """
-    if isinstance(exc, asyncio.CancelledError) and TERMINATED in exc.args:
+    if isinstance(exc, asyncio.CancelledError) and TERMINATING.is_set():
         return Outcome.INTERRUPTED, "stopped by SIGTERM (a service stop, a shutdown, a timeout) before it finished"
     if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
         return Outcome.INTERRUPTED, "stopped by the operator (Ctrl-C) before it finished"

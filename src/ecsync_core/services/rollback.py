@@ -339,6 +339,7 @@ def _after_earlier(earlier: Sequence[RunItem], current: int, i: RunItem) -> tupl
     it landed, and showing what it read proves nothing (orders may have taken it back down). Where it lowered
     the item, showing what it read proves it never landed, and showing its lower number proves nothing.
     """
+    earlier = [e for e in earlier if not e.never_sent]  # a rollback that never sent it did not move it
     if not earlier:
         return None
     e = earlier[-1]
@@ -363,8 +364,8 @@ async def _apply(
             return await _put_back(app, plan, malls, notifier, run)
         except BaseException as exc:  # Ctrl-C, a crash: recorded and alerted now, not found dead by a later command
             status, message = ended_early(exc)
-            ledger.finish_early(run.id, status, message)
-            notifier.notify(status.value, f"rollback {run.id} of sync {plan.sync.id}: {message}", run_id=run.id)
+            if ledger.finish_early(run.id, status, message):
+                notifier.notify(status.value, f"rollback {run.id} of sync {plan.sync.id}: {message}", run_id=run.id)
             raise
 
 

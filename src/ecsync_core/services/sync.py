@@ -34,7 +34,17 @@ from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, make_plan, mistyped, unlisted
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
-from ecsync_core.services.push import Recorder, crashed, ended_early, failures, item, outcome_of, push, summary
+from ecsync_core.services.push import (
+    Recorder,
+    crashed,
+    ended_early,
+    failures,
+    item,
+    outcome_of,
+    planned,
+    push,
+    summary,
+)
 from ecsync_core.services.runs import exclusive, not_during_a_run, reap_interrupted
 from ecsync_core.store.db import DatabaseError
 
@@ -157,8 +167,8 @@ class _Sync:
                 if self.run_id is None:
                     raise
                 status, message = ended_early(exc)
-                app.ledger.finish_early(self.run_id, status, message)
-                self.notifier.notify(status.value, message, run_id=self.run_id)
+                if app.ledger.finish_early(self.run_id, status, message):
+                    self.notifier.notify(status.value, message, run_id=self.run_id)
                 if isinstance(exc, EcsyncError) and not isinstance(exc, SyncFailedError):
                     # Recorded FAILED under its id: the error carries the id (`sync --json` gives it).
                     raise SyncFailedError(exc.one_line(), self.run_id) from exc
@@ -390,7 +400,7 @@ class _Sync:
             status=status,  # not RUNNING while its items are recorded: no reaper takes it for a dead run
             run_id=self.dry_id,
         )
-        ledger.record_items(_intent(run.id, plan.updates))
+        ledger.record_items(planned(run.id, plan.updates))
         message, warnings = self._closing()
         ledger.finish(run.id, status, counts, message)
         errors = dict(self.mall_errors)
@@ -402,7 +412,7 @@ class _Sync:
         self.plan_unreadable = plan.unreadable
         self.counts = self._counts(plan)
         ledger.set_counts(run_id, self.counts)
-        ledger.record_items(_intent(run_id, plan.updates))
+        ledger.record_items(planned(run_id, plan.updates))
         by_mall: dict[str, list[PlannedUpdate]] = {}
         for u in plan.updates:
             by_mall.setdefault(u.mall, []).append(u)
@@ -491,7 +501,3 @@ def _impossible(stock: MappingOf[str, int]) -> str | None:
             "it looks broken; check the report or the listing"
         )
     return None
-
-
-def _intent(run_id: str, updates: Sequence[PlannedUpdate]) -> list[RunItem]:
-    return [RunItem(run_id, u.sku, u.mall, u.item, u.amazon_qty, u.before, u.target) for u in updates]

@@ -277,16 +277,21 @@ class DuckDBLedger:
                     [Outcome.INTERRUPTED.value, utcnow(), rid, rid, rid, Outcome.RUNNING.value],
                 )
 
-    def finish_early(self, run_id: str, status: Outcome, message: str) -> None:
+    def finish_early(self, run_id: str, status: Outcome, message: str) -> bool:
         """
         Close a run an exception ended (Ctrl-C, a crash): its counts so far, with succeeded and failed counted from
         the outcomes recorded, as for a run found dead. The run itself counts them only at its end.
+
+        Returns whether it did: not for a run already closed (stopped while it let go of its adapters, its outcome
+        already recorded), whose outcome stands.
         """
         with self.db.connect() as con:
-            con.execute(
-                f"UPDATE runs SET status = ?, finished_at = ?, message = ?, {_RECORDED_COUNTS} WHERE id = ?",
+            row = con.execute(
+                f"UPDATE runs SET status = ?, finished_at = ?, message = ?, {_RECORDED_COUNTS} "
+                "WHERE id = ? AND finished_at IS NULL",
                 [status.value, utcnow(), message, run_id, run_id, run_id],
-            )
+            ).fetchone()
+        return bool(row and row[0])
 
     def last_good(self) -> Run | None:
         """
