@@ -76,10 +76,15 @@ class LogSettings:
 
 @attrs.frozen
 class HealthSettings:
-    """``health``: how old the last live run may be before health warns that the schedule may have stopped."""
+    """
+    ``health``: how old the last live run may be before health warns that the schedule may have stopped, and how
+    long each mall gets to answer health's questions.
+    """
 
     # A daily 04:00 run, plus two hours of slack for a slow night; 0: no schedule is expected.
     last_run_within_hours: int = attrs.field(default=26, validator=_at_least("health", 0))
+    # A mall that hangs: its calls retry with a minute's timeout each, which kept health waiting for 5-10 minutes.
+    mall_answer_within_s: int = attrs.field(default=30, validator=_at_least("health", 1))
 
 
 @attrs.frozen

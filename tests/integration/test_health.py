@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
+import httpx
 import pytest
 
 from ecsync_core.bootstrap import App, build_app
@@ -264,6 +267,30 @@ def test_unreachable_mall_warns_offline_and_fails_online(sandbox: InProcessSandb
     assert "WARN" == offline["credentials.rakuten"][0]
     assert "could not ask" in offline["credentials.rakuten"][1]
     assert ("FAIL", False) == (by_name(online)["online.rakuten"][0], online.ok)
+
+
+class Hanging(httpx.AsyncBaseTransport):
+    """A mall that takes every request and never answers in time (each attempt times out, then is retried)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(20)
+        raise httpx.ReadTimeout("no answer", request=request)
+
+
+def test_a_hanging_mall_is_given_up_on_after_its_answer_time(sandbox: InProcessSandbox, tmp_path: Path) -> None:
+    """
+    Rakuten hanging kept health waiting 5-10 minutes (a minute's timeout a call, retried): each of its questions
+    is given up after health.mall_answer_within_s, the days left as a WARN, the API as a FAIL.
+    """
+    config = tmp_path / "config.yaml"
+    config.write_text(sandbox.files.config.read_text(encoding="utf-8") + "health:\n  mall_answer_within_s: 1\n")
+    (tmp_path / ".env").write_bytes((sandbox.files.config.parent / ".env").read_bytes())
+    app = build_app(config, transports={**sandbox.transports, "rakuten": Hanging()}, environ={})
+    names = by_name(run_health(app, online=True))
+    said = "no answer within 1 s (health.mall_answer_within_s)"
+    assert ("WARN", True) == (names["credentials.rakuten"][0], said in names["credentials.rakuten"][1])
+    assert ("FAIL", True) == (names["online.rakuten"][0], said in names["online.rakuten"][1])
+    assert "OK" == names["online.yahoo"][0]
 
 
 def test_a_mall_whose_adapter_cannot_be_made_fails_both_of_its_lines(sandbox: InProcessSandbox, tmp_path: Path) -> None:

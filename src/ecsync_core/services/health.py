@@ -343,18 +343,26 @@ async def _mall_checks(app: App, plugin: MallPlugin, *, online: bool) -> list[Ch
         if online:
             checks.append(Check(ping_name, "FAIL", "not asked: the adapter could not be made", f"{plugin.name} API"))
         return checks
+    within = app.settings.health.mall_answer_within_s
     try:
-        checks.append(await _credentials(adapter, cred_name, label))
+        checks.append(await _credentials(adapter, cred_name, label, within))
         if online:
-            checks.append(await _ping(adapter, ping_name, f"{plugin.name} API"))
+            checks.append(await _ping(adapter, ping_name, f"{plugin.name} API", within))
     finally:
         await close_all([adapter])
     return checks
 
 
-async def _credentials(adapter: MallAdapter, name: str, label: str) -> Check:
+def _no_answer(within: int) -> str:
+    return f"no answer within {within} s (health.mall_answer_within_s): the mall is slow or down"
+
+
+async def _credentials(adapter: MallAdapter, name: str, label: str, within: int) -> Check:
     try:
-        statuses = await adapter.credentials()
+        async with asyncio.timeout(within):
+            statuses = await adapter.credentials()
+    except TimeoutError:
+        return Check(name, "WARN", f"could not ask the mall for the days left: {_no_answer(within)}", label)
     except CredentialError as exc:
         return Check(name, "FAIL", exc.message, label)
     except MallError as exc:
@@ -370,9 +378,12 @@ async def _credentials(adapter: MallAdapter, name: str, label: str) -> Check:
     return Check(name, worst([s for s, _ in rated]), "; ".join(d for _, d in rated), label)
 
 
-async def _ping(adapter: MallAdapter, name: str, label: str) -> Check:
+async def _ping(adapter: MallAdapter, name: str, label: str, within: int) -> Check:
     try:
-        return Check(name, "OK", await adapter.ping(), label)
+        async with asyncio.timeout(within):
+            return Check(name, "OK", await adapter.ping(), label)
+    except TimeoutError:
+        return Check(name, "FAIL", _no_answer(within), label)
     except MallWarning as exc:
         return Check(name, "WARN", exc.message, label)
     except MallError as exc:
