@@ -288,7 +288,7 @@ def test_a_key_every_api_refuses_is_a_credential_error(make_rig: MakeRig) -> Non
     words (here: expired) rather than the Items API's 'enable this API'.
     """
     rig = make_rig(SEED, fail=[_rms_error(403, "AuthError"), _rms_error(401, "GA0001")])
-    with pytest.raises(CredentialError, match="license key expired or revoked"):
+    with pytest.raises(CredentialError, match="license key expired or was revoked"):
         rig.run(lambda: rig.adapter.read(["single", "tee-01:red-m"]))
 
 
@@ -320,11 +320,17 @@ def test_malformed_key_is_a_problem_not_a_call(make_rig: MakeRig) -> None:
 # -- credentials ----------------------------------------------------------------------------------------------------
 
 
-def test_expired_license_key_is_a_credential_error_not_retried(make_rig: MakeRig) -> None:
-    """401 GA0001 raises CredentialError telling the operator to renew the key in RMS, after one call only."""
-    rig = make_rig(SEED, secrets={"RAKUTEN_LICENSE_KEY": "SL000000_revoked"})
-    with pytest.raises(CredentialError, match=r"license key expired or revoked: renew it in RMS"):
+@pytest.mark.parametrize("secret", ["RAKUTEN_LICENSE_KEY", "RAKUTEN_SERVICE_SECRET"])
+def test_a_refused_key_pair_is_a_credential_error_naming_both_not_retried(make_rig: MakeRig, secret: str) -> None:
+    """
+    401 GA0001, after one call only, names both secrets and how to renew the key: the gateway answers a wrong
+    service secret as it does a lapsed key, and "license key expired" alone sent the operator to renew a good key.
+    """
+    rig = make_rig(SEED, secrets={secret: "SL000000_revoked" if secret == "RAKUTEN_LICENSE_KEY" else "wrong"})
+    with pytest.raises(CredentialError) as raised:
         rig.run(lambda: rig.adapter.write([StockWrite("single:normal-inventory", 1)]))
+    said = raised.value.message
+    assert ("RAKUTEN_SERVICE_SECRET or RAKUTEN_LICENSE_KEY is wrong" in said, "renew it in RMS" in said) == (True, True)
     assert [401] == [c.status for c in rig.http.calls]
 
 

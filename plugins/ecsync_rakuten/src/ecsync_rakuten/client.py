@@ -336,8 +336,12 @@ class RakutenRmsClient:
         status = response.status_code
         if status == 401:
             codes = {e.code for e in self._errors(response)}
-            if "GA0001" in codes:
-                raise CredentialError(CODE, f"license key expired or revoked: {RENEW}")
+            if "GA0001" in codes:  # the gateway's answer to the pair: a wrong secret reads as a lapsed key
+                raise CredentialError(
+                    CODE,
+                    "credentials refused (401 GA0001): RAKUTEN_SERVICE_SECRET or RAKUTEN_LICENSE_KEY is wrong, or the "
+                    f"license key expired or was revoked: check both against RMS; a lapsed key: {RENEW}",
+                )
             code = ", ".join(sorted(codes)) or "no code"
             raise CredentialError(CODE, f"credentials refused (401 {code}): check {' and '.join(SECRET_NAMES)}")
         if status == 403:
