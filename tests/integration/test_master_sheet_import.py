@@ -156,6 +156,26 @@ def test_merge_replace_and_the_counts(tmp_path: Path, config: Path, capsys: Caps
     assert {"SKU-1", "SKU-2", "SKU-4"} == {m.sku for m in mappings(tmp_path)}
 
 
+def test_replace_with_a_sheet_of_no_rows_is_refused(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """
+    A header-only sheet (or the wrong one) with --replace removed every mapping, and each sync after was a quiet
+    SUCCESS sending nothing while the malls kept selling their last numbers. Refused, dry run too; merged, it is
+    harmless (nothing changes).
+    """
+    first = [("SKU-1", "ec-1", "tee-1", True), ("SKU-2", "ec-2", "tee-2", True)]
+    run_cli(capsys, "-c", config, "import-sku", "-f", write_workbook(tmp_path / "a.xlsx", first))
+    before = mappings(tmp_path)
+    empty = write_workbook(tmp_path / "empty.xlsx", [])
+    for dry in ((), ("--dry-run",)):
+        code, _, err = run_cli(capsys, "-c", config, "import-sku", "--replace", *dry, "-f", empty)
+        assert (1, f"error: {empty}: the sheet holds no SKU rows: --replace would remove all 4 mappings") == (
+            code,
+            err.strip().split("; ")[0],
+        )
+    assert before == mappings(tmp_path)
+    assert (0, before) == (run_cli(capsys, "-c", config, "import-sku", "-f", empty)[0], mappings(tmp_path))
+
+
 def test_a_merge_refuses_a_code_a_kept_mapping_already_holds(tmp_path: Path, config: Path, capsys: Capsys) -> None:
     """SKU-1 keeps ec-1 (not in the second sheet), so SKU-9 may not take ec-1: one item, two SKUs' stock."""
     first = [("SKU-1", "ec-1", "tee-1", True), ("SKU-2", "ec-2", "tee-2", True)]

@@ -254,6 +254,17 @@ def import_sku(
     except InputError as exc:
         log.info("import_sku_refused", file=str(path), problems=len(exc.problems), first=str(exc.problems[0]))
         raise
+    if replace and not read.rows and current:
+        # A header-only sheet, or the wrong one: replacing with it would leave every mall unsynced, in silence.
+        raise InputError(
+            [
+                InputProblem(
+                    str(path),
+                    f"the sheet holds no SKU rows: --replace would remove all {len(current)} mappings; check the file "
+                    "(or --sheet). To stop syncing SKUs, import them with is_active 0",
+                )
+            ]
+        )
     wanted, absent = sheet_mappings(read, malls)
     if dry_run:
         changes = diff(current, wanted, replace=replace, absent=absent)
