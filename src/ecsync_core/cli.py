@@ -143,6 +143,7 @@ def simulate(state: State, qty: str | None, file: Path | None, rules_file: Path 
                 "proposed_overcommitted": None
                 if result.proposed_overcommit is None
                 else result.proposed_overcommit.as_dict(),
+                "warnings": list(result.warnings),
             }
         )
     else:

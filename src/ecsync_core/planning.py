@@ -125,6 +125,23 @@ def unlisted(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> list[st
     return sorted({m.sku for m in mappings if m.active} - stock.keys())
 
 
+def missing_from_file(path: object, missing: Sequence[str], unasked: str | None = None) -> str:
+    """
+    What to say of the mapped SKUs a stock file leaves out: asked of FBA by name, or, where FBA could not be asked
+    (*unasked*: why), taken as 0. Either way a report cut short, or not the one meant, is worth a look.
+    """
+    shown = ", ".join(map(repr, missing[:3])) + (", ..." if len(missing) > 3 else "")
+    if unasked is not None:
+        return (
+            f"{path}: {len(missing)} mapped SKUs are not in the file ({shown}), and FBA could not be asked for them "
+            f"by name ({unasked}): they are taken as 0"
+        )
+    return (
+        f"{path}: {len(missing)} mapped SKUs are not in the file ({shown}): asked FBA for them by name, and their "
+        "numbers are FBA's now; a report cut short, or an older one?"
+    )
+
+
 def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[str, str]:
     """
     Mapped SKUs FBA does not know while it knows one that differs only in character width, letter case, invisible

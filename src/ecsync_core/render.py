@@ -59,6 +59,8 @@ def render_simulation(sim: Simulation) -> None:
             row += [_cell(r.proposed[m]) for m in sim.malls] + ["*" if r.changed else ""]
         rows.append(row)
     table(headers, rows)
+    for warning in sim.warnings:
+        click.echo(f"[WARN] {warning}")
     for which, found in (("", sim.edges), ("proposed ", sim.proposed_edges)):
         for mall, edges in found.items():
             shown = ", ".join(f"{q} -> {a} but {q + 1} -> {b}" for q, a, b in edges)

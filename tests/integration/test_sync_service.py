@@ -260,18 +260,34 @@ def test_simulate_from_a_file_asks_fba_for_the_mapped_skus_it_leaves_out(world: 
     """
     report = tmp_path / "report.csv"
     report.write_text("A,25\n")
-    rows, _ = current_stock(world.app, report)
+    rows, _, warnings = current_stock(world.app, report)
     assert [("A", 25), ("B", 16), ("C", 9), ("D", 0), ("X", 0)] == rows
+    assert (f"{report}: 4 mapped SKUs are not in the file ('B', 'C', 'D', ...): asked FBA for them by name",) == tuple(
+        w.split(", and their")[0] for w in warnings
+    ), "said as `sync --file` says it"
     other = RunLock(world.app.settings.database)  # a live run using FBA's limits: the look from a file goes on
     other.acquire("abc12345", "2026-11-29T04:00:00Z")
     try:
-        rows, _ = current_stock(world.app, report)
+        rows, _, _ = current_stock(world.app, report)
     finally:
         other.release()
     assert [("A", 25), ("B", 0), ("C", 0), ("D", 0), ("X", 0)] == rows
     world.holder["source"] = Unreachable({"B": 16, "C": 9})
-    rows, _ = current_stock(world.app, report)
+    rows, _, _ = current_stock(world.app, report)
     assert [("A", 25), ("B", 0), ("C", 0), ("D", 0), ("X", 0)] == rows
+
+
+def test_simulate_shows_a_mistyped_sku_sent_nowhere_as_the_sync_does(world: World) -> None:
+    """
+    'Ｃ' (full-width) is not at FBA but 'C' is: the sync sends nothing for it, so simulate shows it on no mall and
+    says why. It showed 0 for its item, which the sync never sends.
+    """
+    world.app.mappings.apply([Mapping("Ｃ", "mart", "y")], replace=False)
+    rows, mapped, warnings = current_stock(world.app, None)
+    assert (("Ｃ", 0), set()) == (rows[-1], (mapped or {})["Ｃ"])
+    assert 1 == len(warnings)
+    assert warnings[0].startswith("not sent by a sync: SKU 'Ｃ' is not at FBA, but 'C' is")
+    assert {("mart", "y")} == set(world.sync(dry_run=True).plan.unreadable)
 
 
 @attrs.define

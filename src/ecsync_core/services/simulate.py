@@ -18,6 +18,7 @@ from ecsync_core.allocation import Overcommit, non_monotone_edges, overcommitted
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import get_logger
+from ecsync_core.planning import missing_from_file, mistyped
 from ecsync_core.services.runs import not_during_a_run
 
 
@@ -94,6 +95,7 @@ class Simulation:
             10 -> 2), within the simulated range; *proposed_edges* the same under the proposed rules.
         overcommit: where the malls together get more units than FBA holds (any quantity, not only the
             simulated ones); *proposed_overcommit* the same under the proposed rules.
+        warnings: what a sync would warn of about the stock itself (a file missing mapped SKUs, mistyped SKUs).
     """
 
     malls: tuple[str, ...]
@@ -104,6 +106,7 @@ class Simulation:
     proposed_edges: dict[str, list[tuple[int, int, int]]] = attrs.field(factory=dict)
     overcommit: Overcommit = Overcommit((), Fraction(0))
     proposed_overcommit: Overcommit | None = None
+    warnings: tuple[str, ...] = ()
 
     def records(self) -> list[dict[str, Any]]:
         flat = []
@@ -178,29 +181,36 @@ def simulate_for(
     malls = [p.code for p in app.host.targets()] or ["mall"]
     if quantities is not None:
         return simulate_quantities(app.settings.rules, malls, quantities, proposed)
-    stock, mapped = current_stock(app, file)
-    return simulate(app.settings.rules, malls, stock, proposed, mapped)
+    stock, mapped, warnings = current_stock(app, file)
+    return attrs.evolve(simulate(app.settings.rules, malls, stock, proposed, mapped), warnings=warnings)
 
 
-def current_stock(app: App, file: Path | None) -> tuple[list[tuple[str | None, int]], dict[str, set[str]] | None]:
+def current_stock(
+    app: App, file: Path | None
+) -> tuple[list[tuple[str | None, int]], dict[str, set[str]] | None, tuple[str, ...]]:
     """
-    FBA stock to simulate over, as a sync would take it, SKUs in order, and the malls each SKU is mapped on.
+    FBA stock to simulate over, as a sync would take it, SKUs in order, the malls each SKU is sent to, and what a
+    sync would warn of about that stock.
 
     With active mappings, the rows are the mapped SKUs: those the listing (or *file*) leaves out are asked for by
-    name, and a SKU FBA does not hold gets 0 (the sync sets it to 0). With none yet (before the first import), every SKU
-    the source lists, on every mall. Reads only: a database that is not there is not made.
+    name, and a SKU FBA does not hold gets 0 (the sync sets it to 0), but for one that looks mistyped (FBA holds it
+    spelled otherwise), which a sync sends nowhere. With none yet (before the first import), every SKU the source
+    lists, on every mall. Reads only: a database that is not there is not made.
     """
+    mappings = app.mappings.active() if app.settings.database.exists() else []
     mapped: dict[str, set[str]] = {}
-    if app.settings.database.exists():
-        for m in app.mappings.active():
-            mapped.setdefault(m.sku, set()).add(m.mall)
+    for m in mappings:
+        mapped.setdefault(m.sku, set()).add(m.mall)
+    warnings: list[str] = []
     source = app.host.source()
     if file is not None:
         if source.read_stock_file is None:
             raise EcsyncError(f"the source plugin {source.code!r} cannot read stock report files")
         stock = source.read_stock_file(file)
         if mapped and (missing := sorted(set(mapped) - set(stock))):
-            stock.update(_asked_by_name(app, missing, file))
+            asked, unasked = _asked_by_name(app, missing, file)
+            stock.update(asked)
+            warnings.append(missing_from_file(file, missing, unasked))
     else:
         not_during_a_run(app)
         adapter = app.source()
@@ -216,19 +226,24 @@ def current_stock(app: App, file: Path | None) -> tuple[list[tuple[str | None, i
 
         stock = run_to_end(listing())
     if not mapped:
-        return [(sku, stock[sku]) for sku in sorted(stock)], None
-    return [(sku, stock.get(sku, 0)) for sku in sorted(mapped)], mapped
+        return [(sku, stock[sku]) for sku in sorted(stock)], None, ()
+    if suspects := mistyped(stock, mappings):
+        for sku in suspects:
+            mapped[sku] = set()  # shown as sent nowhere
+        first, more = next(iter(suspects.values())), len(suspects) - 1
+        warnings.append(f"not sent by a sync: {first}" + (f" ({more} more SKUs like it)" if more else ""))
+    return [(sku, stock.get(sku, 0)) for sku in sorted(mapped)], mapped, tuple(warnings)
 
 
-def _asked_by_name(app: App, missing: list[str], file: Path) -> dict[str, int]:
+def _asked_by_name(app: App, missing: list[str], file: Path) -> tuple[dict[str, int], str | None]:
     """
-    Mapped SKUs a stock file leaves out, asked of FBA by name as ``sync --file`` asks for them. Where FBA cannot
-    be asked (or a live run is using its limits: a look from a file is not refused for it) they show as 0, as the
-    sync then takes them, and a warning says so.
+    Mapped SKUs a stock file leaves out, asked of FBA by name as ``sync --file`` asks for them, and why FBA could
+    not be asked, if it could not (or a live run is using its limits: a look from a file is not refused for it):
+    they then show as 0, as the sync then takes them.
     """
     try:
         not_during_a_run(app)
-        return run_to_end(lookup_once(app.source(), missing))
+        return run_to_end(lookup_once(app.source(), missing)), None
     except EcsyncError as exc:
         log.warning("file_missing_skus_unasked", file=str(file), skus=len(missing), error=exc.one_line())
-        return {}
+        return {}, exc.one_line()

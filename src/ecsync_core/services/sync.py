@@ -31,7 +31,7 @@ from ecsync_core.domain import (
 )
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
-from ecsync_core.planning import Plan, make_plan, mistyped, unlisted
+from ecsync_core.planning import Plan, make_plan, missing_from_file, mistyped, unlisted
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
 from ecsync_core.services.push import (
@@ -248,22 +248,15 @@ class _Sync:
         if not missing:
             return
         self.progress(f"asking FBA for {len(missing)} mapped SKUs not in {path.name}")
-        shown = ", ".join(map(repr, missing[:3])) + (", ..." if len(missing) > 3 else "")
         try:
             stock.update(await lookup_once(self.app.source(), missing))
         except EcsyncError as exc:
             # Not refused: an operator syncing from files without API access would need --force every night,
             # which turns every safety check off. The source-size and zeroing checks still guard a short file.
-            self.notes.append(
-                f"{path}: {len(missing)} mapped SKUs are not in the file ({shown}), and FBA could not be asked for "
-                f"them by name ({exc.one_line()}): they are taken as 0"
-            )
+            self.notes.append(missing_from_file(path, missing, exc.one_line()))
             log.warning("file_missing_skus_unasked", file=str(path), skus=len(missing), error=exc.one_line())
             return
-        self.notes.append(
-            f"{path}: {len(missing)} mapped SKUs are not in the file ({shown}): asked FBA for them by name, and "
-            "their numbers are FBA's now; a report cut short, or an older one?"
-        )
+        self.notes.append(missing_from_file(path, missing))
 
     async def _snapshot(
         self, source: StockSource, opening: asyncio.Task[tuple[list[Mapping], Any, Any]]
