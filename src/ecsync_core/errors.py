@@ -50,6 +50,10 @@ class InputProblem:
         return f"{where}: {self.problem}{shown}"
 
 
+SHOWN_PROBLEMS = 100
+"""The most problems an input error lists: a sheet with one mistake in every row gave 50,000 lines (5 MB of JSON)."""
+
+
 class InputError(EcsyncError):
     """Raised when an input file (master sheet, stock report) has problems; carries all of them."""
 
@@ -60,7 +64,9 @@ class InputError(EcsyncError):
     def one_line(self) -> str:
         if len(self.problems) == 1:
             return str(self.problems[0])
-        return "\n".join([f"{len(self.problems)} problems, nothing imported:", *map(str, self.problems)])
+        shown, more = self.problems[:SHOWN_PROBLEMS], len(self.problems) - SHOWN_PROBLEMS
+        tail = [f"... and {more:,} more problems not shown: fix these, and check again"] if more > 0 else []
+        return "\n".join([f"{len(self.problems):,} problems, nothing imported:", *map(str, shown), *tail])
 
 
 @attrs.define(str=False)

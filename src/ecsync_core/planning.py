@@ -158,8 +158,9 @@ def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[st
         seen.setdefault(_fold(sku), sku)
     return {
         sku: (
-            f"SKU {sku!r} is not at FBA, but {real!r} is: mistyped in the master sheet? fix it and import again; "
-            "if they really are different SKUs, sync once with --force (the item goes to 0), then set is_active to 0"
+            f"SKU {sku!r} is not at FBA, but {real!r} is: mistyped in the master sheet? fix it and import again "
+            "with --replace (a merge keeps the mistyped SKU's mapping); if they really are different SKUs, sync once "
+            "with --force (the item goes to 0), then set is_active to 0"
         )
         for sku in missing
         if (real := seen.get(_fold(sku))) is not None

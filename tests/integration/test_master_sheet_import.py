@@ -156,6 +156,17 @@ def test_merge_replace_and_the_counts(tmp_path: Path, config: Path, capsys: Caps
     assert {"SKU-1", "SKU-2", "SKU-4"} == {m.sku for m in mappings(tmp_path)}
 
 
+def test_a_sheet_wrong_on_every_row_lists_the_first_hundred(tmp_path: Path, config: Path, capsys: Capsys) -> None:
+    """150 rows with 'yes' for is_active: the first 100 problems show the pattern, a line counts the rest."""
+    bad = write_workbook(tmp_path / "bad.xlsx", [(f"SKU-{n}", f"ec-{n}", "", "yes") for n in range(150)])
+    code, _, err = run_cli(capsys, "-c", config, "import-sku", "-f", bad)
+    lines = err.strip().splitlines()
+    assert (1, 102) == (code, len(lines))
+    assert "error: 150 problems, nothing imported:" == lines[0]
+    assert lines[100].startswith(f"{bad}, row 101, column is_active (D): is_active must be")
+    assert "... and 50 more problems not shown: fix these, and check again" == lines[101]
+
+
 def test_replace_with_a_sheet_of_no_rows_is_refused(tmp_path: Path, config: Path, capsys: Capsys) -> None:
     """
     A header-only sheet (or the wrong one) with --replace removed every mapping, and each sync after was a quiet
