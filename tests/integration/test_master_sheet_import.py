@@ -262,6 +262,24 @@ def test_numeric_code_warns_on_stderr_and_imports(tmp_path: Path, config: Path, 
     assert ["1234"] == [m.item for m in mappings(tmp_path)]
 
 
+@pytest.mark.parametrize("lock", ["~$m.xlsx", ".~lock.m.xlsx#"])
+def test_a_sheet_open_in_a_spreadsheet_program_warns_on_import_and_is_not_exported_over(
+    tmp_path: Path, config: Path, capsys: Capsys, lock: str
+) -> None:
+    """
+    Open in Excel (or LibreOffice), the file lacks the edits not saved yet, and saving it there after an export
+    undoes the export: the import says so, the export refuses. Both went ahead in silence.
+    """
+    sheet = write_workbook(tmp_path / "m.xlsx", [("SKU-1", "ec-1", "", True)])
+    (tmp_path / lock).write_bytes(b"owner")
+    code, _, err = run_cli(capsys, "-c", config, "import-sku", "-f", sheet)
+    assert (0, True) == (code, f"{sheet}: is open in a spreadsheet program ({lock} beside it)" in err)
+    code, _, err = run_cli(capsys, "-c", config, "export-sku", "-f", sheet)
+    assert (1, True) == (code, "close it first" in err)
+    (tmp_path / lock).unlink()
+    assert 0 == run_cli(capsys, "-c", config, "export-sku", "-f", sheet)[0]
+
+
 def test_a_sku_typed_with_look_alikes_imports_with_a_warning(tmp_path: Path, config: Path, capsys: Capsys) -> None:
     """A minus sign or the IME's kana-mode dash in amazon_sku is said at import, before a sync finds it missing."""
     sheet = write_workbook(tmp_path / "s.xlsx", [("FBA\u221200023", "ec-1", "", True), ("FBA-00024", "ec-2", "", True)])

@@ -283,7 +283,7 @@ def import_sku(
         active=sum(r.active for r in read.rows),
         codes=codes,
         changes=changes,
-        warnings=read.warnings,
+        warnings=[*read.warnings, *_open_warning(path)],
     )
     log.info(
         "import_sku",
@@ -322,6 +322,25 @@ def sheet_rows(mappings: Sequence[Mapping], columns: dict[str, str]) -> tuple[li
     return [SheetRow(sku, codes[sku], active[sku]) for sku in sorted(codes)], dict(left_out)
 
 
+def lock_file(path: Path) -> Path | None:
+    """
+    The lock file a spreadsheet program keeps beside a workbook it has open: Excel's ``~$`` before the name (or over
+    its first two letters), LibreOffice's ``.~lock.NAME#``.
+    """
+    for name in (f"~${path.name}", f"~${path.name[2:]}", f".~lock.{path.name}#"):
+        if (path.parent / name).is_file():
+            return path.parent / name
+    return None
+
+
+def _open_warning(path: Path) -> list[InputProblem]:
+    lock = lock_file(path)
+    if lock is None:
+        return []
+    said = f"is open in a spreadsheet program ({lock.name} beside it): edits not saved yet are not imported"
+    return [InputProblem(str(path), said)]
+
+
 def export_sku(app: App, file: Path) -> ExportResult:
     """
     Write the mappings as a master sheet with the columns an import reads; codes as text cells.
@@ -343,6 +362,16 @@ def export_sku(app: App, file: Path) -> ExportResult:
     if not mappings and file.exists():
         raise InputError(
             [InputProblem(str(file), f"{database} holds no mappings: the sheet is left as it is, not emptied")]
+        )
+    if lock := lock_file(file):
+        raise InputError(
+            [
+                InputProblem(
+                    str(file),
+                    f"is open in a spreadsheet program ({lock.name} beside it): close it first (saving it there later "
+                    "would undo the export), or export to another file; a lock file left by a crash can be deleted",
+                )
+            ]
         )
     if file.exists():
         try:
