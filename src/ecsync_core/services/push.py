@@ -163,10 +163,13 @@ async def push(
         judged.update((i.item, i) for i in items)
         record(items)
 
+    planned_before = {u.item: u.before for u in updates} if fresh_before else {}
+
     def hand(part: Sequence[PlannedUpdate]) -> None:
         handed.update((u.item, u) for u in part)
-        if fresh_before:
-            record(planned(run_id, part))  # the before a rollback puts back, kept should the run stop mid-write
+        # A before read anew is what a rollback puts back: recorded now, it stands should the run stop mid-write.
+        if moved := [u for u in part if fresh_before and u.before != planned_before[u.item]]:
+            record(planned(run_id, moved))
 
     try:
         return await _slices(run_id, adapter, updates, name, slice_size, keep, fresh_before, hand)
