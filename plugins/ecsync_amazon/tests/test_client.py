@@ -312,6 +312,16 @@ def test_lwa_5xx_is_retried() -> None:
     assert 3 == r.calls(TOKEN_PATH)
 
 
+def test_lwa_down_says_so_once() -> None:
+    """The endpoint named once: it read "LWA token endpoint: LWA token endpoint answered 503"."""
+    r = rig()
+    r.built.app.set_fault(parse_fault({"status": 503, "count": 100}))
+    with pytest.raises(MallError) as caught:
+        r.run(snapshot)
+    assert caught.value.message.startswith("LWA token endpoint answered 503")
+    assert caught.value.message.endswith("; gave up after retries")
+
+
 # -- lookups, ping, credentials -------------------------------------------------------------------------------
 
 

@@ -133,7 +133,8 @@ class LwaAuth:
             raise
         except MallError as exc:
             # Spent here, so an SP-API call's own retries must not start this whole round again.
-            raise MallError(CODE, f"LWA token endpoint: {exc.message}; gave up after retries") from exc
+            said = exc.message if exc.message.startswith("LWA") else f"LWA token endpoint: {exc.message}"
+            raise MallError(CODE, f"{said}; gave up after retries") from exc
         lifetime = granted.expires_in
         self._token = granted.access_token
         self._good_until = self._clock() + max(lifetime - self._margin, lifetime / 2)
