@@ -71,6 +71,9 @@ def test_sample_codes_are_valid_and_distinct(n: int) -> None:
     [
         ({"batch_size": 5000}, "malls.yahoo.batch_size", "1..1000"),
         ({"requests_per_second": float("nan")}, "malls.yahoo.requests_per_second", "above 0"),  # NaN paced nothing
+        # The token lives 28 days: warned 40 days ahead, health warned every day from the day of consent.
+        ({"refresh_token_warn_days": 40}, "malls.yahoo.refresh_token_warn_days", "below refresh_token_days (28)"),
+        ({"refresh_token_warn_days": -1}, "malls.yahoo.refresh_token_warn_days", "0 or more"),
     ],
 )
 def test_bad_settings_are_refused_by_key(section: dict[str, object], key: str, says: str) -> None:

@@ -93,13 +93,20 @@ class YahooSettings:
     daily_quota: int = attrs.field(default=50_000, validator=_positive)
     timeout_s: float = attrs.field(default=30.0, validator=_positive)
     refresh_token_days: int = attrs.field(default=28, validator=_positive)
-    refresh_token_warn_days: int = attrs.field(default=7, validator=attrs.validators.ge(0))
+    refresh_token_warn_days: int = attrs.field(default=7)
     public_key_warn_days: int = attrs.field(default=30, validator=attrs.validators.ge(0))
     keep_overdraft: bool = True
     default_allow_overdraft: int = attrs.field(default=0, validator=attrs.validators.in_((0, 1)))
     status_zero_is_missing: bool = True
     sign_token_requests: bool = False
     signature_window_s: float = 600.0
+
+    @refresh_token_warn_days.validator
+    def _within_the_tokens_life(self, attribute: attrs.Attribute[Any], value: int) -> None:
+        # At or above the token's life, health warned every day from the day of consent on.
+        if not 0 <= value < self.refresh_token_days:
+            days = self.refresh_token_days
+            raise ConfigError(attribute.name, f"must be 0 or more and below refresh_token_days ({days}), got {value!r}")
 
 
 SECRET_NAMES = ("YAHOO_CLIENT_ID", "YAHOO_CLIENT_SECRET", "YAHOO_REFRESH_TOKEN")
