@@ -14,6 +14,7 @@ import pytest
 
 from ecsync_core.domain import Counts, Mapping, Outcome, RunItem, RunKind
 from ecsync_core.errors import RunLockedError
+from ecsync_core.services.rollback import may_have_written
 from ecsync_core.store import Database, DuckDBKeyValue, DuckDBLedger, DuckDBMappings, RunLock
 from ecsync_core.store.db import CURRENT_VERSION, DatabaseError, migrate
 
@@ -115,6 +116,32 @@ def test_ledger_records_intent_then_outcomes(tmp_path: Path) -> None:
     assert (items[0].sku, items[0].outcome, items[0].after, items[0].error) == ("B", "failed", 2, "x")
     assert [run.id] == [r.id for r in ledger.recent()]
     assert Counts(2, 2, 2, 1, 1) == ledger.get(run.id).counts
+
+
+@pytest.mark.parametrize(
+    ("outcome", "before", "after", "error"),
+    [
+        ("ok", 1, 2, None),
+        ("planned", 1, None, None),
+        ("failed", None, None, "timed out"),  # the mall did not list it before; SQL's NULLs said "did not write"
+        ("failed", 3, None, "timed out"),
+        ("failed", 3, 4, "read back 4, sent 5"),
+        ("failed", 3, 3, "read back 3, sent 5"),
+        ("failed", 3, None, "shop: not sent: the run was stopped first"),
+        ("failed", None, None, "shop: not sent: credentials refused"),
+    ],
+)
+def test_the_ledger_and_the_rollback_agree_on_what_may_have_written(
+    tmp_path: Path, outcome: str, before: int | None, after: int | None, error: str | None
+) -> None:
+    """`last_pushed_sync` is `may_have_written` in SQL: a sync it passes over is one the rollback would not undo."""
+    ledger = DuckDBLedger(Database(tmp_path / "l.duckdb"))
+    run = ledger.start(RunKind.SYNC, rule_fingerprint="fp")
+    item = RunItem(run.id, "A", "shop", "a", 5, before, 2, after, outcome, error)
+    ledger.record_items([item])
+    ledger.record_outcomes(run.id, [item])
+    ledger.finish(run.id, Outcome.PARTIAL, Counts(1, 1, 1))
+    assert may_have_written(item) == (ledger.last_pushed_sync() is not None)
 
 
 def _hold_lock(path: str, ready: multiprocessing.synchronize.Event, done: multiprocessing.synchronize.Event) -> None:

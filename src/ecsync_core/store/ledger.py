@@ -324,7 +324,8 @@ class DuckDBLedger:
             row = con.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs r WHERE kind = 'sync' AND finished_at IS NOT NULL "
                 "AND EXISTS (SELECT 1 FROM run_items i WHERE i.run_id = r.id AND (i.outcome IN ('ok', 'planned') "
-                "OR (coalesce(i.error, '') NOT LIKE '%not sent: %' AND i.after IS DISTINCT FROM i.before))) "
+                "OR (coalesce(i.error, '') NOT LIKE '%not sent: %' "
+                "AND (i.after IS NULL OR i.after IS DISTINCT FROM i.before)))) "
                 "ORDER BY started_at DESC LIMIT 1"
             ).fetchone()
         return None if row is None else _run(row)
