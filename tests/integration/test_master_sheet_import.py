@@ -278,6 +278,8 @@ def test_a_sheet_open_in_a_spreadsheet_program_warns_on_import_and_is_not_export
     assert (1, True) == (code, "close it first" in err)
     (tmp_path / lock).unlink()
     assert 0 == run_cli(capsys, "-c", config, "export-sku", "-f", sheet)[0]
+    (tmp_path / "~$_m.xlsx").write_bytes(b"owner")  # 01_m.xlsx open, had Word named its lock: not 02_m.xlsx's
+    assert 0 == run_cli(capsys, "-c", config, "export-sku", "-f", tmp_path / "02_m.xlsx")[0]
 
 
 def test_a_sku_typed_with_look_alikes_imports_with_a_warning(tmp_path: Path, config: Path, capsys: Capsys) -> None:

@@ -324,10 +324,11 @@ def sheet_rows(mappings: Sequence[Mapping], columns: dict[str, str]) -> tuple[li
 
 def lock_file(path: Path) -> Path | None:
     """
-    The lock file a spreadsheet program keeps beside a workbook it has open: Excel's ``~$`` before the name (or over
-    its first two letters), LibreOffice's ``.~lock.NAME#``.
+    The lock file a spreadsheet program keeps beside a workbook it has open: Excel's ``~$NAME``, LibreOffice's
+    ``.~lock.NAME#``. Not Word's ``~$`` over a long name's first two letters: ``01_master.xlsx`` open would then
+    block ``02_master.xlsx``.
     """
-    for name in (f"~${path.name}", f"~${path.name[2:]}", f".~lock.{path.name}#"):
+    for name in (f"~${path.name}", f".~lock.{path.name}#"):
         if (path.parent / name).is_file():
             return path.parent / name
     return None
