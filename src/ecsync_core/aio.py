@@ -78,7 +78,6 @@ def _run_here(coro: Coroutine[Any, Any, T]) -> T:
     """
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         return asyncio.run(coro)
-    TERMINATING.clear()
 
     async def main() -> T:
         loop, task = asyncio.get_running_loop(), asyncio.current_task()
@@ -101,6 +100,8 @@ def _run_here(coro: Coroutine[Any, Any, T]) -> T:
         if TERMINATING.is_set():
             raise Terminated("SIGTERM") from None
         raise
+    finally:
+        TERMINATING.clear()  # not to outlive the run: a later one's cancellation, however it runs, is not a SIGTERM
 
 
 def _wait_out(done: concurrent.futures.Future[Any]) -> None:

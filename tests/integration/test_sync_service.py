@@ -16,7 +16,7 @@ import attrs
 import pytest
 import structlog
 
-from ecsync_core.aio import Terminated
+from ecsync_core.aio import TERMINATING, Terminated
 from ecsync_core.bootstrap import build_app
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunItem, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
@@ -641,6 +641,7 @@ def test_sigterm_is_recorded_and_alerted_at_once(world: World) -> None:
     assert [] == world.malls["mart"].writes
     assert world.app.lock.holder() is None
     assert signal.SIG_DFL == signal.getsignal(signal.SIGTERM)  # given back: a notebook's next cell is as it was
+    assert not TERMINATING.is_set()  # a later run's cancellation (a notebook's interrupt) is not taken for SIGTERM
 
 
 def stop_the_run() -> None:
