@@ -8,7 +8,7 @@ import asyncio
 import queue
 import threading
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -163,16 +163,19 @@ async def push(
         judged.update((i.item, i) for i in items)
         record(items)
 
-    planned_before = {u.item: u.before for u in updates} if fresh_before else {}
-
-    def hand(part: Sequence[PlannedUpdate]) -> None:
+    async def ready(part: Sequence[PlannedUpdate]) -> Sequence[PlannedUpdate]:
+        """*part* as it is handed to the mall's write (with its befores read anew, where asked)."""
+        if fresh_before:
+            fresh = await _as_held_now(adapter, part)
+            # A before read anew is what a rollback puts back: recorded now, it stands should the run stop mid-write.
+            if moved := [now for now, then in zip(fresh, part, strict=True) if now.before != then.before]:
+                record(planned(run_id, moved))
+            part = fresh
         handed.update((u.item, u) for u in part)
-        # A before read anew is what a rollback puts back: recorded now, it stands should the run stop mid-write.
-        if moved := [u for u in part if fresh_before and u.before != planned_before[u.item]]:
-            record(planned(run_id, moved))
+        return part
 
     try:
-        return await _slices(run_id, adapter, updates, name, slice_size, keep, fresh_before, hand)
+        return await _slices(run_id, adapter, updates, name, slice_size, keep, ready)
     except BaseException as exc:
         unsent = [u for u in updates if u.item not in judged and u.item not in handed]
         if not isinstance(exc, Exception):
@@ -197,8 +200,7 @@ async def _slices(
     name: str,
     slice_size: int,
     record: Record,
-    fresh_before: bool,
-    hand: Callable[[Sequence[PlannedUpdate]], None],
+    ready: Callable[[Sequence[PlannedUpdate]], Awaitable[Sequence[PlannedUpdate]]],
 ) -> Pushed:
     parts: list[Pushed | asyncio.Task[Pushed]] = []
     stopped: MallError | None = None
@@ -209,9 +211,7 @@ async def _slices(
             if stopped is not None:
                 parts.append(_recorded(record, _unwritten(run_id, part, name, stopped)))
                 continue
-            if fresh_before:
-                part = await _as_held_now(adapter, part)
-            hand(part)
+            part = await ready(part)
             try:
                 results = await adapter.write([StockWrite(u.item, u.target) for u in part])
             except MallError as exc:
