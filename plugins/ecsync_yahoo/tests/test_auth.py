@@ -58,8 +58,16 @@ def test_bad_consent_time_is_one_clear_error() -> None:
         credential_statuses({**BASE, "YAHOO_CONSENT_AT": "last week"}, YahooSettings(), NOW)
 
 
-def test_public_key_expiry() -> None:
-    """A configured public key's expiry date is counted too (it works through that whole day)."""
+@pytest.mark.parametrize(
+    ("now", "days"),
+    [
+        (NOW, 9),  # 09:00 on 1 January in Japan: nine days to the 10th
+        (datetime(2027, 1, 10, 14, 59, tzinfo=UTC), 0),  # 23:59 on the 10th in Japan: its last day
+        (datetime(2027, 1, 10, 15, 1, tzinfo=UTC), -1),  # 00:01 on the 11th in Japan: lapsed, still the 10th in UTC
+    ],
+)
+def test_public_key_expiry(now: datetime, days: int) -> None:
+    """A configured public key's expiry date is counted too: it works through that whole day in Japan."""
     secrets = {
         **BASE,
         "YAHOO_CONSENT_AT": "2027-01-01T00:00:00Z",
@@ -67,8 +75,8 @@ def test_public_key_expiry() -> None:
         "YAHOO_PUBLIC_KEY_VERSION": "3",
         "YAHOO_PUBLIC_KEY_EXPIRES": "2027-01-10",
     }
-    _token, key = credential_statuses(secrets, YahooSettings(), NOW)
-    assert ("Yahoo public key v3", 10, 30) == (key.name, key.days_left, key.warn_days)
+    _token, key = credential_statuses(secrets, YahooSettings(), now)
+    assert ("Yahoo public key v3", days, 30) == (key.name, key.days_left, key.warn_days)
     assert "暗号鍵管理" in key.action
 
 

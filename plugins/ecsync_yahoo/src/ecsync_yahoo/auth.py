@@ -291,8 +291,10 @@ def credential_statuses(
         expiry = secrets.get("YAHOO_PUBLIC_KEY_EXPIRES", "").strip()
         if expiry:
             until = parse_time(expiry, "YAHOO_PUBLIC_KEY_EXPIRES")
-            if len(expiry) <= len("YYYY-MM-DD"):  # a bare date: the key works through that whole day
-                until += timedelta(days=1)
+            if len(expiry) <= len("YYYY-MM-DD"):
+                # A bare date is Store Creator Pro's, a Japanese one: the key works through that day in Japan,
+                # not until 09:00 the next morning (a 04:00 run was told "0 days left" of a lapsed key).
+                until = until.replace(tzinfo=JST) + timedelta(days=1)
             out.append(CredentialStatus(name, _days_left(until, now), renew_key, settings.public_key_warn_days))
         else:
             why = "YAHOO_PUBLIC_KEY_EXPIRES is not set (keys last one year from issue); " + renew_key
