@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from rich.cells import cell_len
+
 from ecsync_core.domain import Outcome, Run, RunItem, RunKind
 
 
@@ -34,14 +36,14 @@ def local_time(at: datetime | None, zone: ZoneInfo) -> str:
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, err: bool = False) -> None:
     """A plain aligned table: it reads the same in a terminal, a cron mail and a log."""
     cells = [[str(h) for h in headers], *[["-" if c is None else str(c) for c in r] for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    # Widths on screen, not in characters: a full-width SKU (ＦＢＡ－０１) takes two columns a character.
+    widths = [max(cell_len(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        click.echo(
-            "  ".join(
-                c.rjust(w) if c.lstrip("-").isdigit() else c.ljust(w) for c, w in zip(row, widths, strict=True)
-            ).rstrip(),
-            err=err,
+        padded = (
+            (" " * (w - cell_len(c)) + c) if c.lstrip("-").isdigit() else (c + " " * (w - cell_len(c)))
+            for c, w in zip(row, widths, strict=True)
         )
+        click.echo("  ".join(padded).rstrip(), err=err)
         if n == 0:
             click.echo("  ".join("-" * w for w in widths), err=err)
 
