@@ -142,6 +142,28 @@ def missing_from_file(path: object, missing: Sequence[str], unasked: str | None 
     )
 
 
+def lost_zeros(stock: MappingOf[str, int], mappings: Sequence[Mapping], path: object) -> str | None:
+    """
+    Why a stock file cannot be taken as it is, if it lacks mapped SKUs while holding them without their leading
+    zeros: the file is mangled (its numbers sit under SKUs nobody mapped), and where FBA cannot be asked by name
+    the mapped ones would be zeroed on every mall. `sync --file` refuses it; `simulate --file` warns.
+    """
+    lost = sorted(
+        (sku, bare)
+        for sku in {m.sku for m in mappings}
+        if sku not in stock and (bare := sku.lstrip("0")) != sku and bare in stock
+    )
+    if not lost:
+        return None
+    (sku, seen), more = lost[0], len(lost) - 1
+    return (
+        f"{path}: mapped SKU {sku!r} is not in the file but {seen!r} is"
+        + (f" ({more} more like it)" if more else "")
+        + ": the file lost leading zeros (Seller Central's .csv does); use the .txt report "
+        "(or --force if these really are different SKUs)"
+    )
+
+
 def mistyped(stock: MappingOf[str, int], mappings: Sequence[Mapping]) -> dict[str, str]:
     """
     Mapped SKUs FBA does not know while it knows one that differs only in character width, letter case, invisible

@@ -173,6 +173,8 @@ def test_all_zero_is_refused_and_force_overrides(world: World) -> None:
     refused = world.sync()
     assert Outcome.REFUSED == refused.status
     assert "drop to 0" in refused.message
+    first = refused.plan.zeroing[0]
+    assert f"{first.mall} {first.item!r} (SKU {first.sku!r}, {first.before} -> 0)" in refused.message, "named"
     assert [] == world.malls["shop"].writes
     assert Outcome.REFUSED == world.app.ledger.get(refused.run_id).status
     forced = world.sync(force=True)
@@ -835,6 +837,8 @@ def test_a_stock_file_that_lost_leading_zeros_is_refused(world: World, tmp_path:
     assert (Outcome.REFUSED, []) == (refused.status, world.malls["shop"].writes)
     assert "mapped SKU '007' is not in the file but '7' is" in refused.message
     assert "use the .txt report" in refused.message
+    _rows, _, warnings = current_stock(world.app, report)
+    assert warnings[0].startswith(f"a sync from this file would be refused: {report}: mapped SKU '007'"), "simulate"
     assert Outcome.SUCCESS == world.sync(file=report, force=True).status, "two real SKUs: --force runs it"
     report.write_text("A,25\nB,16\nC,9\nD,0\n007,4\n")
     assert Outcome.SUCCESS == world.sync(file=report).status

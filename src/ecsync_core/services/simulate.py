@@ -18,7 +18,7 @@ from ecsync_core.allocation import Overcommit, non_monotone_edges, overcommitted
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import get_logger
-from ecsync_core.planning import missing_from_file, mistyped
+from ecsync_core.planning import lost_zeros, missing_from_file, mistyped
 from ecsync_core.services.runs import not_during_a_run
 
 
@@ -207,6 +207,8 @@ def current_stock(
         if source.read_stock_file is None:
             raise EcsyncError(f"the source plugin {source.code!r} cannot read stock report files")
         stock = source.read_stock_file(file)
+        if doubt := lost_zeros(stock, mappings, file):
+            warnings.append(f"a sync from this file would be refused: {doubt}")
         if mapped and (missing := sorted(set(mapped) - set(stock))):
             asked, unasked = _asked_by_name(app, missing, file)
             stock.update(asked)

@@ -31,7 +31,7 @@ from ecsync_core.domain import (
 )
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
 from ecsync_core.logging import get_logger
-from ecsync_core.planning import Plan, make_plan, missing_from_file, mistyped, unlisted
+from ecsync_core.planning import Plan, lost_zeros, make_plan, missing_from_file, mistyped, unlisted
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
 from ecsync_core.services.push import (
@@ -196,7 +196,7 @@ class _Sync:
                 self.progress("reading FBA stock (every page) and the malls' stock")
                 stock = await listing
             elif stock is not None and opts.file is not None:
-                self.file_doubt = _lost_zeros(stock, mappings, opts.file)
+                self.file_doubt = lost_zeros(stock, mappings, opts.file)
                 if not self.file_doubt:
                     await self._ask_for_missing(stock, mappings, opts.file)
             assert stock is not None
@@ -346,11 +346,15 @@ class _Sync:
                 f"the source returned {found} SKUs, fewer than {float(safety.min_source_ratio):.0%} of the "
                 f"{last.counts.found} of the last good run {last.id} (use --force if this is real)"
             )
-        zeroing, holding = len(plan.zeroing), plan.holding
-        if holding and Fraction(zeroing, holding) > safety.max_zero_ratio:
+        zeroing, holding = plan.zeroing, plan.holding
+        if holding and Fraction(len(zeroing), holding) > safety.max_zero_ratio:
+            # Named, so the morning after a refused night starts in Seller Central, not with a 17-minute dry run.
+            named = ", ".join(f"{u.mall} {u.item!r} (SKU {u.sku!r}, {u.before} -> 0)" for u in zeroing[:3])
+            more = f" and {len(zeroing) - 3} more" if len(zeroing) > 3 else ""
             return (
-                f"{zeroing} of the {holding} mall items holding stock would drop to 0, more than "
-                f"{float(safety.max_zero_ratio):.0%} (use --force if this is real)"
+                f"{len(zeroing)} of the {holding} mall items holding stock would drop to 0, more than "
+                f"{float(safety.max_zero_ratio):.0%}: {named}{more} (`sync --dry-run -v` lists them; "
+                "use --force if this is real)"
             )
         return None
 
@@ -462,27 +466,6 @@ class _Sync:
             self.counts, succeeded=self.counts.succeeded + ok, failed=self.counts.failed + len(items) - ok
         )
         return items
-
-
-def _lost_zeros(stock: MappingOf[str, int], mappings: Sequence[Mapping], path: Path) -> str | None:
-    """
-    Why a stock file looks cut, if it lacks mapped SKUs while holding them without their leading zeros: taken as
-    q = 0, they would be zeroed on every mall (and `--file` asks no API for missing SKUs).
-    """
-    lost = sorted(
-        (sku, bare)
-        for sku in {m.sku for m in mappings}
-        if sku not in stock and (bare := sku.lstrip("0")) != sku and bare in stock
-    )
-    if not lost:
-        return None
-    (sku, seen), more = lost[0], len(lost) - 1
-    return (
-        f"{path}: mapped SKU {sku!r} is not in the file but {seen!r} is"
-        + (f" ({more} more like it)" if more else "")
-        + ": the file lost leading zeros (Seller Central's .csv does); use the .txt report "
-        "(or --force if these really are different SKUs)"
-    )
 
 
 def _impossible(stock: MappingOf[str, int]) -> str | None:
