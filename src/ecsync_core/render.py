@@ -210,6 +210,14 @@ def render_run(run: Run, items: Sequence[RunItem], zone: ZoneInfo) -> None:
     click.echo(
         f"found {n.found}, mapped {n.mapped}, updates {n.updates}, succeeded {n.succeeded}, failed {n.failed}{left}"
     )
+    if run.kind is not RunKind.DRY_RUN and (unconfirmed := sum(1 for i in items if i.outcome == "planned")):
+        # Neither succeeded nor failed: after a stop these were the counts' missing remainder, unexplained.
+        why = (
+            "not read back yet"
+            if run.status is Outcome.RUNNING
+            else "the run ended before reading them back; check them on the mall (a rollback takes them as written)"
+        )
+        click.echo(f"unconfirmed {unconfirmed} (outcome planned): {why}")
     if run.message:
         click.echo(f"note: {run.message}")
     if run.target_run:
