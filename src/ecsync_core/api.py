@@ -19,7 +19,6 @@ from pathlib import Path
 
 from ecsync_core.bootstrap import App, build_app
 from ecsync_core.domain import Run
-from ecsync_core.logging import host_structlog_kept
 from ecsync_core.notify import LoggingNotifier
 from ecsync_core.services.import_sku import ImportResult
 from ecsync_core.services.import_sku import import_sku as _import_sku
@@ -102,16 +101,16 @@ def sync(
     force: bool = False,
 ) -> SyncReport:
     """
-    A sync, a dry run unless *dry_run* is false; alerts go to the log as from the CLI. A live one also writes
-    the log file, its audit trail, through the ``ecsync`` logger; the program's own logging is left alone, and
-    its structlog set-up, replaced for the run, is given back after it.
+    A sync, a dry run unless *dry_run* is false. ecsync logs through the standard library's ``ecsync`` logger:
+    its warnings (the alerts among them) reach the program's handlers, or stderr where it has none. A live run
+    also writes the log file, its audit trail, for the length of the run; the program's own logging and
+    structlog set-up are left alone.
     """
     options = SyncOptions(dry_run, None if file is None else Path(file), full, force)
     app = open_app(config)
     if dry_run:
         return run_sync(app, options, LoggingNotifier())
-    with host_structlog_kept():
-        app.start_logging(library=True)
+    with app.library_trail():
         return run_sync(app, options, LoggingNotifier())
 
 

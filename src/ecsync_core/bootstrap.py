@@ -5,6 +5,7 @@ The one composition root: config -> plugins -> adapters -> services. Nothing is 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import ModuleType
 
@@ -14,7 +15,7 @@ import httpx
 from ecsync_core.config import Settings, env_file_for, load_rules_file, load_secrets, load_settings, mall_settings
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import ConfigError, EcsyncError, PluginError
-from ecsync_core.logging import REDACTOR
+from ecsync_core.logging import REDACTOR, library_trail
 from ecsync_core.logging import configure as configure_logging
 from ecsync_core.mall import MallContext, MallPlugin
 from ecsync_core.plugins import PluginHost, get_plugin_host
@@ -50,11 +51,8 @@ class App:
     def ledger(self) -> DuckDBLedger:
         return DuckDBLedger(self.db)
 
-    def start_logging(self, verbosity: int = 0, *, library: bool = False) -> None:
-        """
-        Console and log file as configured: the run's audit trail. With *library* (a live run from the API),
-        the log file alone, leaving the host program's logging as it was.
-        """
+    def start_logging(self, verbosity: int = 0) -> None:
+        """The CLI's console and the log file as configured: the run's audit trail."""
         log = self.settings.logging
         configure_logging(
             verbosity,
@@ -62,9 +60,13 @@ class App:
             max_bytes=log.max_bytes,
             backups=log.backups,
             file_level=log.level,
-            library=library,
             zone=self.settings.zone,
         )
+
+    def library_trail(self) -> AbstractContextManager[None]:
+        """For a live run from the API: the log file as configured, for the run only (see ``library_trail``)."""
+        log = self.settings.logging
+        return library_trail(self.settings.log_file, max_bytes=log.max_bytes, backups=log.backups, file_level=log.level)
 
     def context(self, plugin: MallPlugin) -> MallContext:
         return MallContext(

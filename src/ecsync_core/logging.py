@@ -1,5 +1,10 @@
 """
 structlog: readable lines on the console, one JSON event a line in the log file, secrets redacted in both.
+
+ecsync's loggers carry their own processor chain (``get_logger``) into the standard library's ``ecsync.*``
+loggers, whatever structlog is set to: imported into a notebook, where nothing set structlog up, its defaults
+printed every debug event to stdout, unredacted. Where the events go is the standard library's to decide: the
+CLI's handlers (``configure``), a live API run's log file (``library_trail``), or the host program's.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+import structlog.tracebacks
 
 
 REDACTED = "***"
@@ -47,11 +53,26 @@ class Redactor:
 
     def __call__(self, _logger: object, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in list(event.items()):
-            if _SECRET_KEY.search(key) and key != "event":
-                event[key] = REDACTED
-            elif isinstance(value, str):
-                event[key] = self.scrub(value)
+            event[key] = REDACTED if key != "event" and _secret(key) else self._clean(value)
         return event
+
+    def _clean(self, value: Any) -> Any:
+        """*value* with the secrets out of every string in it, nested ones too (a traceback made into a dict)."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {k: REDACTED if _secret(k) else self._clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._clean(v) for v in value]
+        return value
+
+    def scrub_text(self, _logger: Any, _name: str, text: Any) -> Any:
+        """The last step of a console line: secrets out of the text rendered, a traceback's included."""
+        return self.scrub(text)
+
+
+def _secret(key: object) -> bool:
+    return isinstance(key, str) and _SECRET_KEY.search(key) is not None
 
 
 REDACTOR = Redactor()
@@ -68,6 +89,42 @@ class _ScrubStdlib(logging.Filter):
         return True
 
 
+# A traceback without its frames' local variables: they hold what the redactor cannot know to look for (a crash
+# in a plugin logged App.secrets, every token in plain text). structlog's default shows them.
+_TRACEBACK = structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+
+SHARED: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    REDACTOR,
+]
+"""What every event gets first, ecsync's and (on the CLI's handlers) any other library's."""
+
+
+class _Event(dict[str, Any]):
+    """An event on its way to the standard library: our formatters read the dict, any other handler its text."""
+
+    def __str__(self) -> str:
+        rest = " ".join(f"{k}={v!r}" for k, v in self.items() if k not in {"event", "level", "timestamp"})
+        return f"{self.get('event', '')} {rest}".strip()
+
+
+def _to_stdlib(logger: Any, name: str, event: MutableMapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    args, kwargs = structlog.stdlib.ProcessorFormatter.wrap_for_formatter(logger, name, event)
+    return (_Event(args[0]),), kwargs
+
+
+def get_logger(name: str = "ecsync") -> Any:
+    """A structlog logger on the standard library's *name*: redacted, with the run ID, whatever structlog is set to."""
+    return structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[structlog.stdlib.filter_by_level, *SHARED, _to_stdlib],
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,  # nothing in it depends on structlog's set-up
+    )
+
+
 def configure(
     verbosity: int = 0,
     log_file: Path | None = None,
@@ -75,60 +132,40 @@ def configure(
     max_bytes: int = 10 * 1024 * 1024,
     backups: int = 14,
     file_level: str = "INFO",
-    library: bool = False,
     zone: ZoneInfo | None = None,
 ) -> None:
     """
-    Set up logging for one process.
+    Set up logging for the CLI's process.
 
     Console: warnings only by default, debug with ``-v``, HTTP traffic with ``-vv``. File: every event from
     *file_level* up (DEBUG with -v) as a JSON line, rotated by size.
 
-    With *library* (a live sync started from the API, in someone else's program) only the file is set up, on
-    the ``ecsync`` logger: the host's own handlers, levels and console stay as they were (structlog is set
-    up for ecsync all the same: the trail must be written, and redacted).
-
     The file keeps UTC ISO times (one clock for every reader); the console shows them in *zone*, the
     configured one, as every other time the operator reads.
     """
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        REDACTOR,
-    ]
-    # Even for a library run: ecsync's events must reach its log file through the redactor, whatever a host
-    # program set structlog to (a structlog set-up of its own is replaced; its stdlib logging is not).
+    # The process is ours: other libraries' structlog events (stamina's retries) join ours on the handlers.
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*SHARED, _to_stdlib],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    root = logging.getLogger("ecsync" if library else None)
+    root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    if library:  # the host's handlers see what the file keeps, no debug chatter
-        root.setLevel(logging.DEBUG if verbosity else logging.getLevelName(file_level))
-        _file_handler(root, log_file, shared, verbosity, max_bytes, backups, file_level)
-        return
     root.setLevel(logging.DEBUG)
-    ours = logging.getLogger("ecsync")  # as a library run may have left it
-    for handler in list(ours.handlers):
-        ours.removeHandler(handler)
-        handler.close()
-    ours.setLevel(logging.NOTSET)
 
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.DEBUG if verbosity else logging.WARNING)
     console.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=SHARED,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 *([_in_zone(zone)] if zone is not None else []),
-                structlog.dev.ConsoleRenderer(colors=False),
+                structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
+                REDACTOR.scrub_text,
             ],
         )
     )
@@ -138,8 +175,8 @@ def configure(
         # end. The log file keeps them.
         console.addFilter(lambda record: not record.name.startswith("stamina"))
     root.addHandler(console)
-
-    _file_handler(root, log_file, shared, verbosity, max_bytes, backups, file_level)
+    if (to_file := _file_handler(log_file, verbosity, max_bytes, backups, file_level)) is not None:
+        root.addHandler(to_file)
 
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
@@ -148,38 +185,33 @@ def configure(
 
 
 def _file_handler(
-    logger: logging.Logger,
-    log_file: Path | None,
-    shared: list[Any],
-    verbosity: int,
-    max_bytes: int,
-    backups: int,
-    file_level: str,
-) -> None:
-    """The log file's JSON lines on *logger*; a file that cannot be opened is said, not raised."""
+    log_file: Path | None, verbosity: int, max_bytes: int, backups: int, file_level: str
+) -> logging.Handler | None:
+    """The log file's JSON lines; None for a file that cannot be opened, which is said (the run goes on)."""
     if log_file is None:
-        return
+        return None
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         to_file = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
     except OSError as exc:
-        structlog.get_logger("ecsync").warning("log_file_unwritable", path=str(log_file), error=exc.strerror)
-        return
+        get_logger("ecsync").warning("log_file_unwritable", path=str(log_file), error=exc.strerror)
+        return None
     to_file.setLevel(logging.DEBUG if verbosity else logging.getLevelName(file_level))
     to_file.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=SHARED,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.dict_tracebacks,
+                _TRACEBACK,
+                REDACTOR,  # again: the traceback is made here, after the chain's redactor
                 structlog.processors.JSONRenderer(ensure_ascii=False),
             ],
         )
     )
     to_file.addFilter(_ScrubStdlib())
-    logger.addHandler(to_file)
+    return to_file
 
 
 def _in_zone(zone: ZoneInfo) -> Any:
@@ -196,21 +228,35 @@ def _in_zone(zone: ZoneInfo) -> Any:
     return shown
 
 
+class _ToHost(logging.Handler):
+    """Hands records on to the host program's handlers, as propagation would, from its own level up."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger().handle(record)
+
+
 @contextlib.contextmanager
-def host_structlog_kept() -> Iterator[None]:
+def library_trail(
+    log_file: Path | None, *, max_bytes: int = 10 * 1024 * 1024, backups: int = 14, file_level: str = "INFO"
+) -> Iterator[None]:
     """
-    For a library run: ecsync sets structlog up for its trail (``configure(library=True)``), and the host program
-    gets its own set-up back when the run is over.
+    For a live run from the API, in someone else's program: the run's audit trail in the log file, from
+    *file_level* up, on the ``ecsync`` logger alone. The host's handlers get ecsync's warnings (the alerts) and
+    nothing below them, as before the run; everything is as it was once the run is over, the file closed.
     """
-    configured, saved = structlog.is_configured(), structlog.get_config()
+    ours = logging.getLogger("ecsync")
+    saved = ours.level, ours.propagate
+    host = _ToHost(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+    added = [h for h in (_file_handler(log_file, 0, max_bytes, backups, file_level), host) if h is not None]
+    for handler in added:
+        ours.addHandler(handler)
+    ours.setLevel(min(logging.getLevelName(file_level), host.level))
+    ours.propagate = False
     try:
         yield
     finally:
-        if configured:
-            structlog.configure(**saved)
-        else:
-            structlog.reset_defaults()
-
-
-def get_logger(name: str = "ecsync") -> Any:
-    return structlog.get_logger(name)
+        for handler in added:
+            ours.removeHandler(handler)
+            handler.close()
+        ours.setLevel(saved[0])
+        ours.propagate = saved[1]

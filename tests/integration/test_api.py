@@ -105,10 +105,50 @@ def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Pat
         assert host in root.handlers
         assert ["my own line"] == [r.getMessage() for r in host.buffer if r.name == "notebook"]
         assert "my own line" not in sb.files.log_file.read_text(encoding="utf-8")
-        assert mine == structlog.get_config()["processors"], "the notebook's structlog set-up, given back"
+        assert mine == structlog.get_config()["processors"], "the notebook's structlog set-up, untouched"
+        chatter = [r.getMessage() for r in host.buffer if r.name.startswith("ecsync") and r.levelno < logging.WARNING]
+        assert [] == chatter, "the trail's info lines stay in the file, off the notebook's handlers"
+        ours = logging.getLogger("ecsync")
+        assert ([], True) == (ours.handlers, ours.propagate), "as it was once the run is over, the file closed"
     finally:
         root.removeHandler(host)
         configure_logging()  # the CLI's set-up again (it also clears what the library run put on "ecsync")
+
+
+def test_a_notebook_that_set_up_no_logging_gets_warnings_on_stderr_and_nothing_on_stdout(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """
+    A fresh notebook sets up neither logging nor structlog: structlog's defaults printed every debug line of a dry
+    run (each mall call) to stdout, unredacted. ecsync's lines go to the standard library, which shows warnings
+    (an alert, here a refusal) on stderr as text, and nothing below them.
+    """
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    for handler in saved:
+        root.removeHandler(handler)
+    try:
+        with start_sandbox(tmp_path / "sb") as sb:
+            api.import_sku(sb.files.master, config=sb.files.config)
+            capfd.readouterr()
+            api.sync(sb.files.config, file=_all_zero_report(tmp_path, sb.files.database))
+            out, err = capfd.readouterr()
+    finally:
+        for handler in saved:
+            root.addHandler(handler)
+    assert "" == out
+    assert "alert subject='REFUSED'" in err
+    assert "yahoo.call" not in err
+
+
+def _all_zero_report(tmp_path: Path, database: Path) -> Path:
+    from ecsync_core.store import Database, DuckDBMappings
+
+    skus = sorted({m.sku for m in DuckDBMappings(Database(database)).active()})
+    report = tmp_path / "zero.tsv"
+    report.write_text("sku\tafn-fulfillable-quantity\n" + "".join(f"{s}\t0\n" for s in skus), encoding="utf-8")
+    return report
 
 
 def test_simulate_over_current_stock_shows_what_a_sync_would_send(tmp_path: Path) -> None:

@@ -106,3 +106,27 @@ def test_a_date_about_a_secret_is_not_redacted_from_every_log_line(tmp_path: Pat
     said = REDACTOR.scrub(f"{issued}T04:00:00Z with s3cr3t-v4lue")
     assert said.startswith(issued)
     assert "s3cr3t-v4lue" not in said
+
+
+def _crash(secrets: dict[str, str]) -> None:
+    raise KeyError(f"qty for {len(secrets)} names, and s3cr3t-in-an-error-message")
+
+
+def test_a_traceback_shows_no_local_variables_and_no_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """
+    A plugin's crash is logged with its traceback (the file always, the console with -v): its frames' local
+    variables held App.secrets, which went into the file in plain text. They are left out, and a known secret in
+    the exception's own message is redacted.
+    """
+    log_file = tmp_path / "a.log"
+    configure(1, log_file)
+    REDACTOR.add(["s3cr3t-in-an-error-message"])
+    secrets = {"AMAZON_LWA_REFRESH_TOKEN": "Atzr|" + "-".join(("a", "refresh", "token", "no", "redactor", "knows"))}
+    try:
+        _crash(secrets)
+    except KeyError as exc:
+        get_logger("ecsync.test").info("mall_read_crashed_traceback", exc_info=exc)
+    text = log_file.read_text(encoding="utf-8") + capsys.readouterr().err
+    assert "_crash" in text, "the traceback is there, frame by frame"
+    assert "a-refresh-token-no-redactor-knows" not in text
+    assert "s3cr3t-in-an-error-message" not in text

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-import structlog.testing
 
 from ecsync_core.domain import ItemResult, StockWrite
 from ecsync_core.errors import ConfigError, CredentialError, MallError, MallWarning
+from ecsync_core.testing import logged_events
 from ecsync_yahoo import _wire
 from ecsync_yahoo.client import JST, YahooRequestError
 from ecsync_yahoo.emulator import YahooEmulator, demo_public_pem
@@ -95,7 +95,7 @@ def test_overdraft_on_is_warned_of_once_a_run_written_or_not(rig: Callable[..., 
         await r.adapter.read(list(SEED))
         await r.adapter.read(["ec-item-00004"])  # a read-back: said already
 
-    with structlog.testing.capture_logs() as logs:
+    with logged_events() as logs:
         r.run(go)
     assert [(1, ["ec-item-00004"])] == [(e["items"], e["first"]) for e in logs if e["event"] == "yahoo.overdraft_on"]
 
@@ -109,7 +109,7 @@ def test_overdraft_kept_is_warned_of(rig: Callable[..., Any]) -> None:
         await r.adapter.read(list(SEED))
         return await r.adapter.write([StockWrite("ec-item-00001", 9), StockWrite("ec-tee-00003:size-s", 0)])
 
-    with structlog.testing.capture_logs() as logs:
+    with logged_events() as logs:
         r.run(go)
     [warning] = [e for e in logs if e["event"] == "yahoo.overdraft_on"]
     assert (1, ["ec-tee-00003:size-s"]) == (warning["items"], warning["first"])
@@ -122,7 +122,7 @@ def test_overdraft_not_kept_sends_0_without_reading_first(rig: Callable[..., Any
     r = rig(SEED, settings={"keep_overdraft": False})
     r.emulator.items["ec-item-00004"].allow_overdraft = 1
 
-    with structlog.testing.capture_logs() as logs:
+    with logged_events() as logs:
         assert [True] == [x.ok for x in r.run(lambda: r.adapter.write([StockWrite("ec-item-00004", 3)]))]
     assert ["setStock"] == [p.rsplit("/", 1)[-1] for p in r.wire.paths() if "/V1/" in p]
     assert "0" == r.wire.forms("setStock")[0]["allow_overdraft"]

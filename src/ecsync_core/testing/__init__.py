@@ -5,6 +5,7 @@ Public test helpers for ecsync and for mall plugin authors: fakes, an in-process
     from ecsync_core.testing.contract import MallInventoryContract    # the adapter contracts
     from ecsync_core.testing.fake_mall import fake_host               # a fake source and mall over HTTP
     from ecsync_core.testing.sandbox import sandbox_in_process, start_sandbox  # the whole sandbox
+    from ecsync_core.testing import logged_events                     # what a block logged, as dicts
     pytest_plugins = ["ecsync_core.testing.pytest_plugin"]            # the `ecsync_sandbox` fixture
 
 See docs/plugins.md.
@@ -12,9 +13,12 @@ See docs/plugins.md.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import attrs
 import httpx
@@ -33,6 +37,7 @@ __all__ = [
     "InMemoryKeyValue",
     "ManualClock",
     "emulated",
+    "logged_events",
 ]
 
 EMULATOR_BASE = "http://emulator.test"
@@ -185,3 +190,28 @@ def emulated(
         transport=transport,
     )
     return Emulated(plugin.make_adapter(context), emulator, transport, context, app)
+
+
+@contextlib.contextmanager
+def logged_events(name: str = "ecsync") -> Iterator[list[dict[str, Any]]]:
+    """
+    Every event ecsync's loggers under *name* log in the block, debug included, as dicts (``event``, ``level``, and
+    the fields): structlog's ``capture_logs`` for loggers made by ``ecsync_core.logging.get_logger``, which do not
+    follow structlog's global set-up.
+    """
+    events: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if isinstance(record.msg, dict):
+                events.append(dict(record.msg))
+
+    logger, keep = logging.getLogger(name), Keep(logging.DEBUG)
+    level = logger.level
+    logger.addHandler(keep)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield events
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)

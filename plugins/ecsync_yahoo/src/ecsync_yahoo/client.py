@@ -21,10 +21,10 @@ from urllib.parse import quote_plus
 
 import attrs
 import httpx
-import structlog
 
 from ecsync_core.domain import CredentialStatus, ItemResult, StockWrite
 from ecsync_core.errors import ConfigError, CredentialError, MallError, MallWarning
+from ecsync_core.logging import get_logger
 from ecsync_core.mall import shared_tls
 from ecsync_core.pacing import TokenBucket, retrying, transport_error
 from ecsync_core.ports import StockReading
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ecsync_core.ports import KeyValueStore
 
 
-log = structlog.get_logger("ecsync.yahoo")
+log = get_logger("ecsync.yahoo")
 
 MAX_QUANTITY = 999_999_999
 """setStock's largest quantity; a bare number is absolute, a leading ``+``/``-`` would be relative."""
