@@ -74,6 +74,12 @@ class MallContext:
     transport: httpx.AsyncBaseTransport | None = None
 
 
+def _names(_plugin: object, _attribute: object, names: object) -> None:
+    # One string is a sequence too: health then reported "missing in .env: T, O, Y, ..." for it.
+    if isinstance(names, str) or not isinstance(names, tuple | list) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"secret_names must be a tuple of .env names, not {names!r}")
+
+
 @attrs.frozen
 class MallPlugin:
     """
@@ -108,7 +114,7 @@ class MallPlugin:
     check_item_key: Callable[[str], str | None] = _no_check
     normalize_item_key: Callable[[str], str] = _same
     sample_item_key: Callable[[int], str] | None = None
-    secret_names: tuple[str, ...] = ()
+    secret_names: tuple[str, ...] = attrs.field(default=(), validator=_names)
     read_stock_file: Callable[[Path], dict[str, int]] | None = None
     write_slice: int = attrs.field(default=WRITE_SLICE, validator=attrs.validators.ge(1))
 

@@ -98,7 +98,7 @@ def get_plugin_host(extra: Iterable[ModuleType] = (), disabled: Iterable[str] = 
         pm.register(module, name=module.__name__)
         origin[module.__name__] = (module.__name__, "local")
     _register_extra_modules(pm, origin, broken)
-    pm.check_pending()
+    _leave_out_misfits(pm, origin, broken)
     # A disabled name that no entry point has is a mall code: every plugin declaring it is left out.
     declared: set[str] = set()
     found = _malls(pm, origin, broken, blocked - names, declared)
@@ -125,7 +125,7 @@ def _register_entry_points(
         try:
             pm.register(ep.load(), name=f"ecsync:{name}")
         except Exception as exc:
-            broken[name] = f"{type(exc).__name__}: {exc}"
+            broken[name] = _one_line(exc)
             continue
         origin[f"ecsync:{name}"] = (ep.dist.name, ep.dist.version) if ep.dist else ("?", "?")
     return names
@@ -139,12 +139,37 @@ def _register_extra_modules(
             continue
         try:
             module = importlib.import_module(name)
-            if not pm.is_registered(module):  # also installed: already loaded by its entry point
-                pm.register(module, name=name)
+            if pm.is_registered(module):  # also installed: already loaded by its entry point
+                continue
+            pm.register(module, name=name)
         except Exception as exc:
-            broken[name] = f"{type(exc).__name__}: {exc}"
+            broken[name] = _one_line(exc)
             continue
         origin[name] = (name, "local")
+
+
+def _leave_out_misfits(pm: pluggy.PluginManager, origin: dict[str, tuple[str, str]], broken: dict[str, str]) -> None:
+    """
+    Leave out, as broken, a plugin that implements a hook ecsync does not have (a misspelt ``ecsync_malls``: pluggy's
+    own check stopped every command, the other malls' too) or none at all (``ecsync_malls`` without
+    ``@hookimpl``: its mall was then said not to be installed).
+    """
+    for name in list(origin):
+        hooks = [caller.name for caller in pm.get_hookcallers(pm.get_plugin(name)) or []]
+        if unknown := [h for h in hooks if not getattr(pm.hook, h).has_spec()]:
+            why = f"it implements {unknown[0]!r}, a hook ecsync does not have (the hook is ecsync_malls)"
+        elif "ecsync_malls" not in hooks:
+            why = "it declares no mall: no function ecsync_malls marked @hookimpl (from ecsync_core import hookimpl)"
+        else:
+            continue
+        pm.unregister(name=name)
+        del origin[name]
+        broken[name.removeprefix("ecsync:")] = why
+
+
+def _one_line(exc: Exception) -> str:
+    """An import's or pluggy's error in one line (pluggy's about a hook's arguments takes three)."""
+    return f"{type(exc).__name__}: {'; '.join(line.strip() for line in str(exc).splitlines() if line.strip())}"
 
 
 def _malls(

@@ -195,3 +195,48 @@ def test_two_sources_are_ambiguous() -> None:
     host = get_plugin_host(extra=(_module("other_fba", "otherfba", role="source"),))
     with pytest.raises(PluginError, match=r"more than one source mall is installed \(amazon, otherfba\)"):
         host.source()
+
+
+def _module_with(name: str, **functions: Any) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for attr, function in functions.items():
+        setattr(module, attr, function)
+    return module
+
+
+def test_a_misspelt_hook_or_none_at_all_is_broken_not_fatal() -> None:
+    """
+    A misspelt hook stopped every command (pluggy's "unknown hook"), the other malls' too; a hook without
+    @hookimpl loaded nothing in silence, and its mall was then said not to be installed. Both are named.
+    """
+
+    def ecsync_mall() -> list[MallPlugin]:
+        return []
+
+    typo = _module_with("typo_plugin", ecsync_mall=hookimpl(ecsync_mall))
+    bare = _module_with("bare_plugin", ecsync_malls=lambda: [_target("qmall", "q_code")])
+    host = get_plugin_host(extra=(typo, bare))
+    assert "it implements 'ecsync_mall', a hook ecsync does not have" in host.broken["typo_plugin"]
+    assert "it declares no mall: no function ecsync_malls marked @hookimpl" in host.broken["bare_plugin"]
+    assert {"amazon", "yahoo", "rakuten"} <= set(host.malls)
+
+
+def test_a_hook_with_the_wrong_arguments_is_broken_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pluggy says it in three lines, repeated in every [WARN] and alert: one is enough."""
+
+    def ecsync_malls(config: object) -> list[MallPlugin]:
+        return []
+
+    monkeypatch.setitem(sys.modules, "args_plugin", _module_with("args_plugin", ecsync_malls=hookimpl(ecsync_malls)))
+    monkeypatch.setenv("ECSYNC_EXTRA_PLUGINS", "args_plugin")
+    why = get_plugin_host().broken["args_plugin"]
+    assert why.startswith("PluginValidationError: ")
+    assert "\n" not in why
+    assert "config" in why
+
+
+def test_secret_names_as_one_string_is_refused_where_the_plugin_loads() -> None:
+    """``secret_names="TOYMALL_API_KEY"`` passed, and health then wanted T, O, Y, ... in .env."""
+    plugin = lambda: [attrs.evolve(_target("qmall", "q_code"), secret_names="TOYMALL_API_KEY")]  # noqa: E731
+    host = get_plugin_host(extra=(_hook_answering(plugin),))
+    assert "secret_names must be a tuple of .env names, not 'TOYMALL_API_KEY'" in host.broken["odd_plugin"]
