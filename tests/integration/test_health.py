@@ -306,3 +306,18 @@ def test_a_mall_whose_adapter_cannot_be_made_fails_both_of_its_lines(sandbox: In
     assert names["credentials.rakuten"][0] == "FAIL"
     assert names["credentials.rakuten"][1].startswith("the adapter could not be made: ")
     assert ("FAIL", "not asked: the adapter could not be made") == names["online.rakuten"]
+
+
+class _OddCredentials:
+    """A plugin whose credentials() answers tuples, not CredentialStatus."""
+
+    async def credentials(self) -> object:
+        return [("TOYMALL_API_KEY", 3)]
+
+
+def test_credentials_answered_in_the_wrong_shape_fail_that_mall_only() -> None:
+    """It raised out of the check (every mall's credentials and online lines gone): now that mall's line FAILs."""
+    from ecsync_core.services.health import _credentials
+
+    check = asyncio.run(_credentials(_OddCredentials(), "credentials.toymall", "Credentials", 5))  # type: ignore[arg-type]
+    assert ("FAIL", True) == (check.status, check.detail.startswith("TypeError: credentials() answered [("))

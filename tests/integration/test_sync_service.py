@@ -11,6 +11,7 @@ import threading
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -538,6 +539,32 @@ def test_a_plugin_crash_while_reading_leaves_that_mall_out(world: World) -> None
     assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
     assert [] == world.malls["mart"].writes
     assert report.mall_errors["mart"].startswith("the mall plugin failed (RuntimeError: boom in read)")
+
+
+@attrs.define
+class OddReader(FakeMall):
+    """A plugin whose read answers the wrong shape: a plain dict, or a quantity as text."""
+
+    answer: Any = None
+
+    async def read(self, items: Sequence[str]) -> StockReading:
+        return self.answer  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"a": 1}, "read() answered a dict, not a StockReading"),
+        (StockReading({"a": "1"}), "read() answered '1' for item 'a', not a whole number"),  # type: ignore[dict-item]
+    ],
+)
+def test_a_read_answered_in_the_wrong_shape_leaves_that_mall_out(world: World, answer: Any, said: str) -> None:
+    """It failed the whole run further on (an AttributeError in the plan), the other mall unsynced: now that one."""
+    world.malls["mart"] = OddReader(dict(world.malls["mart"].stock), answer=answer)
+    report = world.sync()
+    assert (Outcome.PARTIAL, 2) == (report.status, report.counts.succeeded)
+    assert {"a": 5, "b": 4, "c": 3, "d": 0} == world.malls["shop"].stock
+    assert report.mall_errors["mart"].startswith(f"the mall plugin failed (TypeError: {said})")
 
 
 @attrs.define

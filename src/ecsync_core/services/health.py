@@ -357,10 +357,17 @@ def _no_answer(within: int) -> str:
     return f"no answer within {within} s (health.mall_answer_within_s): the mall is slow or down"
 
 
+def _statuses(answer: object) -> list[CredentialStatus]:
+    """A plugin's credentials() answer, refused as its bug (that mall's line FAILs) unless CredentialStatus."""
+    if not isinstance(answer, list | tuple) or not all(isinstance(s, CredentialStatus) for s in answer):
+        raise TypeError(f"credentials() answered {answer!r}, not a list of CredentialStatus")
+    return list(answer)
+
+
 async def _credentials(adapter: MallAdapter, name: str, label: str, within: int) -> Check:
     try:
         async with asyncio.timeout(within):
-            statuses = await adapter.credentials()
+            statuses = _statuses(await adapter.credentials())
     except TimeoutError:
         return Check(name, "WARN", f"could not ask the mall for the days left: {_no_answer(within)}", label)
     except CredentialError as exc:

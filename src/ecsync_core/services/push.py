@@ -17,7 +17,7 @@ from ecsync_core.aio import TERMINATING
 from ecsync_core.domain import Counts, ItemResult, Outcome, PlannedUpdate, RunItem, StockWrite
 from ecsync_core.errors import CredentialError, EcsyncError, MallError
 from ecsync_core.logging import get_logger
-from ecsync_core.ports import MallInventory
+from ecsync_core.ports import MallInventory, StockReading
 
 
 if TYPE_CHECKING:
@@ -99,6 +99,20 @@ class Recorder:
                     self.ledger.record_outcomes(self.run_id, batch)
                 except Exception as exc:  # raised on leaving (a DatabaseError: the file locked, the disk full)
                     self._failed = exc
+
+
+async def checked_read(adapter: MallInventory, items: Sequence[str]) -> StockReading:
+    """
+    *adapter*'s ``read``, refused as a plugin bug (``TypeError``, failing that mall only) unless it answers a
+    ``StockReading`` of whole numbers: a plain dict, or a quantity as text, failed the whole run further on.
+    """
+    reading = await adapter.read(items)
+    if not isinstance(reading, StockReading):
+        raise TypeError(f"read() answered a {type(reading).__name__}, not a StockReading")
+    for item, quantity in reading.quantities.items():
+        if type(quantity) is not int:
+            raise TypeError(f"read() answered {quantity!r} for item {item!r}, not a whole number")
+    return reading
 
 
 def crashed(stage: str, code: str, exc: BaseException) -> str:
@@ -235,7 +249,7 @@ async def _slices(
 async def _as_held_now(adapter: MallInventory, part: Sequence[PlannedUpdate]) -> Sequence[PlannedUpdate]:
     """*part* with each ``before`` as the mall holds it now, where the mall says."""
     try:
-        now = (await adapter.read([u.item for u in part])).quantities
+        now = (await checked_read(adapter, [u.item for u in part])).quantities
     except MallError:  # the write goes on (and says whether the mall is down)
         return part
     return [u if (q := now.get(u.item, u.before)) == u.before else attrs.evolve(u, before=q) for u in part]
@@ -260,7 +274,7 @@ async def _read_back(
 ) -> Pushed:
     refused = {r.item: r.error or "refused by the mall" for r in results if not r.ok}
     try:
-        after = (await adapter.read([u.item for u in part])).quantities
+        after = (await checked_read(adapter, [u.item for u in part])).quantities
     except MallError as exc:
         reason = f"read-back failed: {exc.message}"
         return _recorded(record, Pushed([item(run_id, u, None, refused.get(u.item, reason)) for u in part], reason))

@@ -18,7 +18,7 @@ from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, Run
 from ecsync_core.errors import EcsyncError, MallError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
-from ecsync_core.services.push import Recorder, ended_early, failures, outcome_of, push, summary
+from ecsync_core.services.push import Recorder, checked_read, ended_early, failures, outcome_of, push, summary
 from ecsync_core.services.runs import exclusive, mark_dead, not_during_a_run, reap_interrupted
 from ecsync_core.store.db import utcnow
 
@@ -313,9 +313,8 @@ async def _read_now(
 ) -> dict[str, Mapping[str, int]]:
     """Each mall's stock of the changed items; a mall that cannot be read goes in *mall_errors* instead."""
     codes = sorted({i.mall for i in changed} - mall_errors.keys())
-    readings = await asyncio.gather(
-        *(malls[c].read(sorted({i.item for i in changed if i.mall == c})) for c in codes), return_exceptions=True
-    )
+    asked = [checked_read(malls[c], sorted({i.item for i in changed if i.mall == c})) for c in codes]
+    readings = await asyncio.gather(*asked, return_exceptions=True)
     now: dict[str, Mapping[str, int]] = {}
     for code, reading in zip(codes, readings, strict=True):
         if isinstance(reading, EcsyncError):

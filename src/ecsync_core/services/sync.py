@@ -36,6 +36,7 @@ from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
 from ecsync_core.services.push import (
     Recorder,
+    checked_read,
     crashed,
     ended_early,
     failures,
@@ -284,7 +285,7 @@ class _Sync:
         async def read(code: str) -> StockReading:
             items = sorted({m.item for m in mappings if m.mall == code})
             self.progress(f"reading {code}: {len(items)} items")
-            return await malls[code].read(items)
+            return await checked_read(malls[code], items)
 
         codes = list(malls)
         results = await asyncio.gather(*(read(c) for c in codes), return_exceptions=True)

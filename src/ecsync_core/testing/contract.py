@@ -84,7 +84,10 @@ class MallInventoryContract:
         assert (0, 11, seed[untouched]) == (held[first], held[second], held[untouched])
 
     def test_write_answers_each_write_in_its_order(self) -> None:
-        """One result per write, in the order given (the sync pairs them by position with what it sent)."""
+        """
+        One result per write, in the order given. The sync takes a refusal by its item, and judges the rest by the
+        read-back: a result left out hides what the mall said of that item.
+        """
         seed = self._seed()
         adapter, _peek = self.make(seed)
         writes = [StockWrite(item, 1 + n) for n, item in enumerate(reversed(self.sample_items))]
