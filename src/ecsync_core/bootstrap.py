@@ -21,6 +21,7 @@ from ecsync_core.mall import MallContext, MallPlugin
 from ecsync_core.plugins import PluginHost, get_plugin_host
 from ecsync_core.ports import MallInventory, StockSource
 from ecsync_core.store import Database, DuckDBKeyValue, DuckDBLedger, DuckDBMappings, RunLock
+from ecsync_core.store.db import DatabaseError
 
 
 @attrs.define
@@ -62,6 +63,17 @@ class App:
             file_level=log.level,
             zone=self.settings.zone,
         )
+
+    def require_database(self) -> None:
+        """
+        Refused where no database is: opened, a wrong working directory (relative paths are taken from it) or
+        ``database:`` made an empty one, and a sync on it found nothing mapped and said SUCCESS.
+        """
+        if not self.settings.database.exists():
+            raise DatabaseError(
+                f"{self.settings.database}: no database here: nothing imported yet (`ecsync import-sku` first), "
+                "or not the app's working directory (relative paths are taken from it), or `database:` points elsewhere"
+            )
 
     def library_trail(self) -> AbstractContextManager[None]:
         """For a live run from the API: the log file as configured, for the run only (see ``library_trail``)."""

@@ -170,6 +170,8 @@ def test_a_live_sync_under_an_unapproved_table_gives_spec_json(tmp_path: Path) -
     """Refused before any plan, `sync --json` still carries SPEC's fields: status REFUSED, no run, zero counts."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"database: {tmp_path / 'x.duckdb'}\nrules:\n  default:\n    - {{min: 1, ratio: '1/3'}}\n")
+    with Database(tmp_path / "x.duckdb").connect():
+        pass
     p = ecsync("-c", str(cfg), "sync", "--json")
     doc = json.loads(p.stdout)
     assert (1, "REFUSED", None, 0) == (p.returncode, doc["status"], doc["run_id"], doc["counts"]["updates"])
@@ -269,3 +271,15 @@ def test_with_json_an_error_is_a_json_document_too(tmp_path: Path) -> None:
     assert p.stderr.startswith("error: no run with ID")
     usage = ecsync("simulate", "--qty", "abc", "--json")
     assert (2, 2) == (json.loads(usage.stdout)["exit_code"], usage.returncode)
+
+
+@pytest.mark.parametrize("dry", [True, False])
+def test_a_sync_where_no_database_is_makes_none_and_says_why(tmp_path: Path, dry: bool) -> None:
+    """
+    Run from another folder (relative paths are the working directory's), a sync made an empty database there,
+    found nothing mapped and said SUCCESS, exit 0. It is refused, and nothing is made.
+    """
+    p = ecsync("sync", *(["--dry-run"] if dry else []), cwd=tmp_path)
+    assert 1 == p.returncode
+    assert "data/ecsync.duckdb: no database here: nothing imported yet (`ecsync import-sku` first)" in p.stderr
+    assert not (tmp_path / "data").exists(), "no database, nor its folder"

@@ -438,21 +438,26 @@ def test_a_dry_runs_log_file_lines_all_carry_its_id(world: World, tmp_path: Path
 
 def test_a_live_sync_that_cannot_open_its_database_alerts(tmp_path: Path) -> None:
     """
-    No run can be recorded when the database cannot be opened (a notebook holding it, a path under a file), so
-    the 04:00 sync stopped with no trace a log watcher sees: it alerts now. A dry run, run by hand, does not.
+    No run can be recorded when the database cannot be opened (a notebook holding it, a file that is not one) or
+    is not there (run from another folder), so the 04:00 sync stopped with no trace a log watcher sees: it alerts
+    now. A dry run, run by hand, does not.
     """
-    under_a_file = tmp_path / "a-file"
-    under_a_file.write_text("")
+    not_one = tmp_path / "x.duckdb"
+    not_one.write_text("a spreadsheet saved under the wrong name")
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"database: {under_a_file / 'x.duckdb'}\n")
+    cfg.write_text(f"database: {not_one}\n")
     app, notifier = build_app(cfg), RecordingNotifier()
     with pytest.raises(DatabaseError):
         run_sync(app, SyncOptions(dry_run=True), notifier)
     assert [] == notifier.sent
     with pytest.raises(DatabaseError):
         run_sync(app, SyncOptions(), notifier)
-    [(subject, body)] = notifier.sent
-    assert ("FAILED", True) == (subject, body.startswith("the sync could not use its database: database "))
+    not_one.unlink()
+    with pytest.raises(DatabaseError, match="no database here"):
+        run_sync(app, SyncOptions(), notifier)
+    said = [(subject, body.split(": ")[0]) for subject, body in notifier.sent]
+    assert [("FAILED", "the sync could not use its database")] * 2 == said
+    assert not not_one.exists(), "none made"
 
 
 def test_a_live_sync_that_cannot_write_its_database_folder_alerts(world: World) -> None:

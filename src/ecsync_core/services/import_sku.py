@@ -353,11 +353,8 @@ def export_sku(app: App, file: Path) -> ExportResult:
     if file.suffix.lower() != ".xlsx":
         raise InputError([InputProblem(str(file), "export-sku writes an Excel workbook: name the file .xlsx")])
     targets = _targets(app)
+    app.require_database()  # exported from an empty one made here, the sheet would be emptied
     database = app.settings.database
-    if not database.exists():  # a wrong working directory or path: opening would make an empty one
-        raise InputError(
-            [InputProblem(str(database), "no database here (nothing imported, or `database:` points elsewhere)")]
-        )
     columns = {p.code: str(p.sheet_column) for p in targets}
     mappings = app.mappings.all()
     if not mappings and file.exists():

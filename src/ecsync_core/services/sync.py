@@ -114,10 +114,12 @@ def run_sync(
         progress: told each phase as it starts ("reading yahoo: 138 items"), for a display on a terminal.
     """
     if options.dry_run:
+        app.require_database()
         reap_interrupted(app, notifier)
         not_during_a_run(app)
         return _drive(_Sync(app, options, notifier, progress))
     try:
+        app.require_database()
         reap_interrupted(app, notifier)
         with exclusive(app, "(starting)", notifier, checks=lambda: require_approved(app)):
             return _drive(_Sync(app, options, notifier, progress))
