@@ -273,6 +273,22 @@ def test_with_json_an_error_is_a_json_document_too(tmp_path: Path) -> None:
     assert (2, 2) == (json.loads(usage.stdout)["exit_code"], usage.returncode)
 
 
+def test_the_yahoo_token_script_runs_under_any_python() -> None:
+    """
+    Every Yahoo credential message says `python scripts/get_yahoo_token.py`: under a python outside .venv it died
+    with ModuleNotFoundError. It moves into .venv, as main.py does.
+    """
+    bare = Path(sys.base_prefix) / "bin" / "python3"
+    p = subprocess.run(
+        [str(bare), str(ROOT / "scripts" / "get_yahoo_token.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (0, True) == (p.returncode, "--paste" in p.stdout), p.stderr
+
+
 @pytest.mark.parametrize("dry", [True, False])
 def test_a_sync_where_no_database_is_makes_none_and_says_why(tmp_path: Path, dry: bool) -> None:
     """
