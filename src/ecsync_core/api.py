@@ -8,6 +8,16 @@ The importable API, for notebooks and scripts: the same services the CLI calls, 
 
     report = api.sync(config="config/config.yaml", dry_run=True)
     [(u.sku, u.mall, u.before, u.target) for u in report.plan.updates]
+
+What to expect of it:
+
+- Every error is an ``ecsync_core.errors.EcsyncError`` (``one_line()`` says it as the CLI does). A sync refused
+  before it runs (an unapproved rule table, another run in progress, no database) raises one; a sync its safety
+  checks refuse returns a report with status REFUSED.
+- Times (``Run.started_at``, ...) are naive UTC, as the database keeps them: ``t.replace(tzinfo=UTC)`` first.
+- Each call runs to its end before it returns, on its own event loop (on a thread where the caller has one
+  running, as Jupyter does): a live sync blocks the cell for its length.
+- ecsync logs through the standard library's ``ecsync`` logger and leaves the program's logging set-up alone.
 """
 
 from __future__ import annotations

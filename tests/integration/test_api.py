@@ -7,13 +7,14 @@ import json
 import logging
 import logging.handlers
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import structlog
 
 from ecsync_core import api
-from ecsync_core.domain import MANUAL_RULE, RunKind
+from ecsync_core.domain import MANUAL_RULE, Counts, RunKind
 from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import configure as configure_logging
 from ecsync_core.services.simulate import QuantityRangeError
@@ -159,3 +160,14 @@ def test_simulate_over_current_stock_shows_what_a_sync_would_send(tmp_path: Path
         plan = api.sync(sb.files.config, dry_run=True, full=True).plan
     shown = {(r.sku, m): v for r in sim.rows for m, v in r.malls.items() if v is not None}
     assert {(u.sku, u.mall): u.target for u in plan.updates} == shown
+
+
+def test_results_shown_in_a_notebook_cell_count_their_rows() -> None:
+    """An import's changes and a run's items printed every row in a cell (900 for 300 SKUs): counted now."""
+    from ecsync_core.domain import Mapping, Outcome, Run, RunItem
+    from ecsync_core.services.runs import RunDetail
+    from ecsync_core.store.mappings import MappingChanges
+
+    assert "added=<900>" in repr(MappingChanges(added=[Mapping("A", "shop", "a")] * 900))
+    run = Run("abc12345", RunKind.SYNC, Outcome.SUCCESS, datetime(2026, 11, 30), None, Counts())
+    assert "items=<900>" in repr(RunDetail(run, [RunItem("abc12345", "A", "shop", "a", 4, 0, 2)] * 900))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ecsync_core.domain import Outcome, Run, RunItem
+from ecsync_core.domain import Outcome, Run, RunItem, counted
 from ecsync_core.errors import EcsyncError, RefusedError, RunLockedError
 from ecsync_core.store.ledger import RunNotFoundError
 
@@ -96,7 +96,7 @@ def not_during_a_run(app: App, notifier: Notifier | None = None, because: str = 
 @attrs.frozen
 class RunDetail:
     run: Run
-    items: list[RunItem]
+    items: list[RunItem] = attrs.field(repr=counted)  # shown in a notebook cell: a count, not every item
 
 
 MAX_LISTED = 100_000

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 
 import attrs
 
-from ecsync_core.domain import Mapping
+from ecsync_core.domain import Mapping, counted
 from ecsync_core.store.db import Database, bulk_insert, utcnow
 
 
@@ -25,10 +25,10 @@ _COLUMNS = {
 class MappingChanges:
     """What an import did (or would do), by (SKU, mall)."""
 
-    added: list[Mapping] = attrs.field(factory=list)
-    changed: list[tuple[Mapping, Mapping]] = attrs.field(factory=list)
-    deactivated: list[Mapping] = attrs.field(factory=list)
-    removed: list[Mapping] = attrs.field(factory=list)
+    added: list[Mapping] = attrs.field(factory=list, repr=counted)
+    changed: list[tuple[Mapping, Mapping]] = attrs.field(factory=list, repr=counted)
+    deactivated: list[Mapping] = attrs.field(factory=list, repr=counted)
+    removed: list[Mapping] = attrs.field(factory=list, repr=counted)
 
     @property
     def empty(self) -> bool:
