@@ -107,7 +107,7 @@ class _Event(dict[str, Any]):
 
     def __str__(self) -> str:
         rest = " ".join(f"{k}={v!r}" for k, v in self.items() if k not in {"event", "level", "timestamp"})
-        return f"{self.get('event', '')} {rest}".strip()
+        return REDACTOR.scrub(f"{self.get('event', '')} {rest}".strip())  # an exception's repr is only made here
 
 
 def _to_stdlib(logger: Any, name: str, event: MutableMapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -143,7 +143,7 @@ def configure(
     The file keeps UTC ISO times (one clock for every reader); the console shows them in *zone*, the
     configured one, as every other time the operator reads.
     """
-    # The process is ours: other libraries' structlog events (stamina's retries) join ours on the handlers.
+    # The process is ours: another library's structlog events join ours on the handlers.
     structlog.configure(
         processors=[*SHARED, _to_stdlib],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -173,7 +173,7 @@ def configure(
     if not verbosity:
         # Each retry is a warning line: in cron mail that is noise, as the run's outcome says what failed in the
         # end. The log file keeps them.
-        console.addFilter(lambda record: not record.name.startswith("stamina"))
+        console.addFilter(lambda record: record.name != "ecsync.retry")
     root.addHandler(console)
     if (to_file := _file_handler(log_file, verbosity, max_bytes, backups, file_level)) is not None:
         root.addHandler(to_file)

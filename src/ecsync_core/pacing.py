@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import stamina
+import stamina.instrumentation
 
 from ecsync_core.errors import CredentialError, MallError
+from ecsync_core.logging import get_logger
 
 
 TIMER_SLACK_S = 0.0025
@@ -92,6 +94,27 @@ def _backoff(exc: Exception) -> bool | float:
             return False
         return True if exc.retry_after is None else min(exc.retry_after, RETRY_AFTER_MAX_S)
     return isinstance(exc, httpx.TransportError)
+
+
+_retries = get_logger("ecsync.retry")
+
+
+def _log_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    _retries.warning(
+        "stamina.retry_scheduled",
+        callable=details.name,
+        retry_num=details.retry_num,
+        caused_by=repr(details.caused_by),
+        wait_for=round(details.wait_for, 2),
+        waited_so_far=round(details.waited_so_far, 2),
+    )
+
+
+# stamina's own hook logs through structlog's global set-up: in a program that set none (a notebook), structlog's
+# defaults printed each retry on stdout, unredacted, and kept it out of a live run's log file. This one logs the
+# same event through ecsync's chain, as ecsync.retry. A program that wants stamina's hooks its own way sets them
+# after importing ecsync.
+stamina.instrumentation.set_on_retry_hooks([_log_retry])
 
 
 def retrying(attempts: int = RETRY_ATTEMPTS) -> AsyncIterator[stamina.Attempt]:

@@ -10,6 +10,7 @@ import logging.handlers
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 import structlog
 
@@ -99,10 +100,12 @@ def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Pat
     try:
         with start_sandbox(tmp_path / "sb") as sb:
             api.import_sku(sb.files.master, config=sb.files.config)
+            httpx.post(sb.urls["yahoo"] + "/_sandbox/faults", json={"status": 500, "count": 1}).raise_for_status()
             report = api.sync(sb.files.config, dry_run=False)
             logging.getLogger("notebook").warning("my own line")
             lines = [json.loads(line) for line in sb.files.log_file.read_text(encoding="utf-8").splitlines()]
-        assert {"sync_started", "sync_finished"} <= {e["event"] for e in lines if e.get("run_id") == report.run_id}
+        run_events = {e["event"] for e in lines if e.get("run_id") == report.run_id}
+        assert {"sync_started", "stamina.retry_scheduled", "sync_finished"} <= run_events
         assert host in root.handlers
         assert ["my own line"] == [r.getMessage() for r in host.buffer if r.name == "notebook"]
         assert "my own line" not in sb.files.log_file.read_text(encoding="utf-8")
@@ -133,6 +136,7 @@ def test_a_notebook_that_set_up_no_logging_gets_warnings_on_stderr_and_nothing_o
         with start_sandbox(tmp_path / "sb") as sb:
             api.import_sku(sb.files.master, config=sb.files.config)
             capfd.readouterr()
+            httpx.post(sb.urls["yahoo"] + "/_sandbox/faults", json={"status": 500, "count": 2}).raise_for_status()
             api.sync(sb.files.config, file=_all_zero_report(tmp_path, sb.files.database))
             out, err = capfd.readouterr()
     finally:
@@ -140,6 +144,7 @@ def test_a_notebook_that_set_up_no_logging_gets_warnings_on_stderr_and_nothing_o
             root.addHandler(handler)
     assert "" == out
     assert "alert subject='REFUSED'" in err
+    assert "stamina.retry_scheduled" in err, "stamina's retries too: they went to stdout through structlog's defaults"
     assert "yahoo.call" not in err
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 
 from collections.abc import Iterator
 from datetime import datetime
@@ -11,7 +12,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import stamina.instrumentation
 import structlog
+
+from stamina.instrumentation import RetryDetails
+
+import ecsync_core.pacing  # noqa: F401  (sets stamina's retry hook)
 
 from ecsync_core.logging import REDACTOR, configure, get_logger
 
@@ -61,11 +67,12 @@ def test_retry_warnings_stay_in_the_file_off_the_console_unless_v(
     """stamina's warning for each retry flooded cron mail; the file keeps it, and -v shows it."""
     log_file = tmp_path / "a.log"
     configure(0, log_file)
-    structlog.get_logger("stamina").warning("stamina.retry_scheduled", callable="getStock", retry_num=1)
+    [hook] = stamina.instrumentation.get_on_retry_hooks()  # as stamina calls it, after a failed call
+    hook(RetryDetails("getStock", (), {}, retry_num=1, wait_for=0.5, waited_so_far=0.0, caused_by=OSError("503")))
     assert "retry_scheduled" not in capsys.readouterr().err
     assert "retry_scheduled" in log_file.read_text()
     configure(1, log_file)
-    structlog.get_logger("stamina").warning("stamina.retry_scheduled", callable="getStock", retry_num=2)
+    hook(RetryDetails("getStock", (), {}, retry_num=2, wait_for=1.0, waited_so_far=0.5, caused_by=OSError("503")))
     assert "retry_scheduled" in capsys.readouterr().err
 
 
@@ -130,3 +137,26 @@ def test_a_traceback_shows_no_local_variables_and_no_secret(tmp_path: Path, caps
     assert "_crash" in text, "the traceback is there, frame by frame"
     assert "a-refresh-token-no-redactor-knows" not in text
     assert "s3cr3t-in-an-error-message" not in text
+
+
+def test_a_secret_in_an_exception_reaches_no_handler_and_no_mall_error(tmp_path: Path) -> None:
+    """
+    A plugin's exception carrying a secret: the host program's own handler printed it (the event's text makes the
+    exception's repr only there), and so did the CLI's [WARN] line, the ledger and the alert (the mall's error).
+    """
+    from ecsync_core.services.push import crashed
+
+    REDACTOR.add(["s3cr3t-in-a-plugins-exception"])
+    host = logging.handlers.MemoryHandler(capacity=100, flushLevel=logging.CRITICAL + 1)
+    logging.getLogger("ecsync.test.host").addHandler(host)
+    try:
+        get_logger("ecsync.test.host").warning(
+            "mall_read_crashed", exc_info=RuntimeError("s3cr3t-in-a-plugins-exception")
+        )
+    finally:
+        logging.getLogger("ecsync.test.host").removeHandler(host)
+    [record] = host.buffer
+    assert "mall_read_crashed" in record.getMessage()
+    assert "s3cr3t" not in record.getMessage()
+    said = crashed("read", "shop", RuntimeError("boom with s3cr3t-in-a-plugins-exception"))
+    assert "the mall plugin failed (RuntimeError: boom with ***)" == said

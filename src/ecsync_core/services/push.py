@@ -16,7 +16,7 @@ import attrs
 from ecsync_core.aio import TERMINATING
 from ecsync_core.domain import Counts, ItemResult, Outcome, PlannedUpdate, RunItem, StockWrite
 from ecsync_core.errors import CredentialError, EcsyncError, MallError
-from ecsync_core.logging import get_logger
+from ecsync_core.logging import REDACTOR, get_logger
 from ecsync_core.ports import MallInventory, StockReading
 
 
@@ -124,7 +124,8 @@ def crashed(stage: str, code: str, exc: BaseException) -> str:
     log.info(f"mall_{stage}_crashed_traceback", mall=code, exc_info=exc)
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
-    said = f"the mall plugin failed ({type(exc).__name__}: {exc})"
+    # Its words go on stderr, into the ledger and the alert: a plugin that put a secret in them must not.
+    said = REDACTOR.scrub(f"the mall plugin failed ({type(exc).__name__}: {exc})")
     log.warning(f"mall_{stage}_crashed", mall=code, error=said)
     return said
 

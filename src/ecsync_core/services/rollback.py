@@ -18,7 +18,16 @@ from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, Run
 from ecsync_core.errors import EcsyncError, MallError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
-from ecsync_core.services.push import Recorder, checked_read, ended_early, failures, outcome_of, push, summary
+from ecsync_core.services.push import (
+    Recorder,
+    checked_read,
+    crashed,
+    ended_early,
+    failures,
+    outcome_of,
+    push,
+    summary,
+)
 from ecsync_core.services.runs import exclusive, mark_dead, not_during_a_run, reap_interrupted
 from ecsync_core.store.db import utcnow
 
@@ -146,6 +155,7 @@ def run_rollback(
     Once confirmed, the rollback takes the lock and plans again from fresh reads, since orders may have come in
     while the prompt waited; it writes that plan. A live rollback that writes nothing has ``run_id`` ``None``.
     """
+    app.require_database()
     reap_interrupted(app, notifier)
     if dry_run:
         not_during_a_run(app)
@@ -321,7 +331,7 @@ async def _read_now(
             said = reading.message if isinstance(reading, MallError) else reading.one_line()
             mall_errors[code] = f"could not read current stock: {said}"
         elif isinstance(reading, Exception):  # a plugin's own bug: that mall is left out, as a sync does
-            mall_errors[code] = f"the mall plugin failed ({type(reading).__name__}: {reading})"
+            mall_errors[code] = crashed("read", code, reading)
         elif isinstance(reading, BaseException):
             raise reading
         else:
