@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ecsync_core.store import Database
+from tests.sheets import manual_sheet
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,4 +299,9 @@ def test_a_sync_where_no_database_is_makes_none_and_says_why(tmp_path: Path, dry
     p = ecsync("sync", *(["--dry-run"] if dry else []), cwd=tmp_path)
     assert 1 == p.returncode
     assert "data/ecsync.duckdb: no database here: nothing imported yet (`ecsync import-sku` first)" in p.stderr
+    rollback = ecsync("rollback", *(["--dry-run"] if dry else ["--yes"]), cwd=tmp_path)
+    assert (1, True) == (rollback.returncode, "no database here" in rollback.stderr)
+    if dry:  # the manual's check of a sheet: it made the empty database a sync then found
+        sheet = manual_sheet(tmp_path / "master.xlsx")
+        assert 0 == ecsync("import-sku", "--dry-run", "-f", str(sheet), cwd=tmp_path).returncode
     assert not (tmp_path / "data").exists(), "no database, nor its folder"
