@@ -215,7 +215,7 @@ def render_run(run: Run, items: Sequence[RunItem], zone: ZoneInfo) -> None:
         why = (
             "not read back yet"
             if run.status is Outcome.RUNNING
-            else "the run ended before reading them back; check them on the mall (a rollback takes them as written)"
+            else "the run ended before reading them back: whether they landed is unknown, check them on the mall"
         )
         click.echo(f"unconfirmed {unconfirmed} (outcome planned): {why}")
     if run.message:

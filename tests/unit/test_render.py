@@ -42,6 +42,6 @@ def test_a_stopped_runs_unconfirmed_items_are_counted(capsys: pytest.CaptureFixt
     left for the operator to work out. A dry run's items are all planned, and say nothing of it.
     """
     render_run(_run(RunKind.SYNC, Outcome.INTERRUPTED), ITEMS, ZoneInfo("Asia/Tokyo"))
-    assert "unconfirmed 1 (outcome planned): the run ended before reading them back" in capsys.readouterr().out
+    assert "unconfirmed 1 (outcome planned): the run ended before reading them back: whether" in capsys.readouterr().out
     render_run(_run(RunKind.DRY_RUN, Outcome.SUCCESS), ITEMS, ZoneInfo("Asia/Tokyo"))
     assert "unconfirmed" not in capsys.readouterr().out
