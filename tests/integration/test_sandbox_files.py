@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import openpyxl
 import pytest
 
@@ -17,7 +18,15 @@ from ecsync_core.mall import MallPlugin
 from ecsync_core.plugins import DISABLE_ENV, EXTRA_ENV, get_plugin_host
 from ecsync_core.sandbox.files import write_files
 from ecsync_core.testing import fake_mall
-from ecsync_core.testing.fake_mall import COLUMN, SOURCE, TARGET, FakeApiSettings, fake_host
+from ecsync_core.testing.fake_mall import (
+    COLUMN,
+    SOURCE,
+    TARGET,
+    FakeApiSettings,
+    FakeMallEmulator,
+    fake_host,
+    target_plugin,
+)
 from ecsync_core.testing.sandbox import IN_PROCESS_URL, sandbox_in_process
 
 
@@ -99,6 +108,23 @@ def _no_adapter(_context: Any) -> None:
 
 def _broken_emulator(_seed: Any) -> Any:
     raise ModuleNotFoundError("No module named 'elsewhere.emulator'")
+
+
+class _MisnamedSettings(FakeMallEmulator):
+    """An emulator whose sandbox section names a key its own plugin's settings do not have."""
+
+    def sandbox_settings(self, base_url: str, speed: float) -> dict[str, object]:
+        return {**super().sandbox_settings(base_url, speed), "rate_per_s": 5}
+
+
+def test_a_mall_whose_settings_refuse_its_sandbox_section_is_skipped_and_says_why(tmp_path: Path) -> None:
+    """The sandbox said `ready`, and every sync was then refused over the config it had written itself."""
+    odd = attrs.evolve(target_plugin(), code="odd", sheet_column="odd_code", make_emulator=_MisnamedSettings)
+    sb = sandbox_in_process(tmp_path, fake_host(odd))
+    assert "odd" not in sb.apps
+    assert "its own settings refuse its emulator's sandbox_settings" in sb.prepared.skipped["odd"]
+    assert "malls.odd.rate_per_s" in sb.prepared.skipped["odd"]
+    assert {SOURCE, TARGET} == set(sb.apps)
 
 
 def test_a_mall_without_a_working_emulator_is_skipped_and_says_why(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import attrs
 
+from ecsync_core.config import Settings, mall_settings
 from ecsync_core.domain import RuleSet
+from ecsync_core.errors import ConfigError
 from ecsync_core.mall import MallPlugin
 from ecsync_core.plugins import PluginHost
 from ecsync_core.sandbox.demo import MANUAL_SKUS, Catalogue, DemoMall, demo_catalogue
@@ -100,10 +102,22 @@ def _build(
         assert plugin.make_emulator is not None
         seed_stock = catalogue.source if plugin.role == "source" else catalogue.malls[plugin.code]
         try:
-            apps[plugin.code] = build_app(plugin.make_emulator(dict(seed_stock)), speed=speed)
+            app = build_app(plugin.make_emulator(dict(seed_stock)), speed=speed)
+            # Its own settings must take the section the sandbox writes for it: else the sandbox said `ready`
+            # and every sync was refused ("malls.<code>.<key>: unknown key").
+            probe = Settings(malls={plugin.code: dict(app.emulator.sandbox_settings(PROBE_URL, speed))})
+            mall_settings(probe, plugin.code, plugin.settings_type)
+        except ConfigError as exc:
+            failed[plugin.code] = f"its own settings refuse its emulator's sandbox_settings: {exc.one_line()}"
         except Exception as exc:  # one plugin's broken emulator must not take the others' sandbox down
             failed[plugin.code] = f"its emulator failed to build: {type(exc).__name__}: {exc}"
+        else:
+            apps[plugin.code] = app
     return apps, failed
+
+
+PROBE_URL = "http://127.0.0.1:1"
+"""A loopback URL to check a plugin's sandbox settings with, before the real one is bound."""
 
 
 def serve(prepared: Prepared, directory: Path, echo: Callable[[str], None]) -> SandboxFiles:
