@@ -288,6 +288,9 @@ def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool
             report = run_sync(app, SyncOptions(dry_run, file, full, force), LoggingNotifier(), progress)
     except (SyncFailedError, RefusedError, RunLockedError) as exc:
         if not as_json:
+            if isinstance(exc, SyncFailedError) and exc.run_id is not None:
+                # The closing line a finished run prints: cron.log (stdout) said only "Starting Sync...".
+                click.echo(f"[FAILED] Sync failed: run {exc.run_id}")
             raise
         # SPEC's fields are fixed: a script reading `status` must find it when no plan was made either.
         failed = isinstance(exc, SyncFailedError)

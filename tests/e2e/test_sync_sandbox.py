@@ -213,6 +213,10 @@ def test_fba_down_is_failed_and_json_keeps_spec_fields(sandbox: RunningSandbox) 
     runs = json.loads(cli(sandbox, "status", "--json").stdout)["runs"]
     assert (doc["run_id"], "FAILED") == (runs[0]["id"], runs[0]["status"])
     assert (0, 0) == (writes(sandbox, "yahoo"), writes(sandbox, "rakuten"))
+    plain = cli(sandbox, "sync")  # as cron runs it: its stdout (cron.log) closes with the outcome and the run
+    again = json.loads(cli(sandbox, "status", "--json").stdout)["runs"][0]["id"]
+    assert (1, f"[FAILED] Sync failed: run {again}") == (plain.returncode, plain.stdout.strip().splitlines()[-1])
+    assert "the source could not be read in full" in plain.stderr
 
 
 def test_all_fba_at_zero_is_refused(sandbox: RunningSandbox) -> None:
