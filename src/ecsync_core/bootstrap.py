@@ -15,7 +15,7 @@ import httpx
 from ecsync_core.config import Settings, env_file_for, load_rules_file, load_secrets, load_settings, mall_settings
 from ecsync_core.domain import RuleSet
 from ecsync_core.errors import ConfigError, EcsyncError, PluginError
-from ecsync_core.logging import REDACTOR, library_trail
+from ecsync_core.logging import REDACTOR, library_trail, said
 from ecsync_core.logging import configure as configure_logging
 from ecsync_core.mall import MallContext, MallPlugin
 from ecsync_core.plugins import PluginHost, get_plugin_host
@@ -147,9 +147,7 @@ class App:
             except EcsyncError as exc:
                 failed[plugin.code] = exc
             except Exception as exc:
-                failed[plugin.code] = PluginError(
-                    f"the {plugin.code} plugin could not start ({type(exc).__name__}: {exc})"
-                )
+                failed[plugin.code] = PluginError(f"the {plugin.code} plugin could not start ({said(exc)})")
         return adapters, failed
 
     def unloaded(self, codes: Iterable[str]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from ecsync_core.bootstrap import App, build_app
 from ecsync_core.domain import Outcome
 from ecsync_core.errors import EcsyncError, NotYetAvailableError
 from ecsync_core.logging import configure as configure_logging
+from ecsync_core.logging import said
 from ecsync_core.render import item_json
 from ecsync_core.sandbox.demo import MIN_SKUS
 from ecsync_core.services.runs import MAX_LISTED
@@ -294,7 +295,7 @@ def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool
             raise
         # SPEC's fields are fixed: a script reading `status` must find it when no plan was made either.
         failed = isinstance(exc, SyncFailedError)
-        click.echo(f"error: {exc.one_line()}", err=True)
+        click.echo(f"error: {said(exc)}", err=True)
         emit_json(
             {
                 "run_id": exc.run_id if isinstance(exc, SyncFailedError) else None,
@@ -302,7 +303,7 @@ def sync(state: State, dry_run: bool, file: Path | None, full: bool, force: bool
                 "dry_run": dry_run,
                 "forced": force,
                 "counts": Counts().as_dict(),
-                "error": exc.one_line(),
+                "error": said(exc),
                 "exit_code": exc.exit_code,
             }
         )
@@ -623,9 +624,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
             import traceback
 
             traceback.print_exc()
-        fail(exc.one_line(), exc.exit_code, kind="error: ")
+        fail(said(exc), exc.exit_code, kind="error: ")
     except Exception as exc:
         if verbose:
             raise
-        fail(f"{type(exc).__name__}: {exc} (run with -v for the traceback)", EXIT_FAILED, kind="internal error: ")
+        fail(f"{said(exc)} (run with -v for the traceback)", EXIT_FAILED, kind="internal error: ")
     sys.exit(code if isinstance(code, int) else EXIT_OK)

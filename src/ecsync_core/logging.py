@@ -78,6 +78,16 @@ def _secret(key: object) -> bool:
 REDACTOR = Redactor()
 
 
+def said(exc: BaseException) -> str:
+    """
+    An error as the one line an operator, the ledger or an alert gets (ours as they say themselves, any other as
+    ``Type: message``), without a known secret: a plugin's exception may carry one in its words.
+    """
+    from ecsync_core.errors import EcsyncError
+
+    return REDACTOR.scrub(exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}")
+
+
 class _ScrubStdlib(logging.Filter):
     """httpx logs request lines through the stdlib; scrub those too (-vv)."""
 

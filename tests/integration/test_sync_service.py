@@ -21,9 +21,10 @@ from ecsync_core.aio import TERMINATING, Terminated
 from ecsync_core.bootstrap import build_app
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunItem, RunKind, StockWrite
 from ecsync_core.errors import CredentialError, MallError, RefusedError, RunLockedError
-from ecsync_core.logging import configure
+from ecsync_core.logging import REDACTOR, configure, said
 from ecsync_core.ports import StockReading
 from ecsync_core.render import render_sync
+from ecsync_core.services.push import ended_early
 from ecsync_core.services.rollback import run_rollback
 from ecsync_core.services.runs import IMPORT_HOLDER
 from ecsync_core.services.simulate import current_stock
@@ -100,6 +101,19 @@ def test_one_mall_down_is_partial_and_the_other_is_updated(world: World) -> None
     again = world.sync()
     assert (Outcome.SUCCESS, 1) == (again.status, again.counts.updates)
     assert 5 == healthy.stock["a"]
+
+
+def test_a_secret_in_a_plugins_error_reaches_neither_the_report_nor_the_ledger(world: World) -> None:
+    """A plugin that put a secret in its error had it printed on stderr and kept in the ledger's message."""
+    REDACTOR.add(["s3cr3t-in-a-mall-error"])
+    world.malls["mart"] = DownMall(
+        dict(world.malls["mart"].stock), error=MallError("mart", "key s3cr3t-in-a-mall-error")
+    )
+    report = world.sync()
+    assert "could not read current stock: key ***" == report.mall_errors["mart"].split(" (")[0]
+    assert "s3cr3t" not in world.app.ledger.get(report.run_id).message
+    crash = RuntimeError("boom with s3cr3t-in-a-mall-error")
+    assert ("RuntimeError: boom with ***", "RuntimeError: boom with ***") == (said(crash), ended_early(crash)[1])
 
 
 def test_a_mall_whose_adapter_cannot_start_is_left_out_and_the_others_go_on(world: World) -> None:

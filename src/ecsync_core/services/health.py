@@ -23,7 +23,7 @@ from ecsync_core.aio import close_all, run_to_end
 from ecsync_core.config import env_file_for
 from ecsync_core.domain import CredentialStatus, Outcome
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, MallWarning
-from ecsync_core.logging import get_logger
+from ecsync_core.logging import get_logger, said
 from ecsync_core.store.db import utcnow
 
 
@@ -96,7 +96,7 @@ def worst(statuses: Sequence[Status]) -> Status:
 
 def one_line(exc: BaseException) -> str:
     """An error as the one line a health detail shows."""
-    text = exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
+    text = said(exc)
     lines = text.strip().splitlines()
     return lines[0] if lines else type(exc).__name__
 

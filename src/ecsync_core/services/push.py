@@ -15,8 +15,8 @@ import attrs
 
 from ecsync_core.aio import TERMINATING
 from ecsync_core.domain import Counts, ItemResult, Outcome, PlannedUpdate, RunItem, StockWrite
-from ecsync_core.errors import CredentialError, EcsyncError, MallError
-from ecsync_core.logging import REDACTOR, get_logger
+from ecsync_core.errors import CredentialError, MallError
+from ecsync_core.logging import REDACTOR, get_logger, said
 from ecsync_core.ports import MallInventory, StockReading
 
 
@@ -125,9 +125,9 @@ def crashed(stage: str, code: str, exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     # Its words go on stderr, into the ledger and the alert: a plugin that put a secret in them must not.
-    said = REDACTOR.scrub(f"the mall plugin failed ({type(exc).__name__}: {exc})")
-    log.warning(f"mall_{stage}_crashed", mall=code, error=said)
-    return said
+    line = REDACTOR.scrub(f"the mall plugin failed ({type(exc).__name__}: {exc})")
+    log.warning(f"mall_{stage}_crashed", mall=code, error=line)
+    return line
 
 
 def item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) -> RunItem:
@@ -312,7 +312,7 @@ def ended_early(exc: BaseException) -> tuple[Outcome, str]:
         return Outcome.INTERRUPTED, "stopped by SIGTERM (a service stop, a shutdown, a timeout) before it finished"
     if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
         return Outcome.INTERRUPTED, "stopped by the operator (Ctrl-C) before it finished"
-    return Outcome.FAILED, exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}"
+    return Outcome.FAILED, said(exc)
 
 
 def failures(counts: Counts, left_alone: str) -> str:

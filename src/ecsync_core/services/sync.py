@@ -30,7 +30,7 @@ from ecsync_core.domain import (
     new_run_id,
 )
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
-from ecsync_core.logging import get_logger
+from ecsync_core.logging import REDACTOR, get_logger
 from ecsync_core.planning import Plan, lost_zeros, make_plan, missing_from_file, mistyped, unlisted
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
@@ -309,13 +309,14 @@ class _Sync:
             self.mall_errors[code] = why
             log.warning(f"mall_{stage}_failed", mall=code, error=why)
         elif isinstance(why, CredentialError):
-            self.mall_errors[code] = why.message
+            self.mall_errors[code] = REDACTOR.scrub(why.message)
             self.notifier.notify("CREDENTIALS", why.one_line(), run_id=self.run_id)
         elif isinstance(why, EcsyncError):
-            said = why.message if isinstance(why, MallError) else why.one_line()
+            # A plugin's words go on stderr and into the ledger: scrubbed, as crashed() does.
+            words = REDACTOR.scrub(why.message if isinstance(why, MallError) else why.one_line())
             doing = "read current stock" if stage == "read" else stage
-            self.mall_errors[code] = f"could not {doing}: {said}"
-            log.warning(f"mall_{stage}_failed", mall=code, error=said)
+            self.mall_errors[code] = f"could not {doing}: {words}"
+            log.warning(f"mall_{stage}_failed", mall=code, error=words)
         elif isinstance(why, Exception):  # a plugin's own bug
             self.mall_errors[code] = crashed(stage, code, why)
         else:
