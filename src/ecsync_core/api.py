@@ -17,7 +17,9 @@ What to expect of it:
 - Times (``Run.started_at``, ...) are naive UTC, as the database keeps them: ``t.replace(tzinfo=UTC)`` first.
 - Each call runs to its end before it returns, on its own event loop (on a thread where the caller has one
   running, as Jupyter does): a live sync blocks the cell for its length.
-- ecsync logs through the standard library's ``ecsync`` logger and leaves the program's logging set-up alone.
+- ecsync logs through the standard library's ``ecsync`` logger and leaves the program's logging set-up alone. It
+  does set stamina's retry hooks (process-wide) to log its retries that way: a program with hooks of its own sets
+  them after its first call into ecsync.
 """
 
 from __future__ import annotations

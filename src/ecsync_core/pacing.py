@@ -112,8 +112,9 @@ def _log_retry(details: stamina.instrumentation.RetryDetails) -> None:
 
 # stamina's own hook logs through structlog's global set-up: in a program that set none (a notebook), structlog's
 # defaults printed each retry on stdout, unredacted, and kept it out of a live run's log file. This one logs the
-# same event through ecsync's chain, as ecsync.retry. A program that wants stamina's hooks its own way sets them
-# after importing ecsync.
+# same event through ecsync's chain, as ecsync.retry. The hooks are stamina's, process-wide: set here when the
+# plugins load (the first command or API call), they replace a program's own hooks set before; a program that
+# wants its own sets them after its first call into ecsync.
 stamina.instrumentation.set_on_retry_hooks([_log_retry])
 
 

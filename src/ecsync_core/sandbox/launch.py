@@ -103,16 +103,18 @@ def _build(
         seed_stock = catalogue.source if plugin.role == "source" else catalogue.malls[plugin.code]
         try:
             app = build_app(plugin.make_emulator(dict(seed_stock)), speed=speed)
-            # Its own settings must take the section the sandbox writes for it: else the sandbox said `ready`
-            # and every sync was refused ("malls.<code>.<key>: unknown key").
-            probe = Settings(malls={plugin.code: dict(app.emulator.sandbox_settings(PROBE_URL, speed))})
-            mall_settings(probe, plugin.code, plugin.settings_type)
-        except ConfigError as exc:
-            failed[plugin.code] = f"its own settings refuse its emulator's sandbox_settings: {exc.one_line()}"
+            section = dict(app.emulator.sandbox_settings(PROBE_URL, speed))
         except Exception as exc:  # one plugin's broken emulator must not take the others' sandbox down
             failed[plugin.code] = f"its emulator failed to build: {type(exc).__name__}: {exc}"
-        else:
-            apps[plugin.code] = app
+            continue
+        try:
+            # Its own settings must take the section the sandbox writes for it: else the sandbox said `ready`
+            # and every sync was refused ("malls.<code>.<key>: unknown key").
+            mall_settings(Settings(malls={plugin.code: section}), plugin.code, plugin.settings_type)
+        except ConfigError as exc:
+            failed[plugin.code] = f"its own settings refuse its emulator's sandbox_settings: {exc.one_line()}"
+            continue
+        apps[plugin.code] = app
     return apps, failed
 
 
