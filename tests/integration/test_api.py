@@ -95,6 +95,8 @@ def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Pat
     host = logging.handlers.MemoryHandler(capacity=1000, flushLevel=logging.CRITICAL + 1)
     root = logging.getLogger()
     root.addHandler(host)
+    level = root.level
+    root.setLevel(logging.WARNING)  # a notebook's, whatever an earlier test's CLI set-up left
     mine = [structlog.processors.KeyValueRenderer()]  # the notebook's own structlog set-up
     structlog.configure(processors=mine)
     try:
@@ -116,6 +118,7 @@ def test_a_live_sync_from_the_api_leaves_its_trail_in_the_log_file(tmp_path: Pat
         assert ([], True) == (ours.handlers, ours.propagate), "as it was once the run is over, the file closed"
     finally:
         root.removeHandler(host)
+        root.setLevel(level)
         configure_logging()  # the CLI's set-up again (it also clears what the library run put on "ecsync")
 
 
