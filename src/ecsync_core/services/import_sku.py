@@ -233,8 +233,7 @@ def import_sku(
         InputError: with every problem of the sheet; nothing is changed.
     """
     targets = _targets(app)
-    # Where no database is, nothing is mapped yet: a dry run does not make one (a sync would then find it empty).
-    current = app.mappings.all() if app.settings.database.exists() else []
+    current = app.mappings.all()  # where no database is, none: a dry run makes none (a sync would find it empty)
     if replace and (unloaded := sorted({m.mall for m in current} - {p.code for p in targets})):
         # Its column would go unread, and the replace would remove every mapping of that mall.
         broken = f" (failed to load: {', '.join(app.host.broken)})" if app.host.broken else ""

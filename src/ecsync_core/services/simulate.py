@@ -197,7 +197,7 @@ def current_stock(
     spelled otherwise), which a sync sends nowhere. With none yet (before the first import), every SKU the source
     lists, on every mall. Reads only: a database that is not there is not made.
     """
-    mappings = app.mappings.active() if app.settings.database.exists() else []
+    mappings = app.mappings.active()
     mapped: dict[str, set[str]] = {}
     for m in mappings:
         mapped.setdefault(m.sku, set()).add(m.mall)

@@ -75,6 +75,9 @@ class DuckDBMappings:
         self.db = db
 
     def all(self) -> list[Mapping]:
+        """Every mapping; none where no database is (a look makes none, as ``DuckDBLedger.approvals``)."""
+        if not self.db.path.exists():
+            return []
         with self.db.connect() as con:
             rows = con.execute("SELECT sku, mall, item, active FROM mappings ORDER BY sku, mall").fetchall()
         return [Mapping(*r) for r in rows]
