@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 import structlog
 import structlog.tracebacks
 
+from ecsync_core.errors import EcsyncError
+
 
 REDACTED = "***"
 _SECRET_KEY = re.compile(r"(secret|token|password|license|authorization|api[_-]?key|credential)", re.I)
@@ -83,8 +85,6 @@ def said(exc: BaseException) -> str:
     An error as the one line an operator, the ledger or an alert gets (ours as they say themselves, any other as
     ``Type: message``), without a known secret: a plugin's exception may carry one in its words.
     """
-    from ecsync_core.errors import EcsyncError
-
     return REDACTOR.scrub(exc.one_line() if isinstance(exc, EcsyncError) else f"{type(exc).__name__}: {exc}")
 
 

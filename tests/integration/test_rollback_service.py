@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from ecsync_core.domain import ItemResult, Mapping, Outcome, RunItem, RunKind, StockWrite
 from ecsync_core.errors import MallError, RunLockedError
+from ecsync_core.logging import REDACTOR
 from ecsync_core.ports import StockReading
 from ecsync_core.render import render_rollback
 from ecsync_core.services.rollback import RollbackRefusedError, RollbackReport, restore_value, run_rollback
@@ -513,3 +514,12 @@ def test_an_order_taken_while_fba_was_listed_is_not_brought_back(world: World) -
     assert 0 == next(i.before for i in world.app.ledger.items(sync.run_id) if i.item == "a")
     plan = rollback(world, dry_run=True)
     assert (0, 5, 5, 0) == next((i.before, i.after, i.now, i.restore) for i in plan.items if i.item == "a")
+
+
+def test_a_secret_in_a_malls_error_is_not_in_the_rollbacks_report(world: World) -> None:
+    """The rollback kept a mall's error as said, secret and all, where the sync (the same words) scrubbed it."""
+    world.sync()
+    REDACTOR.add(["s3cr3t-in-a-rollback-read"])
+    down = MallError("mart", "key s3cr3t-in-a-rollback-read refused")
+    world.malls["mart"] = DownMall(dict(world.malls["mart"].stock), error=down)
+    assert "could not read current stock: key *** refused" == rollback(world).mall_errors["mart"]

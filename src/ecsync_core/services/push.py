@@ -15,7 +15,7 @@ import attrs
 
 from ecsync_core.aio import TERMINATING
 from ecsync_core.domain import Counts, ItemResult, Outcome, PlannedUpdate, RunItem, StockWrite
-from ecsync_core.errors import CredentialError, MallError
+from ecsync_core.errors import CredentialError, EcsyncError, MallError
 from ecsync_core.logging import REDACTOR, get_logger, said
 from ecsync_core.ports import MallInventory, StockReading
 
@@ -124,10 +124,14 @@ def crashed(stage: str, code: str, exc: BaseException) -> str:
     log.info(f"mall_{stage}_crashed_traceback", mall=code, exc_info=exc)
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
-    # Its words go on stderr, into the ledger and the alert: a plugin that put a secret in them must not.
-    line = REDACTOR.scrub(f"the mall plugin failed ({type(exc).__name__}: {exc})")
+    line = f"the mall plugin failed ({said(exc)})"
     log.warning(f"mall_{stage}_crashed", mall=code, error=line)
     return line
+
+
+def mall_said(exc: EcsyncError) -> str:
+    """What a mall's error says, for the line a mall left out gets (stderr, the ledger, the alert): no secret."""
+    return REDACTOR.scrub(exc.message if isinstance(exc, MallError) else exc.one_line())
 
 
 def item(run_id: str, u: PlannedUpdate, after: int | None, error: str | None) -> RunItem:

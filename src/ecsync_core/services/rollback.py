@@ -15,7 +15,7 @@ import structlog
 
 from ecsync_core.aio import close_all, run_to_end
 from ecsync_core.domain import Counts, Outcome, PlannedUpdate, Run, RunItem, RunKind, counted
-from ecsync_core.errors import EcsyncError, MallError
+from ecsync_core.errors import EcsyncError
 from ecsync_core.logging import get_logger
 from ecsync_core.ports import MallInventory
 from ecsync_core.services.push import (
@@ -24,6 +24,7 @@ from ecsync_core.services.push import (
     crashed,
     ended_early,
     failures,
+    mall_said,
     outcome_of,
     push,
     summary,
@@ -328,8 +329,7 @@ async def _read_now(
     now: dict[str, Mapping[str, int]] = {}
     for code, reading in zip(codes, readings, strict=True):
         if isinstance(reading, EcsyncError):
-            said = reading.message if isinstance(reading, MallError) else reading.one_line()
-            mall_errors[code] = f"could not read current stock: {said}"
+            mall_errors[code] = f"could not read current stock: {mall_said(reading)}"
         elif isinstance(reading, Exception):  # a plugin's own bug: that mall is left out, as a sync does
             mall_errors[code] = crashed("read", code, reading)
         elif isinstance(reading, BaseException):

@@ -30,7 +30,7 @@ from ecsync_core.domain import (
     new_run_id,
 )
 from ecsync_core.errors import CredentialError, EcsyncError, MallError, PluginError
-from ecsync_core.logging import REDACTOR, get_logger
+from ecsync_core.logging import get_logger
 from ecsync_core.planning import Plan, lost_zeros, make_plan, missing_from_file, mistyped, unlisted
 from ecsync_core.ports import MallInventory, StockReading, StockSource
 from ecsync_core.services.governance import require_approved, unapproved
@@ -41,6 +41,7 @@ from ecsync_core.services.push import (
     ended_early,
     failures,
     item,
+    mall_said,
     outcome_of,
     planned,
     push,
@@ -309,11 +310,10 @@ class _Sync:
             self.mall_errors[code] = why
             log.warning(f"mall_{stage}_failed", mall=code, error=why)
         elif isinstance(why, CredentialError):
-            self.mall_errors[code] = REDACTOR.scrub(why.message)
+            self.mall_errors[code] = mall_said(why)
             self.notifier.notify("CREDENTIALS", why.one_line(), run_id=self.run_id)
         elif isinstance(why, EcsyncError):
-            # A plugin's words go on stderr and into the ledger: scrubbed, as crashed() does.
-            words = REDACTOR.scrub(why.message if isinstance(why, MallError) else why.one_line())
+            words = mall_said(why)
             doing = "read current stock" if stage == "read" else stage
             self.mall_errors[code] = f"could not {doing}: {words}"
             log.warning(f"mall_{stage}_failed", mall=code, error=words)
